@@ -1,0 +1,20 @@
+"""course_pkg: reference implementations for the "Learning to Learn" meta-learning course.
+
+Modules map one-to-one to the course's concepts:
+
+- ``course_pkg.utils``       device selection, seeding, input checks
+- ``course_pkg.neuron``      the single-neuron worked example (chapter 1)
+- ``course_pkg.tasks``       task distributions and the :class:`TaskBatch` type
+- ``course_pkg.data``        few-shot image data (offline glyphs, real Omniglot) and episodes
+- ``course_pkg.models``      MLPs and the 4-conv network, usable with ``torch.func.functional_call``
+- ``course_pkg.algorithms``  MAML, FOMAML, Meta-SGD, Reptile, iMAML, metric and black-box learners
+- ``course_pkg.rl``          meta-reinforcement learning
+- ``course_pkg.viz``         interactive figures (live in JupyterLab, static in the HTML book)
+- ``course_pkg.grading``     exercise generation and time-bounded grading
+- ``course_pkg.checkpoints`` load a stored model when its config matches, train otherwise
+"""
+
+from course_pkg.utils import get_device, seed_everything
+
+__all__ = ["get_device", "seed_everything"]
+__version__ = "0.1.0"

@@ -1,0 +1,90 @@
+"""Functional building blocks shared by every optimization-based algorithm.
+
+Parameters are ``dict[str, Tensor]`` (see :func:`course_pkg.models.params`); a model is run on
+them with ``torch.func.functional_call``. Nothing here edits a module's private state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
+
+Params = dict[str, torch.Tensor]
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def mse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error (the sinusoid loss of Finn et al., 2017)."""
+    return F.mse_loss(pred, target)
+
+
+def cross_entropy_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy for few-shot classification; ``logits (N, C)``, ``target (N,)`` int64."""
+    return F.cross_entropy(logits, target)
+
+
+def forward(model: nn.Module, params: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Run ``model`` with ``params`` (buffers are taken from the module) on ``x``."""
+    return functional_call(model, dict(params), (x,))
+
+
+def loss_at(
+    model: nn.Module,
+    params: Mapping[str, torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss_fn: LossFn = mse_loss,
+) -> torch.Tensor:
+    """Scalar loss of ``model`` with ``params`` on one task's data ``x (K, …)``, ``y (K, …)``."""
+    return loss_fn(forward(model, params, x), y)
+
+
+def sgd_step(
+    params: Mapping[str, torch.Tensor],
+    grads: Mapping[str, torch.Tensor],
+    lr: float | Mapping[str, torch.Tensor],
+) -> Params:
+    """``θ − α ∇`` with a scalar ``lr`` or one learning-rate tensor per parameter (Meta-SGD)."""
+    if isinstance(lr, Mapping):
+        return {k: p - lr[k] * grads[k] for k, p in params.items()}
+    return {k: p - lr * grads[k] for k, p in params.items()}
+
+
+def inner_adapt(
+    model: nn.Module,
+    params: Mapping[str, torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    steps: int,
+    lr: float | Mapping[str, torch.Tensor],
+    loss_fn: LossFn = mse_loss,
+    first_order: bool = False,
+    return_trajectory: bool = False,
+) -> Params | list[Params]:
+    """``steps`` SGD steps on one task's support set ``x (K, …)``, ``y (K, …)`` from ``params``.
+
+    Gradients come from ``torch.func.grad``, so this composes with ``torch.vmap`` over tasks and
+    stays differentiable w.r.t. ``params`` (second-order MAML). With ``first_order=True`` each
+    inner gradient is detached, i.e. treated as a constant (FOMAML). Returns the adapted
+    parameters ``φ⁽ᵏ⁾``, or the list ``[φ⁽⁰⁾, …, φ⁽ᵏ⁾]`` when ``return_trajectory``.
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be ≥ 0, got {steps}")
+
+    def support_loss(p: Params) -> torch.Tensor:
+        return loss_at(model, p, x, y, loss_fn)
+
+    grad_fn = torch.func.grad(support_loss)
+    phi: Params = dict(params)
+    traj = [phi]
+    for _ in range(steps):
+        g = grad_fn(phi)
+        if first_order:
+            g = {k: v.detach() for k, v in g.items()}
+        phi = sgd_step(phi, g, lr)
+        traj.append(phi)
+    return traj if return_trajectory else phi

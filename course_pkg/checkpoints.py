@@ -1,0 +1,82 @@
+"""Load a committed checkpoint when its configuration matches; train (and save) otherwise.
+
+A checkpoint is two files in ``course_pkg/weights/`` (or another ``directory``):
+``<name>.pt`` holding a state dict of tensors and ``<name>.json`` holding
+``{"config": {...}, "metrics": {...}}``. The config is compared exactly, so a chapter that asks
+for other settings retrains instead of silently loading a mismatched model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+
+def _normalise(config: dict[str, Any]) -> dict[str, Any]:
+    """Round-trip through JSON so tuples/lists and int/float keys compare like the stored file."""
+    return json.loads(json.dumps(config, sort_keys=True))
+
+
+def save_checkpoint(
+    name: str,
+    state: dict[str, torch.Tensor],
+    config: dict[str, Any],
+    metrics: dict[str, Any] | None = None,
+    directory: str | Path | None = None,
+) -> Path:
+    """Write ``<name>.pt`` (tensors moved to the CPU) and ``<name>.json``; return the .pt path."""
+    d = Path(directory) if directory is not None else WEIGHTS_DIR
+    d.mkdir(parents=True, exist_ok=True)
+    cpu_state = {k: v.detach().cpu().clone() for k, v in state.items()}
+    torch.save(cpu_state, d / f"{name}.pt")
+    meta = {"config": _normalise(config), "metrics": metrics or {}}
+    (d / f"{name}.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return d / f"{name}.pt"
+
+
+def load_checkpoint(
+    name: str,
+    config: dict[str, Any] | None = None,
+    directory: str | Path | None = None,
+    map_location: str | torch.device = "cpu",
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    """Return ``(state, meta)`` if the checkpoint exists and (when given) its config matches."""
+    d = Path(directory) if directory is not None else WEIGHTS_DIR
+    pt, js = d / f"{name}.pt", d / f"{name}.json"
+    if not (pt.exists() and js.exists()):
+        return None
+    meta = json.loads(js.read_text())
+    if config is not None and meta.get("config") != _normalise(config):
+        return None
+    state = torch.load(pt, map_location=map_location, weights_only=True)
+    return state, meta
+
+
+def load_or_train(
+    name: str,
+    config: dict[str, Any],
+    train_fn: Callable[[dict[str, Any]], tuple[dict[str, torch.Tensor], dict[str, Any]]],
+    directory: str | Path | None = None,
+    map_location: str | torch.device = "cpu",
+    save: bool = True,
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Load ``name`` if stored with exactly ``config``; else call ``train_fn(config)``.
+
+    ``train_fn`` returns ``(state_dict, metrics)``. Returns ``(state, meta)`` where
+    ``meta = {"config": ..., "metrics": ..., "loaded": bool}``.
+    """
+    found = load_checkpoint(name, config, directory, map_location)
+    if found is not None:
+        state, meta = found
+        meta["loaded"] = True
+        return state, meta
+    state, metrics = train_fn(config)
+    if save:
+        save_checkpoint(name, state, config, metrics, directory)
+    return state, {"config": _normalise(config), "metrics": metrics, "loaded": False}
