@@ -18,7 +18,17 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def mse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared error (the sinusoid loss of Finn et al., 2017)."""
+    """Mean squared error (the sinusoid loss of Finn et al., 2017); shapes must match exactly.
+
+    Raises ``ValueError`` instead of silently broadcasting, e.g. predictions ``(K, 1)`` against
+    targets ``(K,)``.
+    """
+    if pred.shape != target.shape:
+        raise ValueError(
+            f"mse_loss: predictions have shape {tuple(pred.shape)} but targets have shape "
+            f"{tuple(target.shape)} (per task); give targets the model's output shape, "
+            "e.g. y of shape (tasks, K, 1) for a 1-output model"
+        )
     return F.mse_loss(pred, target)
 
 
@@ -69,7 +79,9 @@ def inner_adapt(
 
     Gradients come from ``torch.func.grad``, so this composes with ``torch.vmap`` over tasks and
     stays differentiable w.r.t. ``params`` (second-order MAML). With ``first_order=True`` each
-    inner gradient is detached, i.e. treated as a constant (FOMAML). Returns the adapted
+    inner gradient is evaluated at detached parameters, i.e. treated as a constant (FOMAML; no
+    graph is built for it, and ``φ⁽ᵏ⁾`` still depends on ``params`` and a tensor ``lr`` through
+    the SGD updates themselves). Returns the adapted
     parameters ``φ⁽ᵏ⁾``, or the list ``[φ⁽⁰⁾, …, φ⁽ᵏ⁾]`` when ``return_trajectory``.
     """
     if steps < 0:
@@ -82,9 +94,10 @@ def inner_adapt(
     phi: Params = dict(params)
     traj = [phi]
     for _ in range(steps):
-        g = grad_fn(phi)
         if first_order:
-            g = {k: v.detach() for k, v in g.items()}
+            g = grad_fn({k: v.detach() for k, v in phi.items()})
+        else:
+            g = grad_fn(phi)
         phi = sgd_step(phi, g, lr)
         traj.append(phi)
     return traj if return_trajectory else phi

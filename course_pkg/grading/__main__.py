@@ -1,0 +1,112 @@
+"""Command line of the course's exercise tooling.
+
+    python -m course_pkg.grading assign-all                 # make exercises
+    python -m course_pkg.grading assign ex01_supervised_learning
+    python -m course_pkg.grading grade NB [--json OUT]      # make grade NB=...
+    python -m course_pkg.grading NB                         # same as `grade NB`
+    python -m course_pkg.grading grade-all DIR --csv OUT    # make grade-all DIR=...
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .assign import MasterError, assign, assign_all, course_root
+from .grade import (
+    DEFAULT_MEM_MB,
+    DEFAULT_TIMEOUT_PER_CELL,
+    DEFAULT_TOTAL_TIMEOUT,
+    GradeReport,
+    GradingError,
+    default_json_path,
+    grade_folder,
+    grade_notebook,
+    write_json,
+)
+
+
+def _limits(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--timeout-per-cell", type=float, default=DEFAULT_TIMEOUT_PER_CELL, metavar="S",
+                   help="seconds each code cell and each question's tests may run "
+                        f"(default {DEFAULT_TIMEOUT_PER_CELL:g})")
+    p.add_argument("--mem-mb", type=int, default=DEFAULT_MEM_MB, metavar="M",
+                   help="address-space cap of the grading kernel in MB, 0 for none "
+                        f"(default {DEFAULT_MEM_MB}; importing torch alone takes ~3.2 GB)")
+    p.add_argument("--total-timeout", type=float, default=DEFAULT_TOTAL_TIMEOUT, metavar="S",
+                   help=f"seconds for one notebook in all (default {DEFAULT_TOTAL_TIMEOUT:g})")
+    p.add_argument("--exercise", default=None,
+                   help="exercise name (default: from the notebook metadata or file name)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m course_pkg.grading",
+        description="Generate exercises from their masters and grade notebooks.",
+    )
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("assign-all", help="regenerate every exercise from solutions/masters/")
+    p = sub.add_parser("assign", help="regenerate one exercise")
+    p.add_argument("name", nargs="+", help="master name (ex01_supervised_learning) or path")
+    p = sub.add_parser("grade", help="grade one notebook: table + JSON report")
+    p.add_argument("notebook")
+    p.add_argument("--json", default=None, metavar="OUT",
+                   help="JSON report path (default grades/<notebook stem>.json)")
+    _limits(p)
+    p = sub.add_parser("grade-all", help="grade every notebook of a folder into one CSV")
+    p.add_argument("folder")
+    p.add_argument("--csv", required=True, metavar="OUT", help="CSV file to write")
+    p.add_argument("--json-dir", default=None,
+                   help="also write one JSON report per notebook under this folder")
+    _limits(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].endswith(".ipynb"):  # `python -m course_pkg.grading NB` = grade NB
+        argv = ["grade", *argv]
+    args = build_parser().parse_args(argv)
+    root = course_root()
+    try:
+        if args.cmd == "assign-all":
+            for name, files in assign_all(root).items():
+                print(f"{name}: {len(files)} files up to date")
+            return 0
+        if args.cmd == "assign":
+            for name in args.name:
+                files = assign(name, root=root)
+                print(f"{Path(name).stem}: {len(files)} files up to date")
+            return 0
+        limits = dict(timeout_per_cell=args.timeout_per_cell, mem_mb=args.mem_mb or None,
+                      total_timeout=args.total_timeout, exercise=args.exercise)
+        if args.cmd == "grade":
+            if not Path(args.notebook).is_file():
+                print(f"error: no such notebook {args.notebook}", file=sys.stderr)
+                return 2
+            report: GradeReport = grade_notebook(args.notebook, **limits)
+            print(report.table())
+            out = write_json(report, args.json or default_json_path(args.notebook))
+            print(f"\nGraded in {report.seconds:.1f} s; report written to {out}")
+            return 0
+        if args.cmd == "grade-all":
+            if not Path(args.folder).is_dir():
+                print(f"error: no such folder {args.folder}", file=sys.stderr)
+                return 2
+            results = grade_folder(args.folder, args.csv, json_dir=args.json_dir, **limits)
+            for r in results:
+                if isinstance(r, GradeReport):
+                    print(f"{r.notebook}: {r.total:g}/{r.max:g} ({r.percent:.1f} %)")
+                else:
+                    print(f"{r[0]}: not graded ({r[1]})")
+            print(f"{len(results)} notebooks; CSV written to {args.csv}")
+            return 0
+    except (MasterError, GradingError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,258 @@
+"""A Python kernel that runs code one cell at a time, each under a time limit and a memory cap.
+
+This is the sandbox the grader executes a learner's notebook in. Whatever a cell does (loop
+forever, raise, fail to parse, exhaust memory, kill its own process), :meth:`GradingKernel.run`
+returns within ``timeout + interrupt_grace`` seconds with a :class:`CellResult` saying what
+happened; a kernel that did not survive is replaced by a fresh one (``result.kernel_lost``), and
+the caller decides what to replay into it.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from jupyter_client import KernelManager
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+
+#: Markers in an error's name/value that mean "out of memory" (numpy, torch, plain Python).
+_MEMORY_MARKERS = (
+    "MemoryError",
+    "Unable to allocate",
+    "can't allocate memory",
+    "bad_alloc",
+    "out of memory",
+    "Cannot allocate memory",
+)
+
+
+def is_memory_error(ename: str | None, evalue: str | None) -> bool:
+    """Whether an error raised in the kernel looks like an exhausted memory cap."""
+    text = f"{ename or ''} {evalue or ''}"
+    return any(m in text for m in _MEMORY_MARKERS)
+
+
+@dataclass
+class CellResult:
+    """What happened when one piece of code ran in the kernel.
+
+    ``status`` is ``"ok"``, ``"error"`` (an exception or a syntax error), ``"timeout"`` or
+    ``"dead"`` (the kernel process died, e.g. ``os._exit`` or the memory cap hit native code).
+    ``kernel_lost`` is True when the kernel had to be replaced, i.e. the namespace is gone.
+    """
+
+    status: str
+    seconds: float
+    ename: str | None = None
+    evalue: str | None = None
+    stdout: str = ""
+    kernel_lost: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def memory(self) -> bool:
+        """True when the failure looks like the memory cap was exceeded."""
+        return self.status in ("error", "dead") and is_memory_error(self.ename, self.evalue)
+
+
+class _FixedSpecManager(KernelSpecManager):
+    """Kernel spec manager that always answers with the grader's own spec."""
+
+    spec: KernelSpec | None = None
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:  # noqa: D102
+        assert self.spec is not None
+        return self.spec
+
+
+@dataclass
+class GradingKernel:
+    """An ipykernel started with the grader's Python interpreter, in a scratch directory.
+
+    Args:
+        mem_mb: address-space cap (``RLIMIT_AS``) of the kernel process in MiB; ``None`` or 0
+            for no cap. Note that importing torch alone reserves about 3.2 GB of address space.
+        cwd: working directory of the kernel (default: a fresh temporary directory).
+        startup_timeout: seconds to wait for a new kernel to answer.
+        interrupt_grace: seconds a timed-out cell gets to react to SIGINT before the kernel is
+            killed and replaced.
+        max_output_chars: stream output kept per cell (the rest is dropped).
+    """
+
+    mem_mb: int | None = 4096
+    cwd: str | None = None
+    startup_timeout: float = 90.0
+    interrupt_grace: float = 5.0
+    max_output_chars: int = 200_000
+    restarts: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        self._tmp = None
+        if self.cwd is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="course-grade-")
+            self.cwd = self._tmp.name
+        self._ipython_dir = tempfile.TemporaryDirectory(prefix="course-grade-ipython-")
+        self.km: KernelManager | None = None
+        self.kc = None
+
+    # -- life cycle ------------------------------------------------------------------------
+    def _spec(self) -> KernelSpec:
+        env = {
+            # a clean, quiet, deterministic kernel: no user profile, no history database
+            "IPYTHONDIR": self._ipython_dir.name,
+            "MPLBACKEND": "Agg",
+            "TQDM_DISABLE": "1",
+            "COURSE_STATIC_FIGURES": "1",
+            "PYTHONHASHSEED": "0",
+            "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        }
+        return KernelSpec(
+            argv=[
+                sys.executable,
+                "-m",
+                "ipykernel_launcher",
+                "-f",
+                "{connection_file}",
+                "--HistoryManager.enabled=False",
+                "--IPKernelApp.capture_fd_output=False",
+            ],
+            display_name="course grader",
+            language="python",
+            env=env,
+        )
+
+    def start(self) -> None:
+        """Start a fresh kernel and apply the memory cap."""
+        ksm = _FixedSpecManager()
+        ksm.spec = self._spec()
+        self.km = KernelManager(
+            kernel_name="course-grader", kernel_spec_manager=ksm, transport="ipc",
+            connection_file=os.path.join(self._ipython_dir.name, f"kernel-{self.restarts}.json"),
+        )
+        # the kernel's own stdout/stderr (not the cells' output, which arrives over ZMQ) is noise
+        self.km.start_kernel(cwd=self.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.kc = self.km.blocking_client()
+        self.kc.start_channels()
+        try:
+            self.kc.wait_for_ready(timeout=self.startup_timeout)
+        except RuntimeError as err:
+            self.shutdown()
+            raise RuntimeError(f"the grading kernel did not start: {err}") from err
+        if self.mem_mb:
+            res = self.run(_memory_cap_code(int(self.mem_mb)), timeout=30)
+            if not res.ok:
+                raise RuntimeError(f"could not set the memory cap: {res.ename}: {res.evalue}")
+
+    def shutdown(self) -> None:
+        """Kill the kernel (and its process group) if it is running."""
+        if self.kc is not None:
+            try:
+                self.kc.stop_channels()
+            except Exception:  # noqa: BLE001 - best effort during teardown
+                pass
+            self.kc = None
+        if self.km is not None:
+            try:
+                self.km.shutdown_kernel(now=True)
+            except Exception:  # noqa: BLE001
+                pass
+            self.km = None
+
+    def restart(self) -> None:
+        """Replace the kernel by a fresh one (the namespace is lost)."""
+        self.shutdown()
+        self.restarts += 1
+        self.start()
+
+    def close(self) -> None:
+        """Shut down and remove the scratch directories."""
+        self.shutdown()
+        for tmp in (self._tmp, self._ipython_dir):
+            if tmp is not None:
+                tmp.cleanup()
+
+    def __enter__(self) -> GradingKernel:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- execution -------------------------------------------------------------------------
+    def run(self, code: str, timeout: float) -> CellResult:
+        """Run ``code`` and wait at most ``timeout`` seconds (plus the interrupt grace).
+
+        On a timeout the kernel is interrupted; if it does not become idle within
+        ``interrupt_grace`` seconds it is killed and replaced (``kernel_lost=True``). A kernel that
+        dies is replaced too.
+        """
+        assert self.kc is not None and self.km is not None, "kernel not started"
+        t0 = time.monotonic()
+        msg_id = self.kc.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
+        out: list[str] = []
+        n_out = 0
+        ename = evalue = None
+        deadline = t0 + timeout
+        interrupted = False
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                if interrupted:  # the interrupt did not bring the kernel back: replace it
+                    self.restart()
+                    return CellResult("timeout", time.monotonic() - t0, ename, evalue,
+                                      "".join(out), kernel_lost=True)
+                interrupted = True
+                try:
+                    self.km.interrupt_kernel()
+                except Exception:  # noqa: BLE001 - kernel already gone: handled below
+                    pass
+                deadline = now + self.interrupt_grace
+                continue
+            try:
+                msg = self.kc.get_iopub_msg(timeout=min(0.25, deadline - now))
+            except queue.Empty:
+                if not self.km.is_alive():
+                    self.restart()
+                    return CellResult("dead", time.monotonic() - t0, ename, evalue,
+                                      "".join(out), kernel_lost=True)
+                continue
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            mtype, content = msg["msg_type"], msg["content"]
+            if mtype == "stream" and n_out < self.max_output_chars:
+                text = content.get("text", "")[: self.max_output_chars - n_out]
+                out.append(text)
+                n_out += len(text)
+            elif mtype == "error":
+                ename, evalue = content.get("ename"), content.get("evalue")
+            elif mtype == "status" and content.get("execution_state") == "idle":
+                break
+        seconds = time.monotonic() - t0
+        if interrupted:
+            return CellResult("timeout", seconds, ename, evalue, "".join(out))
+        status = "error" if ename is not None else "ok"
+        return CellResult(status, seconds, ename, evalue, "".join(out))
+
+
+def _memory_cap_code(mem_mb: int) -> str:
+    """Code that lowers the kernel's own RLIMIT_AS (soft and hard: it cannot be raised again)."""
+    return (
+        "import resource as _r\n"
+        f"_cap = {mem_mb} * 1024 * 1024\n"
+        "_soft, _hard = _r.getrlimit(_r.RLIMIT_AS)\n"
+        "if _hard != _r.RLIM_INFINITY:\n"
+        "    _cap = min(_cap, _hard)\n"
+        "_r.setrlimit(_r.RLIMIT_AS, (_cap, _cap))\n"
+        "del _r, _cap, _soft, _hard\n"
+    )
+
+
+__all__ = ["CellResult", "GradingKernel", "is_memory_error"]

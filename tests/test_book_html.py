@@ -1,0 +1,110 @@
+"""The built HTML book reads offline: every page opened in headless Chromium.
+
+Served from ``_build/html`` on 127.0.0.1; each page fails on any request that leaves 127.0.0.1,
+any failed request (network error or HTTP >= 400), any uncaught JS error or console error, and,
+on pages with math, on math that MathJax did not typeset (raw ``$$``/``\\(`` text, ``.math``
+elements without ``mjx-container``, MathJax errors) or a MathJax not served locally.
+Build the book first with ``make book``; Chromium comes from ``make browser``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from browser_utils import (  # noqa: F401 (the *_fixture objects register pytest fixtures)
+    HTML_ROOT,
+    built_pages,
+    check_page,
+    chromium_browser_fixture,
+    html_root_fixture,
+    html_server_fixture,
+    is_local,
+    open_page,
+)
+
+PAGES = built_pages() if (HTML_ROOT / "index.html").is_file() else ["<book not built>"]
+# Pages whose math must be there: a regression that drops MathJax from them must fail.
+PAGES_WITH_MATH = ["book/notation.html"]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("page", PAGES)
+def test_page_is_offline_clean(page, html_root, html_server, chromium_browser):
+    report = check_page(chromium_browser, html_server + page)
+    report.assert_clean()
+    if report.math_total:
+        assert report.mathjax_version, f"{page}: MathJax did not start"
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("page", PAGES_WITH_MATH)
+def test_math_is_typeset_by_local_mathjax(page, html_root, html_server, chromium_browser):
+    report = check_page(chromium_browser, html_server + page)
+    assert report.math_total > 0, f"{page} has no math elements any more"
+    assert report.mathjax_scripts, f"{page} loads no MathJax"
+    assert all(s.startswith(html_server + "_static/mathjax/") for s in report.mathjax_scripts), (
+        report.mathjax_scripts
+    )
+    assert report.mathjax_version and report.mathjax_version.startswith("3."), (
+        report.mathjax_version
+    )
+    report.assert_clean()
+
+
+@pytest.mark.browser
+def test_untypeset_math_is_detected(html_root, html_server, chromium_browser):
+    """The checker itself can fail: with MathJax blocked the notation page must be flagged."""
+
+    def block_mathjax(page):
+        page.route("**/mathjax/**", lambda route: route.abort())
+
+    url = html_server + PAGES_WITH_MATH[0]
+    report = check_page(chromium_browser, url, before_goto=block_mathjax)
+    assert report.math_total > 0
+    assert len(report.math_untypeset) == report.math_total
+    assert any(p.startswith("untypeset math") for p in report.problems())
+    assert any("mathjax" in f for f in report.failed_requests)
+
+
+@pytest.mark.browser
+def test_search_finds_pages(html_root, html_server, chromium_browser):
+    """Sphinx's client-side search (searchtools.js + searchindex.js) works offline."""
+    with open_page(chromium_browser, html_server + "search.html?q=notation") as report:
+        results = report.page.locator("#search-results li")
+        results.first.wait_for(state="attached")
+        assert results.count() >= 1
+    report.assert_clean()
+
+
+SRC_ATTR = re.compile(
+    r"""<(?:script|link|img|iframe|source|video|audio)\b[^>]*?\s(?:src|href)=["']([^"']+)["']""",
+    re.IGNORECASE,
+)
+
+
+def test_no_page_references_remote_assets(html_root):
+    """Static check (no browser): no script/style/image/font URL in any page is remote."""
+    bad = []
+    for rel in built_pages(html_root):
+        text = (html_root / rel).read_text(encoding="utf-8", errors="replace")
+        for m in SRC_ATTR.finditer(text):
+            url = m.group(1)
+            tag = m.group(0)
+            if tag.lower().startswith("<link") and not re.search(
+                r"""rel=["']?(stylesheet|preload|icon|shortcut icon|modulepreload)""", tag, re.I
+            ):
+                continue  # plain hyperlinks (e.g. rel="next") are not loaded
+            if url.startswith(("http://", "https://", "//")) and not is_local(url):
+                bad.append(f"{rel}: {url}")
+    assert not bad, "remote assets referenced:\n" + "\n".join(bad)
+
+
+def test_css_loads_no_remote_fonts(html_root):
+    """No stylesheet under _static imports a remote font or style (@import / url(http...))."""
+    bad = []
+    for css in sorted((html_root / "_static").rglob("*.css")):
+        text = css.read_text(encoding="utf-8", errors="replace")
+        for m in re.finditer(r"""(?:@import\s+(?:url\()?|url\()\s*["']?(https?:)?//""", text):
+            bad.append(f"{css.relative_to(html_root)}: {text[m.start():m.start() + 80]}")
+    assert not bad, "\n".join(bad)
