@@ -252,7 +252,9 @@ async (waitForMath) => {
   for (const el of document.querySelectorAll('mjx-merror')) {
     out.errors.push((el.getAttribute('data-mjx-error') || el.textContent).slice(0, 80));
   }
-  const skip = 'pre, code, script, style, textarea, mjx-container, .highlight, .output';
+  // Code, outputs and search-result excerpts (plain-text page sources) may show TeX verbatim.
+  const skip = 'pre, code, script, style, textarea, mjx-container, .highlight, .output, ' +
+               '#search-results';
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, {
     acceptNode(n) {
       const p = n.parentElement;

@@ -22,6 +22,7 @@ import io
 import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -96,7 +97,9 @@ def validate_master(path: Path) -> dict:
     name = path.stem
     problems = []
     if config.get("name") != name:
-        problems.append(f"config 'name' must be {name!r} (the file name), got {config.get('name')!r}")
+        problems.append(
+            f"config 'name' must be {name!r} (the file name), got {config.get('name')!r}"
+        )
     for key, value in REQUIRED_CONFIG.items():
         if config.get(key) != value:
             problems.append(f"config {key!r} must be {value!r}, got {config.get(key)!r}")
@@ -161,7 +164,8 @@ def _run_otter_assign(master: Path, result: Path) -> None:
 
     buf = io.StringIO()
     logging.getLogger("otter").setLevel(logging.WARNING)
-    with contextlib.redirect_stdout(buf):
+    with contextlib.redirect_stdout(buf), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         otter_assign(str(master), str(result), no_pdfs=True, no_run_tests=True)
 
 

@@ -26,8 +26,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import nbformat
-
 from .assign import course_root, list_masters, output_paths
 from .kernel import CellResult, GradingKernel
 
@@ -120,15 +118,15 @@ def _fmt(x: float) -> str:
 
 
 # -- exercise identification ------------------------------------------------------------------
-def identify_exercise(nb: nbformat.NotebookNode | None, path: Path, root: Path) -> str:
+def identify_exercise(nb: dict | None, path: Path, root: Path) -> str:
     """The exercise a notebook belongs to: metadata first, then the file name.
 
     The file name matches when it contains a master's name (``alice_ex01_supervised_learning``)
     or its ``exNN`` prefix as a separate token (``ex01_alice.ipynb``).
     """
     names = list_masters(root)
-    if nb is not None:
-        meta = nb.metadata.get("otter", {}).get("assignment_name")
+    if isinstance(nb, dict):
+        meta = (nb.get("metadata") or {}).get("otter", {}).get("assignment_name")
         if meta in names:
             return meta
     stem = path.stem.lower()
@@ -190,11 +188,21 @@ def _natural_key(s: str) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
 
 
-def _load_test_file(path: Path):
+_LOAD_CODE = """\
+def __course_load__(paths, marker):
+    import json
     from otter.nbmeta_config import NBMetadataConfig
     from otter.test_files import create_test_file
-
-    return create_test_file(str(path), NBMetadataConfig())
+    out = []
+    for p in paths:
+        tf = create_test_file(p, NBMetadataConfig())
+        out.append([tf.name, float(tf.possible)])
+    print("\\n" + marker + json.dumps(out))
+try:
+    __course_load__({paths!r}, {marker!r})
+finally:
+    del __course_load__
+"""
 
 
 _GRADE_CODE = """\
@@ -301,53 +309,49 @@ def grade_notebook(
     path = Path(path)
     root = Path(root) if root else course_root()
     messages: list[str] = []
-    try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception as err:  # noqa: BLE001 - any unreadable file is graded 0
-        nb = None
-        messages.append(f"The notebook could not be read ({type(err).__name__}: {err}); "
-                        "every question scores 0.")
+    nb, cells = read_learner_notebook(path, messages)
     exercise = exercise or identify_exercise(nb, path, root)
     files = question_files(exercise, root)
-    test_files = [_load_test_file(f) for f in files]
-    questions = [QuestionReport(tf.name, 0.0, float(tf.possible)) for tf in test_files]
-
-    cells: list[tuple[int, str]] = []
-    if nb is not None:
-        for i, cell in enumerate(nb.cells, start=1):
-            if cell.cell_type == "code" and cell.source.strip() and not is_otter_cell(cell.source):
-                cells.append((i, cell.source))
-
+    questions: list[QuestionReport] = []
     issues: list[CellIssue] = []
-    if nb is not None:
+    kernel = GradingKernel(mem_mb=mem_mb)
+    try:
+        kernel.start()
+        # the master's test files are loaded before any learner code runs
+        marker = f"@@course-grade-{secrets.token_hex(8)}@@"
+        res = kernel.run(_LOAD_CODE.format(paths=[str(f.resolve()) for f in files], marker=marker),
+                         timeout=max(timeout_per_cell, 60.0))
+        loaded = _parse_grade_output(res.stdout, marker) if res.ok else None
+        if loaded is None:
+            raise RuntimeError(f"could not load the tests {files}: {res.ename}: {res.evalue}")
+        questions = [QuestionReport(name, 0.0, possible) for name, possible in loaded]
         deadline = t0 + total_timeout
-        kernel = GradingKernel(mem_mb=mem_mb)
-        try:
-            kernel.start()
-            runner = _Runner(kernel, cells, timeout_per_cell, deadline, mem_mb)
-            runner.replay()
-            for q, f in zip(questions, files):
-                left = deadline - time.monotonic()
-                if left <= 1:
-                    q.error = "not graded: total time limit reached (--total-timeout)"
-                    continue
-                marker = f"@@course-grade-{secrets.token_hex(8)}@@"
-                code = _GRADE_CODE.format(path=str(f.resolve()), marker=marker)
-                res = kernel.run(code, timeout=min(timeout_per_cell, left))
-                data = _parse_grade_output(res.stdout, marker) if res.ok else None
-                if data is not None:
-                    q.score = min(float(data["score"]), q.max)
-                    q.tests = [TestCaseReport(**t) for t in data["tests"]]
-                else:
-                    status, message = _describe(res, min(timeout_per_cell, left), mem_mb)
-                    q.error = f"tests {status}: {message}" if not res.ok else "tests gave no result"
-                if res.kernel_lost:
-                    runner.replay()
-            issues = sorted(runner.issues.values(), key=lambda c: c.cell)
-        except RuntimeError as err:  # the kernel itself could not start: infrastructure problem
-            messages.append(f"Grading kernel failure: {err}")
-        finally:
-            kernel.close()
+        runner = _Runner(kernel, cells, timeout_per_cell, deadline, mem_mb)
+        runner.replay()
+        for q, f in zip(questions, files):
+            left = deadline - time.monotonic()
+            if left <= 1:
+                q.error = "not graded: total time limit reached (--total-timeout)"
+                continue
+            marker = f"@@course-grade-{secrets.token_hex(8)}@@"
+            limit = min(timeout_per_cell, left)
+            res = kernel.run(_GRADE_CODE.format(path=str(f.resolve()), marker=marker), limit)
+            data = _parse_grade_output(res.stdout, marker) if res.ok else None
+            if data is not None:
+                q.score = min(float(data["score"]), q.max)
+                q.tests = [TestCaseReport(**t) for t in data["tests"]]
+            elif res.ok:
+                q.error = "the tests printed no result (stdout redirected?)"
+            else:
+                status, message = _describe(res, limit, mem_mb)
+                q.error = f"tests {status}: {message}"
+            if res.kernel_lost:
+                runner.replay()
+        issues = sorted(runner.issues.values(), key=lambda c: c.cell)
+    except RuntimeError as err:  # the grading kernel itself failed: an infrastructure problem
+        raise GradingError(f"grading {path} failed: {err}") from err
+    finally:
+        kernel.close()
     if any(c.status == "memory" for c in issues) or any(
         q.error and "memory" in q.error for q in questions
     ):
@@ -358,6 +362,32 @@ def grade_notebook(
     possible = sum(q.max for q in questions)
     return GradeReport(str(path), exercise, questions, issues, total, possible,
                        time.monotonic() - t0, messages)
+
+
+def read_learner_notebook(path: Path, messages: list[str]) -> tuple[dict | None, list]:
+    """Read a notebook leniently (plain JSON, no schema validation).
+
+    Returns the notebook dict (``None`` if unreadable, with a note in ``messages``) and its code
+    cells to run as ``(1-based cell position, source)``, otter's own cells left out.
+    """
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        raw_cells = nb["cells"]
+        if not isinstance(raw_cells, list):
+            raise TypeError("'cells' is not a list")
+    except Exception as err:  # noqa: BLE001 - any unreadable file is graded 0
+        messages.append(f"The notebook could not be read ({type(err).__name__}: {err}); "
+                        "every question scores 0.")
+        return None, []
+    cells = []
+    for i, cell in enumerate(raw_cells, start=1):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        src = cell.get("source", "")
+        src = "".join(src) if isinstance(src, list) else str(src)
+        if src.strip() and not is_otter_cell(src):
+            cells.append((i, src))
+    return nb, cells
 
 
 def default_json_path(notebook: str | Path) -> Path:

@@ -1,21 +1,44 @@
 """Interactive figures of the course, live in JupyterLab and kernel-free in the HTML book.
 
-Each function returns a displayable object: an ``anywidget`` (:class:`VizWidget`, Python
-recomputes through ``course_pkg`` on every change) or, when ``$COURSE_STATIC_FIGURES=1`` (set by
-``make book``) or ``mode="static"``, a :class:`StaticFigure` whose ``_repr_html_`` is a
-self-contained snippet running the same ES module in the browser.
+Each function returns a displayable object: an ``anywidget`` (:class:`VizWidget`; Python
+recomputes through ``course_pkg`` on every change, ``fig.update(name=value)`` drives it from
+code) or, when ``$COURSE_STATIC_FIGURES=1`` (set by ``make book``) or ``mode="static"``, a
+:class:`StaticFigure` whose ``_repr_html_`` is a self-contained snippet running the same ES module
+in the browser (no kernel, no widget manager, no network).
 
-- :func:`meta_loss_landscape`, :func:`two_task_adaptation` (chapter 6)
+=========================  ===========  ==================================================
+function                   chapter      what moves
+=========================  ===========  ==================================================
+:func:`meta_loss_landscape`   6         fine-tuning steps ``m`` (0–20)
+:func:`two_task_adaptation`   6         θ (drag), learning rate α
+:func:`sinusoid_explorer`     7         amplitude, phase, ≤ 5 points, steps k, model
+:func:`fomaml_curvature`      8         Hessian eigenvalues/angle, α, θ
+:func:`reptile_interpolation` 9         inner steps k, α, ε, θ
+:func:`imaml_lambda`          10        λ, θ
+:func:`method_comparison`     11        per-method α, k, β/ε/λ, meta-steps n, θ₀
+=========================  ===========  ==================================================
 """
 
 from course_pkg.viz._base import StaticFigure, VizWidget, make_figure, static_mode
 from course_pkg.viz.landscapes import meta_loss_landscape, two_task_adaptation
+from course_pkg.viz.methods import (
+    fomaml_curvature,
+    imaml_lambda,
+    method_comparison,
+    reptile_interpolation,
+)
+from course_pkg.viz.sinusoid import sinusoid_explorer
 
 __all__ = [
     "StaticFigure",
     "VizWidget",
+    "fomaml_curvature",
+    "imaml_lambda",
     "make_figure",
     "meta_loss_landscape",
+    "method_comparison",
+    "reptile_interpolation",
+    "sinusoid_explorer",
     "static_mode",
     "two_task_adaptation",
 ]

@@ -219,7 +219,8 @@ class StaticFigure:
     def page(self, title: str | None = None) -> str:
         """A minimal standalone HTML page holding just this figure (for tests and previews)."""
         t = title or self.logic.kind
-        return (f"<!doctype html><html><head><meta charset='utf-8'><link rel='icon' href='data:,'><title>{t}</title></head>"
+        return (f"<!doctype html><html><head><meta charset='utf-8'>"
+                f"<link rel='icon' href='data:,'><title>{t}</title></head>"
                 f"<body>{self.html}</body></html>")
 
 

@@ -32,14 +32,14 @@ function render({ model, el }) {
   const g = cvGrid(spec.grid);
   const lim = { xlim: [g.extent[0], g.extent[1]], ylim: [g.extent[2], g.extent[3]] };
   const plots = spec.tasks.map((t, i) => new CvPlot(f.plots, Object.assign({ width: 330,
-    height: 310, xlabel: "a", ylabel: "b", title: `task ${i}: L${"₀₁"[i]}(θ)` }, lim)));
+    height: 310, xlabel: "a", ylabel: "b", title: `task ${i + 1}: L${"₁₂"[i]}(θ)` }, lim)));
   let local = null;  // θ while dragging (drawn immediately, sent to the backend too)
   const move = (x, y) => {
     local = [x, y];
     cvSetControls(model, { theta: [x, y] });
   };
   for (const p of plots) p.onPointer({ down: move, move, up: () => { local = null; } });
-  const slider = cvSlider(f.controls, { name: "lr", label: "learning rate α", min: 0, max: 1,
+  const slider = cvSlider(f.controls, { name: "lr", label: "learning rate α", min: 0, max: 2,
     step: 0.01, value: model.get("controls").lr, onInput: (v) => cvSetControls(model, { lr: v }) });
   cvEl("span", "cviz-hint", f.controls, "click or drag θ in either plot");
 
@@ -53,14 +53,14 @@ function render({ model, el }) {
       p.arrow(th[0], th[1], d.phi[i][0], d.phi[i][1], { color: CV_COLORS.accent, width: 3 });
       p.marker(th[0], th[1], { size: 6, color: "#fff", label: "θ" });
       p.marker(d.phi[i][0], d.phi[i][1], { size: 4, color: CV_COLORS.accent,
-        label: `φ${"₀₁"[i]}`, labelColor: "#fff" });
+        label: `φ${"₁₂"[i]}`, labelColor: "#fff" });
       p.axes();
     });
     slider.set(model.get("controls").lr);
     const sb = d.loss_theta[0] + d.loss_theta[1], sa = d.loss_phi[0] + d.loss_phi[1];
     f.readout.textContent = err ? err :
-      `θ = (${cvFmt(th[0], 2)}, ${cvFmt(th[1], 2)}).  L₀(θ) + L₁(θ) = ${cvFmt(sb)};  ` +
-      `after one step, MAML's objective L₀(φ₀) + L₁(φ₁) = ${cvFmt(sa)}.`;
+      `θ = (${cvFmt(th[0], 2)}, ${cvFmt(th[1], 2)}).  L₁(θ) + L₂(θ) = ${cvFmt(sb)};  ` +
+      `after one step, MAML's objective L₁(φ₁) + L₂(φ₂) = ${cvFmt(sa)}.`;
   }
   model.on("change:data", draw);
   model.on("change:error", draw);

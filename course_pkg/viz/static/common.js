@@ -132,6 +132,7 @@ class CvPlot {
       t[i] = v;
       if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
     }
+    if (log) lo = Math.max(lo, hi - (opts.decades || 4));  // an exact zero would swamp the map
     if (opts.vmin !== undefined) lo = log ? Math.log10(opts.vmin) : opts.vmin;
     if (opts.vmax !== undefined) hi = log ? Math.log10(opts.vmax) : opts.vmax;
     const off = document.createElement("canvas");
@@ -260,10 +261,11 @@ class CvPlot {
   legend(items, opts = {}) {
     const c = this.ctx;
     let Y = this.y0 + 12;
-    const X = opts.right ? this.x1 - 130 : this.x0 + 8;
+    const w = opts.width || 150;
+    const X = opts.right ? this.x1 - w - 2 : this.x0 + 8;
     c.font = "11px sans-serif"; c.textAlign = "left"; c.textBaseline = "middle";
     c.fillStyle = "rgba(255,255,255,0.85)";
-    c.fillRect(X - 4, this.y0 + 3, 128, items.length * 16 + 4);
+    c.fillRect(X - 4, this.y0 + 3, w, items.length * 16 + 4);
     for (const it of items) {
       c.strokeStyle = it.color; c.fillStyle = it.color; c.lineWidth = 2; c.setLineDash(it.dash || []);
       if (it.dot) { c.beginPath(); c.arc(X + 10, Y, 4, 0, 2 * Math.PI); c.fill(); }
@@ -431,4 +433,24 @@ function cvGrid(grid) {
   const [alo, ahi, na] = grid.a, [blo, bhi, nb] = grid.b;
   return { na, nb, extent: [alo, ahi, blo, bhi],
            a: (i) => alo + (ahi - alo) * i / (na - 1), b: (j) => blo + (bhi - blo) * j / (nb - 1) };
+}
+
+// ---------------------------------------------------------------- 2-D linear algebra
+// Quadratic toy losses L(θ) = ½ θᵀHθ − bᵀθ + c (see course_pkg.viz.methods.quadratic_spec).
+function mv2(H, v) { return [H[0][0] * v[0] + H[0][1] * v[1], H[1][0] * v[0] + H[1][1] * v[1]]; }
+function add2(u, v, s = 1) { return [u[0] + s * v[0], u[1] + s * v[1]]; }
+function solve2(A, b) {
+  const det = A[0][0] * A[1][1] - A[0][1] * A[1][0];
+  return [(A[1][1] * b[0] - A[0][1] * b[1]) / det, (A[0][0] * b[1] - A[1][0] * b[0]) / det];
+}
+function quadGrad(H, b, th) { return add2(mv2(H, th), b, -1); }
+function quadLoss(H, b, c, th) {
+  const Ht = mv2(H, th);
+  return 0.5 * (th[0] * Ht[0] + th[1] * Ht[1]) - (b[0] * th[0] + b[1] * th[1]) + c;
+}
+// k gradient-descent steps with rate lr on a quadratic; returns the trajectory [θ_0 … θ_k].
+function quadDescent(H, b, th, k, lr) {
+  const out = [th];
+  for (let i = 0; i < k; i++) { th = add2(th, quadGrad(H, b, th), -lr); out.push(th); }
+  return out;
 }

@@ -12,12 +12,12 @@ function render({ model, el }) {
   const g = cvGrid(spec.grid);
   const lim = { xlim: [g.extent[0], g.extent[1]], ylim: [g.extent[2], g.extent[3]] };
   const big = new CvPlot(f.plots, Object.assign({ width: 380, height: 340, xlabel: "a",
-    ylabel: "b", title: "Σ_τ L_τ(U⁽ᵐ⁾(θ))" }, lim));
+    ylabel: "b", title: "sum of the task losses after m steps" }, lim));
   const side = cvEl("div", "cviz-side", f.plots);
   side.style.display = "flex"; side.style.flexDirection = "column"; side.style.gap = "4px";
-  const small = spec.tasks.map((t, i) => new CvPlot(side, Object.assign({ width: 210, height: 168,
-    margin: [20, 8, 28, 36], xlabel: "a", ylabel: "b", xticks: 4, yticks: 4,
-    title: `task ${i + 1}: a=${t[0]}, b=${t[1]}` }, lim)));
+  const small = spec.tasks.map((t, i) => new CvPlot(side, Object.assign({ width: 210, height: 172,
+    margin: [20, 8, 34, 40], xlabel: "a", ylabel: "b", xticks: 4, yticks: 4,
+    title: `task ${i + 1} (a = ${t[0]}, b = ${t[1]})` }, lim)));
   let m0 = null;  // minimum at m = 0 (joint training), kept as a reference marker
 
   const slider = cvSlider(f.controls, { name: "m", label: "fine-tuning steps m", min: 0,

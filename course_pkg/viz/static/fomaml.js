@@ -1,0 +1,83 @@
+// Figure "fomaml": one quadratic task L(θ) = ½(θ − c)ᵀH(θ − c), H = R diag(h1, h2) Rᵀ.
+// One inner step φ = θ − α∇L(θ); MAML's meta-gradient (I − αH)∇L(φ) vs FOMAML's ∇L(φ).
+
+function fomamlHessian(c) {
+  const a = c.angle * Math.PI / 180, co = Math.cos(a), si = Math.sin(a);
+  return [[c.h1 * co * co + c.h2 * si * si, (c.h1 - c.h2) * co * si],
+          [(c.h1 - c.h2) * co * si, c.h1 * si * si + c.h2 * co * co]];
+}
+
+function staticCompute(c, spec) {
+  const H = fomamlHessian(c), opt = spec.optimum, lr = c.lr;
+  const L = (t) => { const d = add2(t, opt, -1); return 0.5 * (d[0] * mv2(H, d)[0] + d[1] * mv2(H, d)[1]); };
+  const grad = (t) => mv2(H, add2(t, opt, -1));
+  const step = (t) => add2(t, grad(t), -lr);
+  const th = c.theta, phi = step(th), gfo = grad(phi);
+  const gm = add2(gfo, mv2(H, gfo), -lr);  // (I − αH) ∇L(φ)
+  const g = cvGrid(spec.grid), tg = new Float64Array(g.na * g.nb), mg = new Float64Array(g.na * g.nb);
+  for (let j = 0; j < g.nb; j++) for (let i = 0; i < g.na; i++) {
+    const t = [g.a(i), g.b(j)];
+    tg[j * g.na + i] = L(t); mg[j * g.na + i] = L(step(t));
+  }
+  return { theta: th.slice(), phi, g_maml: gm, g_fomaml: gfo, meta_loss: L(phi), task_loss: L(th),
+           H, task_grid: tg, meta_grid: mg };
+}
+
+function render({ model, el }) {
+  const spec = model.get("spec");
+  const f = cvFrame(el, spec);
+  const g = cvGrid(spec.grid);
+  const lim = { xlim: [g.extent[0], g.extent[1]], ylim: [g.extent[2], g.extent[3]] };
+  const left = new CvPlot(f.plots, Object.assign({ width: 320, height: 300, xlabel: "θ₁",
+    ylabel: "θ₂", title: "task loss L(θ) and the inner step θ → φ" }, lim));
+  const right = new CvPlot(f.plots, Object.assign({ width: 320, height: 300, xlabel: "θ₁",
+    ylabel: "θ₂", title: "meta-objective L(θ − α∇L(θ))" }, lim));
+  const drag = (x, y) => cvSetControls(model, { theta: [x, y] });
+  left.onPointer({ down: drag, move: drag });
+  right.onPointer({ down: drag, move: drag });
+  const c = () => model.get("controls");
+  const sl = {};
+  const mk = (name, label, min, max, step, fmt) => {
+    sl[name] = cvSlider(f.controls, { name, label, min, max, step, value: c()[name], fmt,
+      onInput: (v) => cvSetControls(model, { [name]: v }) });
+  };
+  mk("h1", "curvature h₁", 0.1, 4, 0.05);
+  mk("h2", "curvature h₂", 0.1, 4, 0.05);
+  mk("angle", "rotation (°)", 0, 180, 1, (v) => String(Math.round(v)));
+  mk("lr", "inner rate α", 0, 0.45, 0.01);
+
+  function draw() {
+    const d = model.get("data"), err = model.get("error"), s = spec.arrow_scale;
+    const th = d.theta, opt = spec.optimum;
+    left.begin().heatmap(cvArr(d.task_grid), g.na, g.nb, { extent: g.extent });
+    left.marker(opt[0], opt[1], { shape: "star", size: 6, color: "#fff" });
+    left.arrow(th[0], th[1], d.phi[0], d.phi[1], { color: "#fff", width: 2 });
+    left.marker(th[0], th[1], { size: 5, color: "#fff", label: "θ" });
+    left.marker(d.phi[0], d.phi[1], { size: 4, color: "#ddd", label: "φ" });
+    left.axes();
+    right.begin().heatmap(cvArr(d.meta_grid), g.na, g.nb, { extent: g.extent });
+    right.arrow(th[0], th[1], th[0] - s * d.g_fomaml[0], th[1] - s * d.g_fomaml[1],
+      { color: CV_COLORS.methods.fomaml, width: 3 });
+    right.arrow(th[0], th[1], th[0] - s * d.g_maml[0], th[1] - s * d.g_maml[1],
+      { color: CV_COLORS.methods.maml, width: 3 });
+    right.marker(th[0], th[1], { size: 5, color: "#fff", label: "θ" });
+    right.axes();
+    right.legend([{ label: "−(I − αH)∇L(φ)  MAML", color: CV_COLORS.methods.maml },
+                  { label: "−∇L(φ)  FOMAML", color: CV_COLORS.methods.fomaml }]);
+    for (const k in sl) sl[k].set(c()[k]);
+    const dot = d.g_maml[0] * d.g_fomaml[0] + d.g_maml[1] * d.g_fomaml[1];
+    const nm = Math.hypot(...d.g_maml), nf = Math.hypot(...d.g_fomaml);
+    const ang = nm && nf ? Math.acos(Math.max(-1, Math.min(1, dot / (nm * nf)))) * 180 / Math.PI : 0;
+    f.readout.textContent = err ? err :
+      `H = [[${cvFmt(d.H[0][0], 2)}, ${cvFmt(d.H[0][1], 2)}], [${cvFmt(d.H[1][0], 2)}, ` +
+      `${cvFmt(d.H[1][1], 2)}]]; MAML ‖g‖ = ${cvFmt(nm)}, FOMAML ‖g‖ = ${cvFmt(nf)}, ` +
+      `angle between them ${cvFmt(ang, 1)}°; meta-loss L(φ) = ${cvFmt(d.meta_loss)} ` +
+      `(arrows drawn ×${s}).`;
+  }
+  model.on("change:data", draw);
+  model.on("change:error", draw);
+  draw();
+  return () => { model.off("change:data", draw); model.off("change:error", draw); };
+}
+
+export default { render };
