@@ -39,7 +39,9 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $@
 
 # Executes every chapter (static figures, no progress bars) and fails on any warning or error.
+# _build/html is emptied first so that pages of renamed or removed chapters do not linger.
 book: $(STAMP)
+	rm -rf _build/html
 	PATH="$(CURDIR)/$(BIN):$$PATH" TQDM_DISABLE=1 COURSE_STATIC_FIGURES=1 \
 	  $(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "Built. Open _build/html/index.html in a browser (works offline)."
@@ -79,7 +81,8 @@ test-fast: $(STAMP)
 
 # JupyterLab 4 on the course: the "python3" kernel of .venv (course_pkg installed), ipywidgets 8
 # and anywidget lab extensions, interactive figures (no Agg backend, no static-figure switch).
-# Extra options: make lab LAB_ARGS="--no-browser --port=8899".
+# Extra options: make lab LAB_ARGS="--no-browser --port=8899". (--allow-root is added for root,
+# e.g. in containers.)
 lab: $(STAMP)
 	@exts="$$($(BIN)/jupyter labextension list 2>&1)"; \
 	for e in "@jupyter-widgets/jupyterlab-manager" "anywidget"; do \
@@ -89,7 +92,7 @@ lab: $(STAMP)
 	@$(PY) -c "import course_pkg, ipywidgets, anywidget" || { echo "ERROR: .venv lacks \
 	course_pkg/ipywidgets/anywidget; run: rm $(STAMP) && make setup"; exit 1; }
 	env -u MPLBACKEND -u COURSE_STATIC_FIGURES PATH="$(CURDIR)/$(BIN):$$PATH" \
-	  $(BIN)/jupyter lab --notebook-dir=. $(LAB_ARGS)
+	  $(BIN)/jupyter lab --notebook-dir=. $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 grade: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make grade NB=exercises/<name>.ipynb"; exit 2; }

@@ -4,6 +4,7 @@ Modules map one-to-one to the course's concepts:
 
 - ``course_pkg.utils``       device selection, seeding, input checks
 - ``course_pkg.neuron``      the single-neuron worked example (chapter 1)
+- ``course_pkg.problem``     the meta-learning problem (ch. 3): support/query splits, meta-objective
 - ``course_pkg.tasks``       task distributions and the :class:`TaskBatch` type
 - ``course_pkg.data``        few-shot image data (offline glyphs, real Omniglot) and episodes
 - ``course_pkg.models``      MLPs and the 4-conv network, usable with ``torch.func.functional_call``
@@ -14,7 +15,14 @@ Modules map one-to-one to the course's concepts:
 - ``course_pkg.checkpoints`` load a stored model when its config matches, train otherwise
 """
 
-from course_pkg.utils import get_device, seed_everything
-
 __all__ = ["get_device", "seed_everything"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Lazy: `import course_pkg` stays cheap (no torch) for tools such as the grader.
+    if name in __all__:
+        from course_pkg import utils
+
+        return getattr(utils, name)
+    raise AttributeError(f"module 'course_pkg' has no attribute {name!r}")

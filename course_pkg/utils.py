@@ -83,3 +83,18 @@ def import_learn2learn():
         import learn2learn
 
     return learn2learn
+
+
+def progress(iterable=None, **kwargs):
+    """A ``tqdm.auto`` progress bar, or a silent one when ``$TQDM_DISABLE`` is set.
+
+    The book build sets ``TQDM_DISABLE=1``: tqdm's notebook bar ignores that variable and would put
+    widgets (and their CDN scripts) into the HTML, so this falls back to the plain, disabled bar.
+    """
+    if os.environ.get("TQDM_DISABLE", "").lower() in {"1", "true", "yes"}:
+        from tqdm.std import tqdm as std_tqdm
+
+        return std_tqdm(iterable, disable=True, **kwargs)
+    from tqdm.auto import tqdm as auto_tqdm
+
+    return auto_tqdm(iterable, **kwargs)

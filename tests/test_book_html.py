@@ -14,6 +14,7 @@ import re
 import pytest
 from browser_utils import (  # noqa: F401 (the *_fixture objects register pytest fixtures)
     HTML_ROOT,
+    REPO,
     built_pages,
     check_page,
     chromium_browser_fixture,
@@ -108,3 +109,27 @@ def test_css_loads_no_remote_fonts(html_root):
         for m in re.finditer(r"""(?:@import\s+(?:url\()?|url\()\s*["']?(https?:)?//""", text):
             bad.append(f"{css.relative_to(html_root)}: {text[m.start():m.start() + 80]}")
     assert not bad, "\n".join(bad)
+
+
+def test_no_jupyter_widget_outputs(html_root):
+    """Static check: no page embeds an ipywidgets view (it needs widget JS the book doesn't ship;
+    e.g. a tqdm.auto bar: tqdm's notebook bar ignores TQDM_DISABLE)."""
+    bad = [
+        rel
+        for rel in built_pages(html_root)
+        if "application/vnd.jupyter.widget-view+json"
+        in (html_root / rel).read_text(encoding="utf-8", errors="replace")
+    ]
+    assert not bad, "pages with Jupyter widget outputs (render nothing offline): " + ", ".join(bad)
+
+
+def test_every_toc_entry_was_built(html_root):
+    """Static check: each file of _toc.yml has its page in the build."""
+    import yaml
+
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    entries = [toc["root"]]
+    for part in toc.get("parts", []):
+        entries += [c["file"] for c in part.get("chapters", [])]
+    missing = [e for e in entries if not (html_root / f"{e}.html").is_file()]
+    assert not missing, f"pages missing from {html_root}: {missing} (run `make book`)"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from course_pkg.grading import assign, grade_notebook, list_masters, validate_master
-from course_pkg.grading.assign import course_root, output_paths
+from course_pkg.grading.masters import course_root, output_paths
 
 ROOT = course_root()
 MASTERS = list_masters(ROOT)

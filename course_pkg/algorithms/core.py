@@ -29,7 +29,8 @@ def mse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
             f"{tuple(target.shape)} (per task); give targets the model's output shape, "
             "e.g. y of shape (tasks, K, 1) for a 1-output model"
         )
-    return F.mse_loss(pred, target)
+    diff = pred - target
+    return (diff * diff).mean()
 
 
 def cross_entropy_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -99,5 +100,51 @@ def inner_adapt(
         else:
             g = grad_fn(phi)
         phi = sgd_step(phi, g, lr)
+        traj.append(phi)
+    return traj if return_trajectory else phi
+
+
+def batched_inner_adapt(
+    model: nn.Module,
+    params: Mapping[str, torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    steps: int,
+    lr: float | Mapping[str, torch.Tensor],
+    loss_fn: LossFn = mse_loss,
+    first_order: bool = False,
+    return_trajectory: bool = False,
+) -> Params | list[Params]:
+    """:func:`inner_adapt` for ``T`` tasks at once: ``x (T, K, …)``, ``y (T, K, …)``.
+
+    Same numbers as ``torch.vmap(inner_adapt)`` over tasks, computed differently: θ is expanded to
+    one copy per task, the per-task losses (a ``vmap`` of the forward pass) are summed and
+    ``torch.autograd.grad`` of that sum w.r.t. the copies gives every task's own gradient
+    (tasks share no parameters). With ``create_graph`` the result stays differentiable w.r.t.
+    ``params`` and a tensor ``lr`` (second-order MAML); this is faster than nesting
+    ``torch.func.grad`` inside ``vmap`` under an outer backward pass. ``first_order=True``
+    evaluates each inner gradient at detached parameters (FOMAML).
+    Returns ``{name: (T, *shape)}`` (or the trajectory ``[φ⁽⁰⁾, …, φ⁽ᵏ⁾]``).
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be ≥ 0, got {steps}")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x has {x.shape[0]} tasks but y has {y.shape[0]}")
+    num_tasks = x.shape[0]
+    lr_tensors = list(lr.values()) if isinstance(lr, Mapping) else []
+    track = torch.is_grad_enabled() and any(
+        t.requires_grad for t in [*params.values(), *lr_tensors])
+    task_losses = torch.vmap(lambda p, xx, yy: loss_at(model, p, xx, yy, loss_fn))
+    phi: Params = {k: v.expand(num_tasks, *v.shape) for k, v in params.items()}
+    traj = [phi]
+    for _ in range(steps):
+        if first_order or not track:
+            leaf = {k: v.detach().requires_grad_(True) for k, v in phi.items()}
+            with torch.enable_grad():
+                g = torch.autograd.grad(task_losses(leaf, x, y).sum(), list(leaf.values()))
+        else:
+            g = torch.autograd.grad(task_losses(phi, x, y).sum(), list(phi.values()),
+                                    create_graph=True)
+        phi = sgd_step(phi, dict(zip(phi, g)), lr)
         traj.append(phi)
     return traj if return_trajectory else phi

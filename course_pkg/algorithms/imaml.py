@@ -43,7 +43,7 @@ __all__ = [
     "unrolled_meta_gradient",
 ]
 
-HVPMode = Literal["reverse-over-reverse", "forward-over-reverse"]
+HVPMode = Literal["auto", "reverse-over-reverse", "forward-over-reverse"]
 V = TypeVar("V", torch.Tensor, dict)
 
 
@@ -119,16 +119,21 @@ def hessian_vector_product(
     y: torch.Tensor,
     v: Mapping[str, torch.Tensor],
     loss_fn: LossFn = mse_loss,
-    mode: HVPMode = "reverse-over-reverse",
+    mode: HVPMode = "auto",
 ) -> Params:
     """``H v`` with ``H = ∇²_φ L(φ)`` of one task's loss on ``x, y`` at ``φ = params``.
 
     ``"reverse-over-reverse"`` differentiates the gradient again (``vjp`` of ``grad``: double
-    backward; works for every loss). ``"forward-over-reverse"`` pushes ``v`` forward through
-    the gradient (``jvp`` of ``grad``: usually faster; needs forward-mode derivatives of every
-    op, which ``F.mse_loss`` lacks in torch 2.x — write the MSE as ``((p - y)**2).mean()``).
-    Composes with ``torch.vmap``; never forms ``H``.
+    backward). ``"forward-over-reverse"`` pushes ``v`` forward through the gradient (``jvp`` of
+    ``grad``). Each fails on some ops in torch 2.x: BatchNorm's double backward cannot run
+    under ``vmap``, and ``F.mse_loss``'s backward has no forward-mode derivative (write the MSE
+    as ``((p - y)**2).mean()`` to use it). ``"auto"`` picks forward-over-reverse for models with
+    BatchNorm layers and reverse-over-reverse otherwise. Composes with ``torch.vmap``; never
+    forms ``H``.
     """
+    if mode == "auto":
+        has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+        mode = "forward-over-reverse" if has_bn else "reverse-over-reverse"
 
     def grad_fn(p: Params) -> Params:
         return torch.func.grad(lambda q: loss_at(model, q, x, y, loss_fn))(p)
@@ -139,7 +144,8 @@ def hessian_vector_product(
         return pullback(dict(v))[0]
     if mode == "forward-over-reverse":
         return torch.func.jvp(grad_fn, (p,), (dict(v),))[1]
-    raise ValueError(f"mode must be 'reverse-over-reverse' or 'forward-over-reverse', got {mode!r}")
+    raise ValueError(
+        f"mode must be 'auto', 'reverse-over-reverse' or 'forward-over-reverse', got {mode!r}")
 
 
 # --------------------------------------------------------------------------- iMAML
@@ -191,7 +197,7 @@ def implicit_meta_gradient(
     cg_steps: int = 10,
     damping: float = 0.0,
     loss_fn: LossFn = mse_loss,
-    hvp_mode: HVPMode = "reverse-over-reverse",
+    hvp_mode: HVPMode = "auto",
 ) -> tuple[Params, torch.Tensor]:
     """One task's implicit meta-gradient ``((1+δ) I + H/λ)⁻¹ ∇L_q(φ)`` and its query loss.
 
@@ -220,7 +226,7 @@ def imaml_meta_gradient(
     cg_steps: int = 5,
     damping: float = 0.0,
     loss_fn: LossFn = mse_loss,
-    hvp_mode: HVPMode = "reverse-over-reverse",
+    hvp_mode: HVPMode = "auto",
     batched: bool = True,
 ) -> tuple[torch.Tensor, Params]:
     """``(loss, grads)``: iMAML's meta-gradient averaged over the ``T`` tasks of ``batch``.
@@ -298,9 +304,25 @@ def _imaml_factory(model: nn.Module, config, loss_fn: LossFn):
             model, meta_params, batch, lam=float(opts.get("lam", 1.0)),
             inner_steps=config.inner_steps, inner_lr=config.inner_lr,
             cg_steps=int(opts.get("cg_steps", 5)), damping=float(opts.get("damping", 0.0)),
-            loss_fn=loss_fn, hvp_mode=opts.get("hvp_mode", "reverse-over-reverse"))
+            loss_fn=loss_fn, hvp_mode=opts.get("hvp_mode", "auto"))
 
     return meta_grad_fn
 
 
 register_algorithm("imaml", _imaml_factory, overwrite=True)
+
+#: Sinusoid settings of the ``sinusoid_imaml_k10`` checkpoint (``python -m course_pkg.train
+#: sinusoid --algo imaml``): the shared base (25 tasks, Adam 1e-3, α = 0.01) with a proximal
+#: inner loop of 20 GD steps, λ = 10 (about 1/(α·10): as strong a pull to θ as 10 plain SGD
+#: steps exert) and 5 CG steps.
+SINUSOID_DEFAULTS: dict = {"inner_steps": 20, "inner_lr": 0.01,
+                           "options": {"lam": 10.0, "cg_steps": 5, "damping": 0.0}}
+
+
+def _register_sinusoid() -> None:
+    from course_pkg.train import register_sinusoid_defaults
+
+    register_sinusoid_defaults("imaml", SINUSOID_DEFAULTS, shots=(10,))
+
+
+_register_sinusoid()

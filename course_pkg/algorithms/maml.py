@@ -17,6 +17,7 @@ Main functions
 - :func:`adapt`, :func:`predict`, :func:`evaluate_adaptation` (query loss after 0..k steps,
   shape ``(T, k + 1)``), :func:`confidence_interval`.
 - :func:`meta_train` – the training loop shared by every optimization-based algorithm.
+- :func:`saved_tensor_bytes` – peak memory autograd keeps for the backward pass (chapter 8).
 
 Plugging an algorithm into :func:`meta_train`
 ---------------------------------------------
@@ -63,6 +64,7 @@ from torch import nn
 from course_pkg.algorithms.core import (
     LossFn,
     Params,
+    batched_inner_adapt,
     forward,
     inner_adapt,
     loss_at,
@@ -93,6 +95,8 @@ __all__ = [
     "pretrained_gradient",
     "pretrained_loss",
     "register_algorithm",
+    "registered_algorithms",
+    "saved_tensor_bytes",
     "split_meta_params",
 ]
 
@@ -197,31 +201,6 @@ def msl_weights(
     return w
 
 
-def _task_objective(
-    model: nn.Module,
-    params: Params,
-    lr: InnerLR,
-    xs: torch.Tensor,
-    ys: torch.Tensor,
-    xq: torch.Tensor,
-    yq: torch.Tensor,
-    inner_steps: int,
-    loss_fn: LossFn,
-    first_order: bool,
-    step_weights: Sequence[float] | None,
-) -> torch.Tensor:
-    """Query loss of one task after adaptation (or the weighted multi-step loss)."""
-    if step_weights is None:
-        phi = inner_adapt(model, params, xs, ys, inner_steps, lr, loss_fn, first_order)
-        return loss_at(model, phi, xq, yq, loss_fn)
-    traj = inner_adapt(model, params, xs, ys, inner_steps, lr, loss_fn, first_order,
-                       return_trajectory=True)
-    total = 0.0
-    for w, phi in zip(step_weights, traj[1:]):
-        total = total + w * loss_at(model, phi, xq, yq, loss_fn)
-    return total
-
-
 def maml_loss(
     model: nn.Module,
     params: Mapping[str, torch.Tensor],
@@ -238,41 +217,24 @@ def maml_loss(
     ``inner_lr`` is α (a float) or a dict of per-parameter rate tensors (Meta-SGD).
     ``first_order=True`` treats the inner gradients as constants (FOMAML).
     ``step_weights`` ``(w_1…w_k)`` replaces the final query loss by ``Σ_j w_j L(φ^(j))``
-    (MAML++). Differentiable w.r.t. ``params`` and tensor ``inner_lr``. Returns a scalar, or the
-    per-task losses ``(T,)`` with ``reduce=False``.
+    (MAML++). Differentiable w.r.t. ``params`` and tensor ``inner_lr`` (when they require grad).
+    All tasks are processed at once (:func:`~course_pkg.algorithms.core.batched_inner_adapt`).
+    Returns a scalar, or the per-task losses ``(T,)`` with ``reduce=False``.
     """
     batch = _check(params, batch)
     lr = _lr_for(inner_lr, params)
     if step_weights is not None and len(step_weights) != inner_steps:
         raise ValueError(f"step_weights needs {inner_steps} entries, got {len(step_weights)}")
-
-    def one_task(p, xs, ys, xq, yq):
-        return _task_objective(model, p, lr, xs, ys, xq, yq, inner_steps, loss_fn,
-                               first_order, step_weights)
-
-    per_task = torch.vmap(one_task, in_dims=(None, 0, 0, 0, 0))(dict(params), *batch)
+    xs, ys, xq, yq = batch
+    query_losses = torch.vmap(lambda p, x, y: loss_at(model, p, x, y, loss_fn))
+    if step_weights is None:
+        phi = batched_inner_adapt(model, params, xs, ys, inner_steps, lr, loss_fn, first_order)
+        per_task = query_losses(phi, xq, yq)
+    else:
+        traj = batched_inner_adapt(model, params, xs, ys, inner_steps, lr, loss_fn,
+                                   first_order, return_trajectory=True)
+        per_task = sum(w * query_losses(phi, xq, yq) for w, phi in zip(step_weights, traj[1:]))
     return per_task.mean() if reduce else per_task
-
-
-def _fomaml_gradient(
-    model: nn.Module,
-    params: Params,
-    batch: TaskBatch,
-    inner_steps: int,
-    inner_lr: float,
-    loss_fn: LossFn,
-) -> tuple[torch.Tensor, Params]:
-    """FOMAML without building any graph: mean over tasks of ``∇_φ L(φ_i, D_i^query)``."""
-    theta = {k: v.detach() for k, v in params.items()}
-
-    def one_task(p, xs, ys, xq, yq):
-        phi = inner_adapt(model, p, xs, ys, inner_steps, inner_lr, loss_fn, first_order=True)
-        grads, loss = torch.func.grad_and_value(
-            lambda q: loss_at(model, q, xq, yq, loss_fn))(phi)
-        return loss, grads
-
-    losses, grads = torch.vmap(one_task, in_dims=(None, 0, 0, 0, 0))(theta, *batch)
-    return losses.mean(), {k: g.mean(0) for k, g in grads.items()}
 
 
 def meta_gradient(
@@ -293,8 +255,6 @@ def meta_gradient(
     """
     batch = _check(params, batch)
     learn_lr = isinstance(inner_lr, Mapping)
-    if first_order and not learn_lr and step_weights is None:
-        return _fomaml_gradient(model, dict(params), batch, inner_steps, float(inner_lr), loss_fn)
 
     theta = {k: v.detach().requires_grad_(True) for k, v in params.items()}
     lrs = ({k: v.detach().requires_grad_(True) for k, v in inner_lr.items()} if learn_lr
@@ -414,6 +374,28 @@ def confidence_interval(losses: torch.Tensor, dim: int = 0, z: float = 1.96
     mean = losses.mean(dim)
     half = z * losses.std(dim, unbiased=True) / math.sqrt(n) if n > 1 else torch.zeros_like(mean)
     return mean, half
+
+
+def saved_tensor_bytes(fn: Callable[[], Any]) -> tuple[Any, int]:
+    """Run ``fn()`` and return ``(result, peak)``: the largest total size in bytes of the tensors
+    autograd kept for backward passes at any moment during ``fn`` (a deterministic, device-free
+    memory measure; a tensor saved by two operations counts twice, so it is an upper bound)."""
+    live, peak = [0], [0]
+
+    class _Saved:
+        __slots__ = ("t", "n")
+
+        def __init__(self, t: torch.Tensor) -> None:
+            self.t, self.n = t, t.numel() * t.element_size()
+            live[0] += self.n
+            peak[0] = max(peak[0], live[0])
+
+        def __del__(self) -> None:
+            live[0] -= self.n
+
+    with torch.autograd.graph.saved_tensors_hooks(_Saved, lambda s: s.t):
+        out = fn()
+    return out, peak[0]
 
 
 # --------------------------------------------------------------------------- registry

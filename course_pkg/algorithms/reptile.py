@@ -283,3 +283,18 @@ def _reptile_factory(model: nn.Module, config, loss_fn: LossFn):
 
 
 register_algorithm("reptile", _reptile_factory, overwrite=True)
+
+#: Sinusoid settings of the ``sinusoid_reptile_k10`` checkpoint (``python -m course_pkg.train
+#: sinusoid --algo reptile``): the shared base (25 tasks, Adam 1e-3, α = 0.01) with 10 inner steps
+#: on support + query; Adam on the pseudo-gradient θ − φ̄ stands in for the paper's annealed ε.
+SINUSOID_DEFAULTS: dict = {"inner_steps": 10, "inner_lr": 0.01,
+                           "options": {"data": "support+query"}}
+
+
+def _register_sinusoid() -> None:
+    from course_pkg.train import register_sinusoid_defaults
+
+    register_sinusoid_defaults("reptile", SINUSOID_DEFAULTS, shots=(10,))
+
+
+_register_sinusoid()

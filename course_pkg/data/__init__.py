@@ -9,7 +9,7 @@ gives float32 ``(M, 1, 28, 28)`` in [0, 1], ``.subset(classes)`` relabels a subs
 ``glyphs(root=None, seed=0, instances=20) -> FewShotImages``
     The offline Omniglot-like set: letters and symbols of 21 Unicode scripts/blocks rendered from
     the fonts inside matplotlib (DejaVu, STIX), look-alikes removed, 20 jittered instances per
-    class (see :mod:`course_pkg.data.glyphs`). Generated on first use (a few seconds) and cached
+    class (see :mod:`course_pkg.data.glyphgen`). Generated on first use (a few seconds) and cached
     in ``root`` (default ``$COURSE_DATA_DIR/glyphs``, else ``~/.cache/course_pkg/glyphs``) with
     its SHA-256 checksum in ``info["sha256"]`` (reference: :data:`GLYPHS_SHA256`).
     CLI: ``python -m course_pkg.data glyphs [--out DIR]`` prints class counts and the checksum.

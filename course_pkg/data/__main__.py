@@ -3,8 +3,10 @@
 - ``glyphs [--out DIR] [--seed S] [--instances K] [--force]``: build (or verify) the offline glyph
   set, print the classes per alphabet and split and the SHA-256 checksum.
 - ``omniglot [--root DIR]``: check a local Omniglot folder and print its splits.
-- ``pretrain [--force]``: (re)train the Conv4 that chapter 2 fine-tunes and store it in
-  ``course_pkg/weights/`` (see :mod:`course_pkg.algorithms.finetune`).
+- ``pretrain [--force] [--threads N]``: (re)train the Conv4 that chapter 2 fine-tunes and
+  recompute its table of fine-tuning design choices; both are stored in ``course_pkg/weights/``
+  (``glyphs_conv4_pretrained``, ``glyphs_finetune_table``; see
+  :mod:`course_pkg.algorithms.finetune`).
 """
 
 from __future__ import annotations
@@ -66,12 +68,24 @@ def _omniglot(args: argparse.Namespace) -> int:
 
 
 def _pretrain(args: argparse.Namespace) -> int:
-    from course_pkg.algorithms.finetune import pretrained_conv4
+    import torch
 
+    from course_pkg.algorithms.finetune import design_choice_table, pretrained_conv4
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     _, meta = pretrained_conv4(retrain=args.force, progress=True)
     how = "loaded (config unchanged)" if meta["loaded"] else "trained and saved"
-    print(f"{how} in {time.perf_counter() - t0:.1f} s; metrics: {meta['metrics']}")
+    print(f"Conv4 {how} in {time.perf_counter() - t0:.1f} s; metrics: {meta['metrics']}")
+    t0 = time.perf_counter()
+    _, meta = design_choice_table(recompute=args.force, progress=True)
+    how = "loaded (config unchanged)" if meta["loaded"] else "computed and saved"
+    print(f"design-choice table {how} in {time.perf_counter() - t0:.1f} s")
+    print(f"learning rates chosen on meta-validation: lr={meta['metrics']['lr']}, "
+          f"lr_big={meta['metrics']['lr_big']}")
+    for row, (m, ci) in meta["metrics"]["mean_ci95"].items():
+        print(f"  {row:<50} {100 * m:5.1f} ± {100 * ci:.1f} %")
     return 0
 
 
@@ -91,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     o.set_defaults(func=_omniglot)
     p = sub.add_parser("pretrain", help="train the Conv4 fine-tuned in chapter 2")
     p.add_argument("--force", action="store_true", help="retrain even if the checkpoint matches")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (default: torch's choice; 1 is fastest on a busy CPU)")
     p.set_defaults(func=_pretrain)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from course_pkg.data import glyphs as _glyphs
+from course_pkg.data import glyphgen as _glyphs
 
 DATA_ENV = "COURSE_DATA_DIR"
 

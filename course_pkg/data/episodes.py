@@ -2,7 +2,7 @@
 
 An episode (task) draws ``N`` classes, then ``K + Q`` distinct images of each; the first ``K`` per
 class form the support set, the other ``Q`` the query set, and the classes are relabelled
-``0..N-1`` in random order. The pipeline is learn2learn's ``MetaDataset`` → ``TaskDataset`` with
+``0..N-1`` in random order. The pipeline is learn2learn's ``MetaDataset`` → ``Taskset`` (the new name of ``TaskDataset``) with
 the transforms ``NWays``, ``KShots``, ``LoadData``, ``RemapLabels``. learn2learn samples with
 Python's global :mod:`random` module; :func:`episodes` seeds that module for the duration of the
 call and restores its previous state afterwards, so a seed gives the same episodes every time,
@@ -68,7 +68,7 @@ def _task_dataset(data: FewShotImages, n_way: int, shots: int):
         l2l.data.transforms.LoadData(ds),
         l2l.data.transforms.RemapLabels(ds),
     ]
-    tasks = l2l.data.TaskDataset(ds, task_transforms=transforms, num_tasks=-1)
+    tasks = l2l.data.Taskset(ds, task_transforms=transforms, num_tasks=-1)  # = TaskDataset
     if len(_TASK_DATASETS) >= 32:
         _TASK_DATASETS.pop(next(iter(_TASK_DATASETS)))
     _TASK_DATASETS[key] = (data, tasks)

@@ -7,24 +7,39 @@
 
 Command line: ``python -m course_pkg.grading {assign,assign-all,grade,grade-all} ...``
 (see ``python -m course_pkg.grading --help`` and ``solutions/masters/README.md``).
+
+Names are imported lazily so that grading does not pay for otter assign's imports.
 """
 
-from .assign import MasterError, assign, assign_all, course_root, list_masters, validate_master
-from .grade import GradeReport, GradingError, grade_folder, grade_notebook, write_json
-from .kernel import CellResult, GradingKernel
+from __future__ import annotations
 
-__all__ = [
-    "CellResult",
-    "GradeReport",
-    "GradingError",
-    "GradingKernel",
-    "MasterError",
-    "assign",
-    "assign_all",
-    "course_root",
-    "grade_folder",
-    "grade_notebook",
-    "list_masters",
-    "validate_master",
-    "write_json",
-]
+import importlib
+
+_EXPORTS = {
+    "MasterError": "masters",
+    "assign": "masters",
+    "assign_all": "masters",
+    "validate_master": "masters",
+    "course_root": "paths",
+    "list_masters": "paths",
+    "output_paths": "paths",
+    "GradeReport": "grade",
+    "GradingError": "grade",
+    "grade_folder": "grade",
+    "grade_notebook": "grade",
+    "write_json": "grade",
+    "CellResult": "kernel",
+    "GradingKernel": "kernel",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

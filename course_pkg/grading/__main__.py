@@ -13,7 +13,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from .assign import MasterError, assign, assign_all, course_root
 from .grade import (
     DEFAULT_MEM_MB,
     DEFAULT_TIMEOUT_PER_CELL,
@@ -25,6 +24,7 @@ from .grade import (
     grade_notebook,
     write_json,
 )
+from .paths import course_root
 
 
 def _limits(p: argparse.ArgumentParser) -> None:
@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     root = course_root()
     try:
+        if args.cmd in ("assign", "assign-all"):
+            from .masters import assign, assign_all
         if args.cmd == "assign-all":
             for name, files in assign_all(root).items():
                 print(f"{name}: {len(files)} files up to date")
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{r[0]}: not graded ({r[1]})")
             print(f"{len(results)} notebooks; CSV written to {args.csv}")
             return 0
-    except (MasterError, GradingError, FileNotFoundError) as err:
+    except (ValueError, GradingError, FileNotFoundError) as err:  # MasterError is a ValueError
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 2

@@ -26,8 +26,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .assign import course_root, list_masters, output_paths
 from .kernel import CellResult, GradingKernel
+from .paths import course_root, list_masters, output_paths
 
 DEFAULT_TIMEOUT_PER_CELL = 60.0
 DEFAULT_MEM_MB = 6144
@@ -188,6 +188,22 @@ def _natural_key(s: str) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
 
 
+def _possible(files: list[Path]) -> list[tuple[str, float]]:
+    """(question name, max points) of each test file, loaded with otter in this process."""
+    import warnings
+
+    with warnings.catch_warnings():  # otter's imports trigger traitlets deprecation warnings
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from otter.nbmeta_config import NBMetadataConfig
+        from otter.test_files import create_test_file
+
+    out = []
+    for f in files:
+        tf = create_test_file(str(f), NBMetadataConfig())
+        out.append((tf.name, float(tf.possible)))
+    return out
+
+
 _LOAD_CODE = """\
 def __course_load__(paths, marker):
     import json
@@ -291,6 +307,7 @@ def grade_notebook(
     mem_mb: int | None = DEFAULT_MEM_MB,
     total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
     root: str | Path | None = None,
+    interrupt_grace: float = 5.0,
 ) -> GradeReport:
     """Grade one notebook; never raises for anything the notebook does.
 
@@ -301,6 +318,8 @@ def grade_notebook(
         mem_mb: address-space cap of the grading kernel in MB (``None``/0: no cap).
         total_timeout: seconds for the whole run; cells/questions beyond it are not run (0 points).
         root: course root holding ``solutions/tests/`` (default: the repository of course_pkg).
+        interrupt_grace: seconds a timed-out cell gets to obey the interrupt before its kernel is
+            killed and rebuilt.
 
     Raises:
         GradingError: when the exercise cannot be identified or has no tests.
@@ -314,7 +333,11 @@ def grade_notebook(
     files = question_files(exercise, root)
     questions: list[QuestionReport] = []
     issues: list[CellIssue] = []
-    kernel = GradingKernel(mem_mb=mem_mb)
+    if nb is None:  # nothing to run: every question scores 0
+        questions = [QuestionReport(name, 0.0, possible) for name, possible in _possible(files)]
+        return GradeReport(str(path), exercise, questions, [], 0.0,
+                           sum(q.max for q in questions), time.monotonic() - t0, messages)
+    kernel = GradingKernel(mem_mb=mem_mb, interrupt_grace=interrupt_grace)
     try:
         kernel.start()
         # the master's test files are loaded before any learner code runs
@@ -402,6 +425,20 @@ def write_json(report: GradeReport, out: str | Path) -> Path:
     return out
 
 
+def _status(r: GradeReport) -> str:
+    """One-word-ish summary for the CSV."""
+    if any(m.startswith("The notebook could not be read") for m in r.messages):
+        return "unreadable notebook"
+    notes = []
+    if r.cells:
+        notes.append(f"{len(r.cells)} cell(s) skipped")
+    if any(q.error for q in r.questions):
+        notes.append(f"{sum(bool(q.error) for q in r.questions)} question(s) not graded")
+    if any(m.startswith("Memory cap") for m in r.messages):
+        notes.append("memory cap hit")
+    return "partial run: " + ", ".join(notes) if notes else "ok"
+
+
 # -- a folder of submissions ------------------------------------------------------------------
 def find_submissions(folder: str | Path) -> list[Path]:
     """Every ``.ipynb`` under ``folder`` (recursively), checkpoints excluded, sorted."""
@@ -421,8 +458,9 @@ def grade_folder(
 
     Columns: ``student`` (path relative to ``folder`` without ``.ipynb``), ``file``,
     ``exercise``, one column per question (``q1``...; ``<exercise>:q1`` when the folder mixes
-    exercises), ``total``, ``max``, ``percent``, ``status`` (``ok``, ``partial run`` when cells
-    were skipped, or the reason a notebook could not be graded).
+    exercises), ``total``, ``max``, ``percent``, ``status`` (``ok``; ``partial run: ...`` when
+    cells were skipped or tests could not run; ``unreadable notebook``; ``not graded: ...`` when
+    the exercise cannot be identified).
     """
     folder = Path(folder)
     results: list[GradeReport | tuple[Path, str]] = []
@@ -460,9 +498,7 @@ def grade_folder(
                 by_q = {(r.exercise, q.name): q.score for q in r.questions}
                 row = [str(p.relative_to(folder).with_suffix("")), str(p), r.exercise]
                 row += [_fmt(by_q[c]) if c in by_q else "" for c in qcols]
-                status = "ok" if not r.cells and not r.messages else "partial run"
-                if r.messages and not r.questions:
-                    status = r.messages[0]
+                status = _status(r)
                 row += [_fmt(r.total), _fmt(r.max), f"{r.percent:.1f}", status]
             else:
                 p, err = r

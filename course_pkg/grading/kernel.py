@@ -87,7 +87,7 @@ class GradingKernel:
         max_output_chars: stream output kept per cell (the rest is dropped).
     """
 
-    mem_mb: int | None = 4096
+    mem_mb: int | None = 6144
     cwd: str | None = None
     startup_timeout: float = 90.0
     interrupt_grace: float = 5.0
@@ -113,6 +113,14 @@ class GradingKernel:
             "COURSE_STATIC_FIGURES": "1",
             "PYTHONHASHSEED": "0",
             "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+            # grading is small CPU work: one thread and few malloc arenas keep the address space
+            # (what RLIMIT_AS counts) independent of the machine's core count, and hiding GPUs
+            # avoids CUDA's huge virtual reservations (which RLIMIT_AS would refuse)
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "MALLOC_ARENA_MAX": "2",
+            "CUDA_VISIBLE_DEVICES": "",
+            "COURSE_DEVICE": "cpu",
         }
         return KernelSpec(
             argv=[

@@ -95,7 +95,7 @@ class PointNavEnv(gym.Env):
         self._t = 0
 
     def sample_tasks(self, n: int, seed: int | torch.Generator | None = None) -> np.ndarray:
-        """``n`` goals ``(n, 2)`` from the task distribution (same numbers as :func:`sample_goals`)."""
+        """``n`` goals ``(n, 2)`` (the same numbers as :func:`sample_goals` with this seed)."""
         return sample_goals(n, seed, self.goal_low, self.goal_high).numpy()
 
     def set_task(self, goal: np.ndarray | torch.Tensor) -> None:
@@ -135,7 +135,8 @@ class VecPointNav:
 
     ``goals (T, 2)`` fixes the tasks; :meth:`reset` returns positions ``(T, N, 2)`` (all zero),
     :meth:`step` takes actions ``(T, N, 2)`` and returns ``(positions, rewards (T, N), truncated)``
-    with exactly the arithmetic of :class:`PointNavEnv` (float32).
+    with exactly the arithmetic of :class:`PointNavEnv` (float32 goals; float64 goals give a
+    float64 simulation, used by the gradient checks).
     """
 
     def __init__(
@@ -149,9 +150,11 @@ class VecPointNav:
             raise ValueError(f"goals must have shape (tasks, 2), got {tuple(goals.shape)}")
         if n_traj < 1:
             raise ValueError(f"n_traj must be ≥ 1, got {n_traj}")
-        self.goals = goals.to(torch.float32)
+        if not goals.is_floating_point():
+            raise ValueError(f"goals must be a floating-point tensor, got {goals.dtype}")
+        self.goals = goals
         self.n_traj, self.horizon, self.max_action = int(n_traj), int(horizon), float(max_action)
-        self.pos = torch.zeros(goals.shape[0], n_traj, 2, device=goals.device)
+        self.pos = torch.zeros(goals.shape[0], n_traj, 2, device=goals.device, dtype=goals.dtype)
         self.t = 0
 
     def reset(self) -> torch.Tensor:
@@ -167,7 +170,7 @@ class VecPointNav:
             )
         if self.t >= self.horizon:
             raise RuntimeError(f"the episode ended after {self.horizon} steps; call reset()")
-        a = actions.to(torch.float32).clamp(-self.max_action, self.max_action)
+        a = actions.to(self.pos.dtype).clamp(-self.max_action, self.max_action)
         self.pos = self.pos + a
         dist = ((self.pos - self.goals[:, None, :]) ** 2).sum(-1).sqrt()
         self.t += 1

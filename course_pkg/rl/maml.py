@@ -99,7 +99,8 @@ def sample_trajectories(
     goals = goals.to(device)
     p = {k: v.detach() for k, v in params.items()}
     act_dim = getattr(model, "act_dim", 2)
-    noise = torch.randn(horizon, t_count, n_traj, act_dim, generator=g).to(device)
+    noise = torch.randn(horizon, t_count, n_traj, act_dim, generator=g)
+    noise = noise.to(device=device, dtype=goals.dtype)
     env = VecPointNav(goals, n_traj, horizon, max_action)
     ob = env.reset()
 

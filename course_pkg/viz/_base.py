@@ -147,12 +147,13 @@ class VizWidget(anywidget.AnyWidget):
     data = traitlets.Dict().tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
 
+    def __new__(cls, logic: FigureLogic, **kwargs: Any) -> VizWidget:
+        return super().__new__(_widget_class(logic.kind))
+
     def __init__(self, logic: FigureLogic, **kwargs: Any) -> None:
         self.logic = logic
-        super().__init__(
-            _esm=esm_source(logic.kind), _css=css_source(), kind=logic.kind, spec=logic.spec,
-            controls=dict(logic.controls), data=logic.compute(dict(logic.controls)), **kwargs,
-        )
+        super().__init__(kind=logic.kind, spec=logic.spec, controls=dict(logic.controls),
+                         data=logic.compute(dict(logic.controls)), **kwargs)
 
     @traitlets.validate("controls")
     def _check_controls(self, proposal: Any) -> dict[str, Any]:
@@ -171,6 +172,12 @@ class VizWidget(anywidget.AnyWidget):
         """Set some controls (validated) and recompute; returns ``self``."""
         self.controls = {**self.controls, **controls}
         return self
+
+
+@cache
+def _widget_class(kind: str) -> type[VizWidget]:
+    """One ``VizWidget`` subclass per figure, carrying that figure's ESM and the shared CSS."""
+    return type(f"VizWidget_{kind}", (VizWidget,), {"_esm": esm_source(kind), "_css": css_source()})
 
 
 # --------------------------------------------------------------------------- static figure

@@ -178,7 +178,7 @@ class ImamlLambda(FigureLogic):
     """iMAML: the proximal inner optimum ``φ*(θ)`` and the implicit meta-gradient vs ``λ``."""
 
     kind = "imaml"
-    ranges = {"lam": (0.05, 20.0)}
+    ranges = {"lam": (0.01, 20.0)}
     LIM = (-2.0, 3.0, -2.0, 3.0)
 
     def __init__(self, seed: int = 3) -> None:
@@ -194,7 +194,7 @@ class ImamlLambda(FigureLogic):
                                          .reshape(N_GRID, N_GRID), "u16", log=True),
                      "optimum": to_list(self.batch.info["w"][0]),
                      "quad": quadratic_spec(self.batch), "arrow_scale": 0.3,
-                     "lam_path": to_list(torch.logspace(math.log10(0.05), math.log10(20), 40))}
+                     "lam_path": to_list(torch.logspace(-2, math.log10(20), 40))}
         self.controls = {"theta": [-1.0, 2.2], "lam": 1.0}
 
     def validate(self, controls: dict[str, Any]) -> dict[str, Any]:

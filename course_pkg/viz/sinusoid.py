@@ -43,8 +43,10 @@ def sinusoid_models() -> dict[str, dict[str, Any]]:
         loader = getattr(train, "load_sinusoid_models", None)
         if loader is not None:
             for name, (state, meta) in loader().items():
-                cfg = meta.get("config", {})
-                loaded[name] = (state, float(cfg.get("inner_lr", 0.01)))
+                if name in LABELS:
+                    cfg = meta.get("config", {})
+                    loaded[name] = ({k: v.detach().cpu() for k, v in state.items()},
+                                    float(cfg.get("inner_lr", 0.01)))
     except ImportError:
         pass
     out: dict[str, dict[str, Any]] = {}

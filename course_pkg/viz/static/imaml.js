@@ -26,7 +26,7 @@ function render({ model, el }) {
   const drag = (x, y) => cvSetControls(model, { theta: [x, y] });
   plot.onPointer({ down: drag, move: drag });
   const c = () => model.get("controls");
-  const lam = cvSlider(f.controls, { name: "lam", label: "regularisation λ", min: 0.05, max: 20,
+  const lam = cvSlider(f.controls, { name: "lam", label: "regularisation λ", min: 0.01, max: 20,
     log: true, value: c().lam, onInput: (v) => cvSetControls(model, { lam: v }) });
 
   function draw() {

@@ -20,13 +20,14 @@ import contextlib
 import hashlib
 import io
 import logging
-import os
 import tempfile
 import warnings
 from pathlib import Path
 
 import nbformat
 import yaml
+
+from .paths import course_root, list_masters, masters_dir, output_paths
 
 #: The assignment config every master must carry (besides ``name``).
 REQUIRED_CONFIG: dict = {
@@ -43,34 +44,6 @@ KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3
 
 class MasterError(ValueError):
     """A master notebook does not follow the course's conventions."""
-
-
-def course_root() -> Path:
-    """The course repository root: ``$COURSE_ROOT`` if set, else the folder above course_pkg."""
-    env = os.environ.get("COURSE_ROOT")
-    if env:
-        return Path(env).resolve()
-    return Path(__file__).resolve().parents[2]
-
-
-def masters_dir(root: Path | None = None) -> Path:
-    return (root or course_root()) / "solutions" / "masters"
-
-
-def list_masters(root: Path | None = None) -> list[str]:
-    """Names (file stems) of every master notebook, sorted."""
-    return sorted(p.stem for p in masters_dir(root).glob("*.ipynb"))
-
-
-def output_paths(name: str, root: Path | None = None) -> dict[str, Path]:
-    """Where :func:`assign` writes the artefacts of exercise ``name`` under ``root``."""
-    root = root or course_root()
-    return {
-        "exercise": root / "exercises" / f"{name}.ipynb",
-        "public_tests": root / "exercises" / "tests" / name,
-        "solution": root / "solutions" / f"{name}.ipynb",
-        "tests": root / "solutions" / "tests" / name,
-    }
 
 
 def _config_cell(nb: nbformat.NotebookNode) -> dict:

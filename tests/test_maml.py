@@ -1,0 +1,329 @@
+"""Tests of course_pkg.algorithms.maml (MAML, FOMAML, Meta-SGD, MAML++, pretrained) and
+course_pkg.train: exact equations, learn2learn equality, batching, training, errors."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from course_pkg.algorithms.core import batched_inner_adapt, inner_adapt, loss_at, mse_loss
+from course_pkg.algorithms.maml import (
+    LR_PREFIX,
+    MetaConfig,
+    adapt,
+    confidence_interval,
+    evaluate_adaptation,
+    maml_loss,
+    meta_gradient,
+    meta_train,
+    msl_weights,
+    predict,
+    pretrained_gradient,
+    register_algorithm,
+    split_meta_params,
+)
+from course_pkg.models import MLP, params
+from course_pkg.tasks import SinusoidTasks, TaskBatch
+from course_pkg.utils import import_learn2learn
+
+
+def sum_squares(pred, target):
+    """Seed 000's loss: a sum (not a mean) of squared errors."""
+    return ((pred - target) ** 2).sum()
+
+
+def neuron(theta: float) -> nn.Module:
+    m = nn.Linear(1, 1, bias=False, dtype=torch.float64)
+    with torch.no_grad():
+        m.weight.fill_(theta)
+    return m
+
+
+def col(*v):
+    return torch.tensor(v, dtype=torch.float64)[:, None]
+
+
+# --------------------------------------------------------------------- single neuron (seed 000)
+def test_single_neuron_matches_seed000_eq15_numbers():
+    """θ=1, α=0.1; tasks S1={(2,4),(3,1)}, Q1={(1,2)}, S2={(5,3),(6,0)}, Q2={(4,1)}."""
+    m = neuron(1.0)
+    p = params(m)
+    b = TaskBatch(torch.stack([col(2, 3), col(5, 6)]), torch.stack([col(4, 1), col(3, 0)]),
+                  torch.stack([col(1.0), col(4.0)]), torch.stack([col(2.0), col(1.0)]))
+    phi = adapt(m, p, b, 1, 0.1, sum_squares)["weight"].flatten()
+    torch.testing.assert_close(phi, torch.tensor([0.6, -8.2], dtype=torch.float64))  # eqs 16, 17
+    per_task = [meta_gradient(m, p, b.task(j), 1, 0.1, sum_squares)[1]["weight"].item()
+                for j in range(2)]
+    assert per_task == pytest.approx([4.48, 3028.48], rel=1e-12)  # eqs 18, 19
+    # the batched meta-gradient is the mean over tasks; eq. 20 uses the sum with β = 0.5
+    g = meta_gradient(m, p, b, 1, 0.1, sum_squares)[1]["weight"].item()
+    assert 1.0 - 0.5 * (2 * g) == pytest.approx(-1515.48, rel=1e-12)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_single_neuron_k_steps_matches_seed000_eq28(k):
+    """dL_Q/dθ = (1 − 2α Σ_S x²)^k · (−2 Σ_Q x (y − W⁽ᵏ⁾ x)) for k inner steps (eqs 26–28)."""
+    g = torch.Generator().manual_seed(k)
+    xs, ys = torch.randn(4, 1, generator=g, dtype=torch.float64), torch.randn(4, 1, generator=g,
+                                                                              dtype=torch.float64)
+    xq, yq = torch.randn(3, 1, generator=g, dtype=torch.float64), torch.randn(3, 1, generator=g,
+                                                                              dtype=torch.float64)
+    theta, alpha = 0.7, 0.05
+    w = theta
+    for _ in range(k):  # eq. 21 with the gradient of eq. 6
+        w = w + 2 * alpha * float((xs * (ys - w * xs)).sum())
+    outer = -2 * float((xq * (yq - w * xq)).sum())  # eq. 27
+    expected = (1 - 2 * alpha * float((xs**2).sum())) ** k * outer  # eqs. 26, 28
+    m = neuron(theta)
+    b = TaskBatch(xs[None], ys[None], xq[None], yq[None])
+    got = meta_gradient(m, params(m), b, k, alpha, sum_squares)[1]["weight"].item()
+    assert got == pytest.approx(expected, rel=1e-10)
+    fo = meta_gradient(m, params(m), b, k, alpha, sum_squares, first_order=True)[1]
+    assert fo["weight"].item() == pytest.approx(outer, rel=1e-10)  # FOMAML drops eq. 28
+
+
+# --------------------------------------------------------------------- learn2learn equality
+def _l2l_meta_grad(wrapper, batch, k):
+    """learn2learn's MAML/MetaSGD loop: clone, adapt k times, backward the query loss / T."""
+    wrapper.zero_grad()
+    T = batch.num_tasks
+    total = 0.0
+    for i in range(T):
+        learner = wrapper.clone()
+        for _ in range(k):
+            learner.adapt(mse_loss(learner(batch.x_support[i]), batch.y_support[i]))
+        loss = mse_loss(learner(batch.x_query[i]), batch.y_query[i]) / T
+        loss.backward()
+        total += loss.item()
+    return total
+
+
+@pytest.mark.parametrize("k", [1, 2, 5])
+@pytest.mark.parametrize("first_order", [False, True])
+def test_meta_gradient_equals_learn2learn(k, first_order):
+    torch.manual_seed(k)
+    model = MLP(1, (32, 16), 1)
+    batch = SinusoidTasks().sample(6, 5, 7, generator=k, device="cpu")
+    loss, grads = meta_gradient(model, params(model), batch, k, 0.05, first_order=first_order)
+    l2l = import_learn2learn()
+    total = _l2l_meta_grad(l2l.algorithms.MAML(model, lr=0.05, first_order=first_order), batch, k)
+    assert loss.item() == pytest.approx(total, rel=1e-5)
+    for name, p in model.named_parameters():
+        assert (grads[name] - p.grad).abs().max().item() < 1e-5, name
+    if not first_order:  # the second-order terms matter: FOMAML differs
+        fo = meta_gradient(model, params(model), batch, k, 0.05, first_order=True)[1]
+        assert max((fo[n] - grads[n]).abs().max().item() for n in grads) > 1e-4
+
+
+def test_meta_sgd_equals_learn2learn_metasgd():
+    torch.manual_seed(0)
+    model = MLP(1, (16, 16), 1)
+    batch = SinusoidTasks().sample(5, 5, 5, generator=3, device="cpu")
+    wrapper = import_learn2learn().algorithms.MetaSGD(model, lr=0.03)
+    with torch.no_grad():  # distinct rates, so a mix-up between parameters would show
+        for r in wrapper.lrs:
+            r.add_(0.01 * torch.rand_like(r))
+    lrs = {n: r.detach().clone() for (n, _), r in zip(model.named_parameters(), wrapper.lrs)}
+    _l2l_meta_grad(wrapper, batch, 2)
+    _, grads = meta_gradient(model, params(model), batch, 2, lrs)
+    for (n, p), r in zip(model.named_parameters(), wrapper.lrs):
+        assert (grads[n] - p.grad).abs().max() < 1e-5, n
+        assert (grads[LR_PREFIX + n] - r.grad).abs().max() < 1e-5, n
+
+
+# --------------------------------------------------------------------- batching and variants
+def test_vmap_batch_equals_per_task_loop_and_inner_adapt():
+    torch.manual_seed(1)
+    model = MLP(1, (20, 20), 1)
+    p = params(model)
+    batch = SinusoidTasks().sample(7, 4, 6, generator=2, device="cpu")
+    _, g_batch = meta_gradient(model, p, batch, 3, 0.02)
+    loop = [meta_gradient(model, p, batch.task(i), 3, 0.02)[1] for i in range(7)]
+    for n in g_batch:
+        torch.testing.assert_close(g_batch[n], torch.stack([g[n] for g in loop]).mean(0),
+                                   atol=1e-6, rtol=1e-5)
+    # the autograd-batched inner loop equals vmap over core.inner_adapt
+    a = batched_inner_adapt(model, p, batch.x_support, batch.y_support, 3, 0.02)
+    b = torch.vmap(lambda x, y: inner_adapt(model, p, x, y, 3, 0.02))(batch.x_support,
+                                                                      batch.y_support)
+    for n in a:
+        torch.testing.assert_close(a[n], b[n], atol=1e-6, rtol=1e-5)
+
+
+def test_multi_step_loss_and_weights():
+    w0, w_end = msl_weights(4, 0, 100), msl_weights(4, 100, 100)
+    assert w0 == pytest.approx([0.25] * 4) and sum(w_end) == pytest.approx(1.0)
+    assert w_end[-1] > 0.9 and min(w_end) == pytest.approx(0.03 / 4)
+    torch.manual_seed(2)
+    model = MLP(1, (10,), 1)
+    p = params(model)
+    batch = SinusoidTasks().sample(3, 5, 5, generator=4, device="cpu")
+    w = [0.2, 0.3, 0.5]
+    expected = sum(wj * maml_loss(model, p, batch, j + 1, 0.03) for j, wj in enumerate(w))
+    torch.testing.assert_close(maml_loss(model, p, batch, 3, 0.03, step_weights=w), expected)
+    with pytest.raises(ValueError, match="step_weights"):
+        maml_loss(model, p, batch, 2, 0.03, step_weights=w)
+
+
+def test_pretrained_gradient_is_plain_joint_training():
+    torch.manual_seed(3)
+    model = MLP(1, (10,), 1)
+    batch = SinusoidTasks().sample(4, 5, 5, generator=5, device="cpu")
+    loss, g = pretrained_gradient(model, params(model), batch)
+    x = torch.cat([batch.x_support, batch.x_query], 1).reshape(-1, 1)
+    y = torch.cat([batch.y_support, batch.y_query], 1).reshape(-1, 1)
+    ref = mse_loss(model(x), y)  # equal-size tasks: mean of task means = pooled mean
+    ref.backward()
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-6)
+    for n, prm in model.named_parameters():
+        torch.testing.assert_close(g[n], prm.grad)
+
+
+def test_evaluate_adaptation_adapt_predict_and_ci():
+    torch.manual_seed(4)
+    model = MLP(1, (16,), 1)
+    p = params(model)
+    batch = SinusoidTasks().sample(9, 5, 8, generator=6, device="cpu")
+    curve = evaluate_adaptation(model, p, batch, 4, 0.02, chunk_size=4)
+    assert curve.shape == (9, 5)
+    for j in (0, 1, 4):
+        torch.testing.assert_close(curve[:, j], maml_loss(model, p, batch, j, 0.02,
+                                                          reduce=False).detach())
+    phi = adapt(model, p, batch, 4, 0.02)
+    pred = predict(model, phi, batch.x_query)
+    assert pred.shape == (9, 8, 1)
+    torch.testing.assert_close(((pred - batch.y_query) ** 2).mean((1, 2)), curve[:, 4])
+    mean, half = confidence_interval(curve)
+    torch.testing.assert_close(half, 1.96 * curve.std(0) / math.sqrt(9))
+    assert mean.shape == (5,)
+
+
+# --------------------------------------------------------------------- training loop
+def test_meta_training_lowers_heldout_post_adaptation_loss_and_is_deterministic():
+    held_out = SinusoidTasks().sample(100, 10, 20, generator=99, device="cpu")
+    cfg = MetaConfig(iterations=120, meta_batch_size=10, k_support=10, k_query=10,
+                     meta_lr=3e-3, seed=0, eval_every=60, eval_tasks=20)
+    torch.manual_seed(0)
+    model = MLP(1, (40, 40), 1)
+    p0 = params(model, detach=True)
+    copy = {n: v.clone() for n, v in p0.items()}
+    before = evaluate_adaptation(model, p0, held_out, 1, 0.01)[:, 1].mean()
+    p1, hist = meta_train(model, SinusoidTasks(), cfg, params=p0, progress=False)
+    after = evaluate_adaptation(model, p1, held_out, 1, 0.01)[:, 1].mean()
+    assert after < 0.8 * before
+    assert len(hist["loss"]) == 120 and hist["eval_iteration"] == [0, 60, 120]
+    p2, _ = meta_train(model, SinusoidTasks(), cfg, params=p0, progress=False)
+    assert all(torch.equal(p1[n], p2[n]) for n in p1)  # same seed, same numbers
+    assert all(torch.equal(p0[n], copy[n]) for n in p0)  # the starting point is not modified
+
+
+def test_metasgd_training_learns_rates_and_custom_meta_grad_fn_plugs_in():
+    torch.manual_seed(0)
+    model = MLP(1, (8,), 1)
+    cfg = MetaConfig(iterations=5, meta_batch_size=4, k_support=5, k_query=5,
+                     algorithm="metasgd")
+    meta, _ = meta_train(model, SinusoidTasks(), cfg, progress=False)
+    p, lrs = split_meta_params(meta)
+    assert set(lrs) == set(p) and any((v != 0.01).any() for v in lrs.values())
+
+    seen = []
+
+    def my_grad_fn(meta_params, batch, iteration=0):
+        seen.append(iteration)
+        return torch.tensor(1.0), {k: torch.zeros_like(v) for k, v in meta_params.items()}
+
+    register_algorithm("zero_test_algo", lambda model, config, loss_fn: my_grad_fn,
+                       overwrite=True)
+    start = params(model, detach=True)
+    out, hist = meta_train(model, SinusoidTasks(), MetaConfig(iterations=3, meta_batch_size=2,
+                           algorithm="zero_test_algo", optimizer="sgd", meta_lr=0.1),
+                           params=start, progress=False)
+    assert seen == [0, 1, 2] and hist["loss"] == [1.0, 1.0, 1.0]
+    assert all(torch.equal(out[k], start[k]) for k in start)
+
+
+# --------------------------------------------------------------------- errors and devices
+def test_nan_loss_stops_training_naming_the_iteration():
+    sampler = SinusoidTasks()
+
+    def poisoned(num_tasks, k_support, k_query, generator=None, device=None):
+        b = sampler.sample(num_tasks, k_support, k_query, generator=generator, device=device)
+        if len(calls) == 3:
+            b.y_query[0, 0, 0] = float("nan")
+        calls.append(1)
+        return b
+
+    calls = []
+    with pytest.raises(FloatingPointError, match="step 3"):
+        meta_train(MLP(1, (8,), 1), poisoned, MetaConfig(iterations=10, meta_batch_size=2),
+                   progress=False)
+
+
+def test_mis_shaped_batches_and_wrong_device_give_clear_errors():
+    model = MLP(1, (8,), 1)
+    p = params(model)
+    b = SinusoidTasks().sample(3, 4, 4, generator=0, device="cpu")
+    with pytest.raises(ValueError, match="mse_loss: predictions have shape"):
+        maml_loss(model, p, (b.x_support, b.y_support[..., 0], b.x_query, b.y_query), 1, 0.1)
+    with pytest.raises(ValueError, match="number of tasks"):
+        meta_gradient(model, p, (b.x_support, b.y_support, b.x_query[:2], b.y_query[:2]), 1, 0.1)
+    with pytest.raises(ValueError, match=r"MLP expects inputs \(\.\.\., 1\)"):
+        maml_loss(model, p, (b.x_support.expand(3, 4, 2), b.y_support, b.x_query.expand(3, 4, 2),
+                             b.y_query), 1, 0.1)
+    with pytest.raises(TypeError, match="TaskBatch"):
+        maml_loss(model, p, b.x_support, 1, 0.1)
+    with pytest.raises(ValueError, match="move the task batch"):
+        maml_loss(model, p, b.to("meta"), 1, 0.1)
+    with pytest.raises(KeyError, match="inner_lr has no learning rate"):
+        maml_loss(model, p, b, 1, {"net.0.weight": torch.tensor(0.1)})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_runs_on_cuda():
+    model = MLP(1, (8,), 1).cuda()
+    b = SinusoidTasks().sample(3, 4, 4, generator=0, device="cuda")
+    loss, g = meta_gradient(model, params(model), b, 2, 0.1)
+    assert loss.device.type == "cuda" and all(v.device.type == "cuda" for v in g.values())
+
+
+# --------------------------------------------------------------------- train.py and checkpoints
+def test_sinusoid_configs_scales_and_cli(tmp_path, monkeypatch):
+    from course_pkg import train
+
+    assert train.sinusoid_config("maml", 10, "paper").iterations == 70000
+    monkeypatch.setenv("COURSE_SCALE", "paper")
+    cfg = train.sinusoid_config("maml", 5)
+    assert (cfg.iterations, cfg.meta_batch_size, cfg.inner_lr, cfg.meta_lr, cfg.k_support) == (
+        70000, 25, 0.01, 1e-3, 5)
+    monkeypatch.delenv("COURSE_SCALE")
+    assert train.sinusoid_checkpoint_name("pretrained", 5) == "sinusoid_pretrained"
+    assert train.main(["sinusoid", "--algo", "fomaml", "--k", "5", "--iterations", "3",
+                       "--quiet", "--weights-dir", str(tmp_path)]) == 0
+    assert (tmp_path / "sinusoid_fomaml_k5.pt").exists()
+    assert (tmp_path / "sinusoid_fomaml_k5.json").exists()
+
+
+def test_committed_checkpoints_load_and_maml_one_step_beats_pretrained_ten_steps():
+    """The chapter's headline claim, on fresh held-out tasks (K = 10)."""
+    from course_pkg.checkpoints import load_checkpoint
+    from course_pkg.train import load_sinusoid, sinusoid_checkpoint
+
+    for algo in ("maml", "pretrained"):  # fail fast instead of retraining here
+        name, cfg = sinusoid_checkpoint(algo, 10, "cpu")
+        assert load_checkpoint(name, cfg) is not None, f"{name} missing or out of date: run " \
+            "python -m course_pkg.train all"
+    maml = load_sinusoid("maml", 10, scale="cpu", device="cpu", progress=False)
+    pre = load_sinusoid("pretrained", 10, scale="cpu", device="cpu", progress=False)
+    assert maml.meta["loaded"] and pre.meta["loaded"], "committed checkpoints are out of date"
+    tasks = SinusoidTasks().sample(200, 10, 50, generator=2024, device="cpu")
+    m1 = evaluate_adaptation(maml.model, maml.params, tasks, 1, 0.01)[:, 1].mean()
+    p10 = evaluate_adaptation(pre.model, pre.params, tasks, 10, 0.01)[:, 10].mean()
+    assert m1 < p10
+
+
+def test_loss_at_matches_functional_forward():
+    model = MLP(1, (4,), 1)
+    x, y = torch.randn(5, 1), torch.randn(5, 1)
+    assert loss_at(model, params(model), x, y).item() == pytest.approx(
+        mse_loss(model(x), y).item())

@@ -1,0 +1,196 @@
+"""course_pkg.viz, browser side: the static (kernel-free) figures in headless Chromium.
+
+1. Each figure rendered alone into a small standalone page (no book build needed): it loads with
+   no external or failed request and no JS error, and moving every slider (or clicking the plot)
+   changes the figure's pixels.
+2. The browser's own numbers (``staticCompute``: the JS MLP of the sinusoid explorer, the 2-D
+   updates of the method figures, the precomputed landscape table) equal course_pkg's.
+3. When the book is built (``_build/html``), the chapter pages holding figures pass (1) too.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from browser_utils import HTML_ROOT, open_page, serve_html
+from browser_utils import chromium_browser_fixture  # noqa: F401
+
+from course_pkg import viz
+from course_pkg.viz._base import StaticFigure, decode
+
+pytestmark = pytest.mark.browser
+
+FIGURES = {
+    "landscape": viz.meta_loss_landscape,
+    "adaptation": viz.two_task_adaptation,
+    "sinusoid": viz.sinusoid_explorer,
+    "fomaml": viz.fomaml_curvature,
+    "reptile": viz.reptile_interpolation,
+    "imaml": viz.imaml_lambda,
+    "comparison": viz.method_comparison,
+}
+#: Book page → figure kinds it must hold.
+BOOK_PAGES = {
+    "book/06_optimization_based.html": ["landscape", "adaptation"],
+    "book/07_maml.html": ["sinusoid"],
+    "book/08_fomaml.html": ["fomaml"],
+    "book/09_reptile.html": ["reptile"],
+    "book/10_imaml.html": ["imaml"],
+    "book/11_comparison.html": ["comparison"],
+}
+#: Control states at which the browser's numbers are compared with Python's.
+STATES: dict[str, list[dict[str, Any]]] = {
+    "landscape": [{"m": 0}, {"m": 3}, {"m": 20}],
+    "adaptation": [{"theta": [1.2, -0.6], "lr": 1.0}, {"theta": [-1.3, 1.7], "lr": 0.37}],
+    "sinusoid": [{"points": [-4.0, -1.0, 0.3, 2.2, 4.9], "steps": 10, "amplitude": 4.2,
+                  "phase": 2.5, "model": "maml"},
+                 {"points": [1.5, -2.0], "steps": 3, "model": "pretrained"},
+                 {"points": [], "steps": 5}],
+    "fomaml": [{"h1": 3.5, "h2": 0.2, "angle": 75.0, "lr": 0.4, "theta": [1.5, -1.2]},
+               {"h1": 0.5, "h2": 0.5, "angle": 0.0, "lr": 0.1}],
+    "reptile": [{"k": 12, "lr": 0.7, "eps": 0.9, "iterations": 25, "theta": [1.0, -1.0]},
+                {"k": 1, "lr": 0.05, "eps": 0.1, "iterations": 0}],
+    "imaml": [{"lam": 0.02, "theta": [2.5, -1.5]}, {"lam": 15.0}],
+    "comparison": [{"n": 25, "maml_k": 3, "maml_alpha": 0.2, "reptile_k": 7, "imaml_lam": 4.0,
+                    "theta0": [2.0, -1.0]}, {"n": 0}],
+}
+
+_NORMALISE = """(v) => JSON.parse(JSON.stringify(v, (k, x) =>
+    (ArrayBuffer.isView(x) ? Array.from(x) : x)))"""
+
+
+@pytest.fixture(scope="module")
+def figures() -> dict[str, StaticFigure]:
+    return {k: fn(mode="static") for k, fn in FIGURES.items()}
+
+
+@pytest.fixture(scope="module")
+def standalone(figures: dict[str, StaticFigure], tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("viz_pages")
+    for kind, fig in figures.items():
+        (root / f"{kind}.html").write_text(fig.page(kind), encoding="utf-8")
+    with serve_html(root) as base:
+        yield base
+
+
+def _shot(page: Any, root_id: str) -> bytes:
+    return page.locator(f"#{root_id}").screenshot()
+
+
+#: Figures whose plot reacts to a click (θ, θ₀ or a support point); the landscape only has m.
+CLICKABLE = set(FIGURES) - {"landscape"}
+
+
+def _exercise_figure(page: Any, root_id: str, click: bool = True) -> list[str]:
+    """Move every slider, click the first plot and the buttons; return what did NOT change."""
+    page.wait_for_selector(f"#{root_id}[data-cviz-ready='1']")
+    unchanged = []
+    before = _shot(page, root_id)
+    sliders = page.locator(f"#{root_id} input[type=range]")
+    assert sliders.count() >= 1, "figure without a slider"
+    for i in range(sliders.count()):
+        s = sliders.nth(i)
+        name = s.get_attribute("data-control")
+        s.evaluate("""(el) => {
+            const v = parseFloat(el.value), lo = parseFloat(el.min), hi = parseFloat(el.max);
+            el.value = String(Math.abs(v - hi) > (hi - lo) / 4 ? hi : lo);
+            el.dispatchEvent(new Event('input', {bubbles: true}));
+        }""")
+        after = _shot(page, root_id)
+        if after == before:
+            unchanged.append(f"slider {name}")
+        before = after
+    if not click:
+        return unchanged
+    canvas = page.locator(f"#{root_id} canvas").first
+    box = canvas.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.4)
+    after = _shot(page, root_id)
+    if after == before:
+        unchanged.append("click on the plot")
+    return unchanged
+
+
+def _root_id(page: Any, kind: str) -> str:
+    return page.locator(f"[data-cviz='{kind}']").first.get_attribute("id")
+
+
+@pytest.mark.parametrize("kind", list(FIGURES))
+def test_static_figure_loads_clean_and_reacts(chromium_browser, standalone, kind) -> None:
+    with open_page(chromium_browser, standalone + f"{kind}.html", wait_for_math=False) as rep:
+        unchanged = _exercise_figure(rep.page, _root_id(rep.page, kind), kind in CLICKABLE)
+        if kind == "sinusoid":
+            rep.page.click("text=random points")
+            rep.page.click("text=clear")
+        rep.page.wait_for_timeout(100)
+    rep.assert_clean()
+    assert not unchanged, f"{kind}: no pixel change after {unchanged}"
+
+
+def _close(got: Any, ref: Any, path: str = "") -> list[str]:
+    """Differences between the browser's data (``got``) and Python's (``ref``, may be encoded)."""
+    if isinstance(ref, dict) and "$arr" in ref:
+        r, g = decode(ref), np.asarray(got, dtype=float).reshape(decode(ref).shape)
+        tol = dict(rtol=1e-3, atol=1e-6) if ref["$arr"] == "u16" else dict(rtol=1e-5, atol=1e-6)
+        lo = 10 ** (ref["hi"] - 4) if ref.get("log") else 0  # the colour map's floor
+        ok = np.allclose(np.maximum(g, lo), np.maximum(r, lo), **tol)
+        return [] if ok else [f"{path}: max diff {np.abs(g - r).max():.3g}"]
+    if isinstance(ref, dict):
+        if set(ref) - set(got):
+            return [f"{path}: missing keys {set(ref) - set(got)}"]
+        return [e for k in ref for e in _close(got[k], ref[k], f"{path}.{k}")]
+    if isinstance(ref, list | tuple):
+        if len(ref) != len(got):
+            return [f"{path}: length {len(got)} != {len(ref)}"]
+        return [e for i, (g, r) in enumerate(zip(got, ref)) for e in _close(g, r, f"{path}[{i}]")]
+    if isinstance(ref, float | int) and not isinstance(ref, bool):
+        ok = math.isclose(float(got), float(ref), rel_tol=2e-4, abs_tol=2e-4)
+        return [] if ok else [f"{path}: {got} != {ref}"]
+    return [] if got == ref else [f"{path}: {got!r} != {ref!r}"]
+
+
+@pytest.mark.parametrize("kind", list(FIGURES))
+def test_browser_numbers_equal_course_pkg(chromium_browser, standalone, figures, kind) -> None:
+    logic = figures[kind].logic
+    with open_page(chromium_browser, standalone + f"{kind}.html", wait_for_math=False) as rep:
+        page = rep.page
+        rid = _root_id(page, kind)
+        page.wait_for_selector(f"#{rid}[data-cviz-ready='1']")
+        for state in STATES[kind]:
+            controls = logic.validate(state)
+            got = page.evaluate(
+                f"""(c) => {{ const el = document.getElementById({rid!r});
+                    const m = el.__cviz.model;
+                    const d = el.__cviz.compute(c, m.get('spec'), m.get('payload'));
+                    return ({_NORMALISE})(d); }}""", controls)
+            errors = _close(got, logic.compute(controls), kind)
+            assert not errors, f"{kind} at {state}: " + "; ".join(errors[:5])
+    rep.assert_clean()
+
+
+def test_static_page_weights(figures) -> None:
+    """Every figure snippet stays light (bytes of HTML it adds to its page)."""
+    weights = {k: f.nbytes for k, f in figures.items()}
+    assert weights["landscape"] < 260_000, weights
+    assert all(v < 120_000 for k, v in weights.items() if k != "landscape"), weights
+
+
+@pytest.mark.parametrize("page", list(BOOK_PAGES))
+def test_built_book_pages(chromium_browser, page) -> None:
+    if not (HTML_ROOT / "index.html").is_file():
+        pytest.skip("the book is not built (make book); the standalone pages are tested above")
+    html = (Path(HTML_ROOT) / page).read_text(encoding="utf-8")
+    kinds = BOOK_PAGES[page]
+    for kind in kinds:
+        assert f'data-cviz="{kind}"' in html, f"{page} does not hold the {kind} figure"
+    assert "application/vnd.jupyter.widget" not in html, f"{page} embeds kernel widget state"
+    with serve_html(HTML_ROOT) as base, open_page(chromium_browser, base + page) as rep:
+        for kind in kinds:
+            unchanged = _exercise_figure(rep.page, _root_id(rep.page, kind),
+                                         kind in CLICKABLE)
+            assert not unchanged, f"{page} {kind}: no pixel change after {unchanged}"
+    rep.assert_clean()
