@@ -1,4 +1,4 @@
-"""Tests of course_pkg.algorithms.finetune: fine-tuning design choices and hard parameter sharing."""
+"""Tests of course_pkg.algorithms.finetune: fine-tuning choices and hard parameter sharing."""
 
 from __future__ import annotations
 
@@ -142,13 +142,13 @@ def test_committed_table_is_consistent(pretrained):
     assert all(v.shape == (n,) for v in state.values())
     for key, (m, _) in meta["metrics"]["mean_ci95"].items():
         assert abs(float(state[key].mean()) - m) < 1e-3
-    # the cheap rows can be recomputed here and must agree with the stored episodes
+    # the cheap rows, recomputed on the first 20 stored episodes, must agree with the file
     model, pre, _ = pretrained
-    batch = D.eval_episodes(k_shot=1, num_tasks=n, device="cpu")
-    assert torch.equal(F.nearest_neighbour_accuracy(batch), state["k1/1-NN on pixels"])
+    batch = D.eval_episodes(k_shot=1, num_tasks=20, device="cpu")
+    assert torch.equal(F.nearest_neighbour_accuracy(batch), state["k1/1-NN on pixels"][:20])
     mean_head = F.FinetuneRecipe("m", {}, head="mean", steps=0)
     torch.testing.assert_close(F.finetune_accuracy(model, pre, batch, mean_head),
-                               state["k1/class-mean head, no steps"])
+                               state["k1/class-mean head, no steps"][:20])
 
 
 # ----------------------------------------------------------------------------- multi-task

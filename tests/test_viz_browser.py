@@ -16,8 +16,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from browser_utils import HTML_ROOT, open_page, serve_html
-from browser_utils import chromium_browser_fixture  # noqa: F401
+from browser_utils import (
+    HTML_ROOT,
+    chromium_browser_fixture,  # noqa: F401
+    open_page,
+    serve_html,
+)
 
 from course_pkg import viz
 from course_pkg.viz._base import StaticFigure, decode
@@ -134,7 +138,8 @@ def test_static_figure_loads_clean_and_reacts(chromium_browser, standalone, kind
 def _close(got: Any, ref: Any, path: str = "") -> list[str]:
     """Differences between the browser's data (``got``) and Python's (``ref``, may be encoded)."""
     if isinstance(ref, dict) and "$arr" in ref:
-        r, g = decode(ref), np.asarray(got, dtype=float).reshape(decode(ref).shape)
+        r = decode(ref)
+        g = decode(got) if isinstance(got, dict) else np.asarray(got, dtype=float).reshape(r.shape)
         tol = dict(rtol=1e-3, atol=1e-6) if ref["$arr"] == "u16" else dict(rtol=1e-5, atol=1e-6)
         lo = 10 ** (ref["hi"] - 4) if ref.get("log") else 0  # the colour map's floor
         ok = np.allclose(np.maximum(g, lo), np.maximum(r, lo), **tol)

@@ -118,3 +118,90 @@ def test_landscape_widget_slider_in_kernel(kernel) -> None:
     text = out["content"]["text"]
     assert text.startswith("True ") and " 20 " in text
     assert "[0.6, 0.39]" in text  # m = 0: the joint-training minimum on the grid
+
+
+# --------------------------------------------------------------------------- real JupyterLab
+@pytest.mark.browser
+@pytest.mark.slow
+def test_widget_live_in_headless_jupyterlab(tmp_path) -> None:
+    """Open a notebook in a real JupyterLab (headless Chromium), run it, move a slider and click
+    the plot: the figure must redraw from data the kernel recomputed (the readout shows the new
+    θ and α, which only the Python side computes in the live widget)."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    import nbformat
+    from browser_utils import launch_chromium, require_chromium
+
+    exe = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "from course_pkg import viz\nw = viz.two_task_adaptation(theta=(1.2, -0.6), lr=0.5)\nw")]
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                  "language": "python"}}
+    nbformat.write(nb, tmp_path / "live.ipynb")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "COURSE_STATIC_FIGURES": "0", "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")}
+    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 (closed in finally)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
+         "--ip=127.0.0.1", "--allow-root", "--IdentityProvider.token=", "--ServerApp.password=",
+         f"--ServerApp.root_dir={tmp_path}", "--LabApp.news_url=",
+         "--ServerApp.shutdown_no_activity_timeout=600"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "JupyterLab did not start in 120 s"
+                assert server.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
+                time.sleep(1)
+        with sync_playwright() as pw:
+            browser = launch_chromium(pw, exe)
+            try:
+                page = browser.new_page(viewport={"width": 1300, "height": 1000})
+                errors: list[str] = []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.goto(f"http://127.0.0.1:{port}/lab/tree/live.ipynb", timeout=120_000)
+                page.wait_for_selector(".jp-Notebook", timeout=120_000)
+                page.wait_for_timeout(3000)
+                page.click("text=Run", timeout=30_000)
+                page.click("text=Run All Cells", timeout=30_000)
+                root = page.locator(".cviz-root").first
+                root.locator("canvas").first.wait_for(timeout=180_000)
+                readout = root.locator(".cviz-readout")
+                page.wait_for_function(
+                    "() => document.querySelector('.cviz-readout')?.textContent.includes('1.20')",
+                    timeout=60_000)
+                before_text, before_png = readout.text_content(), root.screenshot()
+                root.locator("input[type=range]").first.evaluate(
+                    "(el) => { el.value = '0.3'; el.dispatchEvent(new Event('input')); }")
+                box = root.locator("canvas").first.bounding_box()
+                page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+                page.wait_for_function(
+                    "(t) => document.querySelector('.cviz-readout').textContent !== t",
+                    arg=before_text, timeout=60_000)
+                page.wait_for_timeout(1000)
+                after_text, after_png = readout.text_content(), root.screenshot()
+                assert after_png != before_png
+                assert "1.20" not in after_text.split(")")[0], after_text  # θ moved
+                assert not errors, errors
+            finally:
+                browser.close()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
+        log.close()

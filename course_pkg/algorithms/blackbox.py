@@ -310,42 +310,44 @@ class MANNCore(nn.Module):
 
 
 class AttentionCore(nn.Module):
-    """A minimal SNAIL-style core (Mishra et al., 2018) for label-offset sequences.
+    """A soft-attention core for label-offset sequences (a memory written by attention).
 
-    A causal convolution of width 2 (here: concatenation) puts each step next to the previous
-    one, ``h_t = [u_t, u_{t−1}]`` with ``u_t = [z_t, onehot(y_{t−1})]``, so ``h_t`` holds image
-    ``t − 1`` together with its label (shown at step ``t``). One causal soft-attention layer then
-    reads every step so far, ``o_t = Σ_{j ≤ t} softmax_j(q_tᵀk_j / √d) v_j`` with
-    ``q, k, v = W_{q,k,v} h``. The output is ``[h_t, o_t]``. A query sits at position ``S`` (after
-    the support), attending to the support steps and itself.
+    The sequence is ``u_t = [z_t, onehot(y_{t−1})]``. The label of step ``j`` arrives at step
+    ``j + 1``, so from then on the pair ``p_j = [z_j, onehot(y_j)]`` (image part of ``u_j``, label
+    part of ``u_{j+1}``) can be stored: a causal convolution of width 2. Step ``t`` (a support
+    step, or a query at position ``S``) reads the complete pairs ``j < t``,
+
+        o_t = Σ_{j < t} softmax_j(⟨W z_t, W z_j⟩ / √d) · V p_j,
+
+    with one projection ``W`` for both sides, so that similar images attract each other from
+    the start; ``[z_t, o_t]`` is the output. Step 0 reads nothing (``o_0 = 0``).
     """
 
-    def __init__(self, input_dim: int, width: int = 64) -> None:
+    def __init__(self, input_dim: int, n_way: int, width: int = 64) -> None:
         super().__init__()
-        self.q = nn.Linear(2 * input_dim, width)
-        self.k = nn.Linear(2 * input_dim, width)
-        self.v = nn.Linear(2 * input_dim, width)
+        self.image_dim = input_dim - n_way
+        self.key = nn.Linear(self.image_dim, width)
+        self.value = nn.Linear(input_dim, width)
         self.width = width
-        self.output_dim = 2 * input_dim + width
+        self.output_dim = self.image_dim + width
 
     def forward(self, support_inputs: torch.Tensor, query_inputs: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(T, S, D_in)``, ``(T, Q, D_in)`` → outputs ``(T, S, 2·D_in + w)``, ``(T, Q, …)``."""
-        us, uq = support_inputs, query_inputs
-        prev_s = torch.cat([torch.zeros_like(us[:, :1]), us[:, :-1]], dim=1)
-        hs = torch.cat([us, prev_s], -1)
-        hq = torch.cat([uq, us[:, -1:].expand_as(uq)], -1)
+        """``(T, S, D + N)``, ``(T, Q, D + N)`` → outputs ``(T, S, D + w)``, ``(T, Q, D + w)``."""
+        d = self.image_dim
+        zs, zq = support_inputs[..., :d], query_inputs[..., :d]
+        # labels y_0..y_{S-1}: the label parts of steps 1..S-1, and of any query (step S)
+        labels = torch.cat([support_inputs[:, 1:, d:], query_inputs[:, :1, d:]], dim=1)
+        values = self.value(torch.cat([zs, labels], -1))  # (T, S, w)
+        ks, kq = self.key(zs), self.key(zq)
         scale = 1.0 / math.sqrt(self.width)
-        ks, vs = self.k(hs), self.v(hs)
-        s = hs.shape[1]
-        causal = torch.ones(s, s, dtype=torch.bool, device=hs.device).tril()
-        att_s = (self.q(hs) @ ks.transpose(1, 2) * scale).masked_fill(~causal, float("-inf"))
-        out_s = torch.softmax(att_s, -1) @ vs
-        qq = self.q(hq)
-        self_logit = (qq * self.k(hq)).sum(-1, keepdim=True) * scale  # (T, Q, 1)
-        att_q = torch.softmax(torch.cat([qq @ ks.transpose(1, 2) * scale, self_logit], -1), -1)
-        out_q = att_q[..., :s] @ vs + att_q[..., s:] * self.v(hq)
-        return torch.cat([hs, out_s], -1), torch.cat([hq, out_q], -1)
+        s = zs.shape[1]
+        past = torch.ones(s, s, dtype=torch.bool, device=zs.device).tril(-1)  # j < t
+        logits = (ks @ ks.transpose(1, 2) * scale).masked_fill(~past, -1e9)
+        weights = torch.softmax(logits, -1) * past.any(-1, keepdim=True)  # row 0 reads nothing
+        out_s = weights @ values
+        out_q = torch.softmax(kq @ ks.transpose(1, 2) * scale, -1) @ values
+        return torch.cat([zs, out_s], -1), torch.cat([zq, out_q], -1)
 
 
 class BlackBoxClassifier(nn.Module):
@@ -372,7 +374,7 @@ class BlackBoxClassifier(nn.Module):
         elif core == "mann":
             self.core = MANNCore(d, state, slots, width)
         elif core == "attention":
-            self.core = AttentionCore(d, width)
+            self.core = AttentionCore(d, n_way, width)
         else:
             raise ValueError(f"core must be 'lstm', 'mann' or 'attention', got {core!r}")
         self.core_name = core

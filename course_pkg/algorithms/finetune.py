@@ -171,7 +171,9 @@ class FinetuneRecipe:
         return asdict(self)
 
 
-def design_choice_recipes(lr: float = 0.1, lr_big: float = 1.0, steps: int = 20) -> list[FinetuneRecipe]:
+def design_choice_recipes(
+    lr: float = 0.1, lr_big: float = 1.0, steps: int = 20
+) -> list[FinetuneRecipe]:
     """The fine-tuning design choices of the lecture, as recipes (all plain SGD, ``steps``).
 
     ``lr_big`` is a learning rate suited to training from scratch, ``lr`` a smaller one.
@@ -205,7 +207,8 @@ def finetune_task(
     ``params`` holds Conv4 blocks ``start..3`` and the head; ``x`` is ``(K, C, H, W)`` images if
     ``start = 0``, else the output of block ``start`` (frozen leading blocks run beforehand);
     ``y (K,)`` int64. ``lr`` is one rate or one tensor per parameter (:func:`layerwise_lrs`).
-    Gradients come from ``torch.func.grad``; the update is :func:`~course_pkg.algorithms.core.sgd_step`.
+    Gradients come from ``torch.func.grad``; each update is
+    :func:`~course_pkg.algorithms.core.sgd_step`.
     """
 
     def support_loss(p: Params) -> torch.Tensor:
@@ -264,15 +267,13 @@ def finetune_accuracy(
         body = {k: v.detach().to(dev) for k, v in params(fresh).items()}
     else:
         body = {k: v.detach().to(dev) for k, v in pretrained.items() if not k.startswith("head.")}
-    old_head = (pretrained["head.weight"].detach().to(dev), pretrained["head.bias"].detach().to(dev))
+    old_head = (pretrained["head.weight"].detach().to(dev),
+                pretrained["head.bias"].detach().to(dev))
     start = first_trainable_block(recipe.lrs) if recipe.steps > 0 else 4
     frozen = {k: v for k, v in body.items() if int(k.split(".")[1]) < start}
     tail = {k: v for k, v in body.items() if int(k.split(".")[1]) >= start}
     lr_all = layerwise_lrs({**tail, **dict(zip(("head.weight", "head.bias"), old_head))},
                            recipe.lrs)
-
-    def prefix(x):
-        return conv4_features(model, frozen, x, start)
 
     dim = old_head[0].shape[1]
     old_head_cpu = (old_head[0].cpu(), old_head[1].cpu())
@@ -541,22 +542,27 @@ class HardSharingNet(nn.Module):
     """Multi-task network with hard parameter sharing: one trunk, one linear head per task.
 
     ``forward(x)`` takes ``x (M, n, in_dim)`` — ``n`` inputs for each of the ``M`` tasks — and
-    returns ``(M, n, out_dim)``: ``head_i(trunk(x_i))``. The trunk is an :class:`MLP` whose last
-    layer has ``features`` units (followed by a ReLU).
+    returns ``(M, n, out_dim)``: ``head_i(trunk(x_i))``. The trunk is an :class:`MLP` with hidden
+    layers ``hidden[:-1]`` and a linear output of ``hidden[-1]`` shared features (no ReLU on them,
+    so no feature can die); each head is linear on those features.
     """
 
     def __init__(self, num_tasks: int, in_dim: int = 1, hidden: tuple[int, ...] = (40, 40),
                  out_dim: int = 1) -> None:
         super().__init__()
-        self.trunk = nn.Sequential(MLP(in_dim, hidden[:-1], hidden[-1]), nn.ReLU())
+        self.trunk = MLP(in_dim, hidden[:-1], hidden[-1])
         bound = 1.0 / math.sqrt(hidden[-1])
-        self.head_weight = nn.Parameter((torch.rand(num_tasks, hidden[-1], out_dim) * 2 - 1) * bound)
+        self.head_weight = nn.Parameter(
+            (torch.rand(num_tasks, hidden[-1], out_dim) * 2 - 1) * bound
+        )
         self.head_bias = nn.Parameter((torch.rand(num_tasks, 1, out_dim) * 2 - 1) * bound)
         self.num_tasks = num_tasks
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 3 or x.shape[0] != self.num_tasks:
-            raise ValueError(f"expected x of shape ({self.num_tasks}, n, in_dim); got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected x of shape ({self.num_tasks}, n, in_dim); got {tuple(x.shape)}"
+            )
         return torch.bmm(self.trunk(x), self.head_weight) + self.head_bias
 
 

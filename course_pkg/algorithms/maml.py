@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -66,7 +67,6 @@ from course_pkg.algorithms.core import (
     Params,
     batched_inner_adapt,
     forward,
-    inner_adapt,
     loss_at,
     mse_loss,
 )
@@ -319,11 +319,9 @@ def adapt(
     lr = _lr_for(inner_lr, theta)
     if isinstance(lr, Mapping):
         lr = {k: v.detach() for k, v in lr.items()}
-
-    def one_task(p, xs, ys):
-        return inner_adapt(model, p, xs, ys, steps, lr, loss_fn, first_order=True)
-
-    return torch.vmap(one_task, in_dims=(None, 0, 0))(theta, batch.x_support, batch.y_support)
+    phi = batched_inner_adapt(model, theta, batch.x_support, batch.y_support, steps, lr, loss_fn,
+                              first_order=True)
+    return {k: v.detach() for k, v in phi.items()}
 
 
 def predict(model: nn.Module, params: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -345,26 +343,30 @@ def evaluate_adaptation(
     steps: int,
     inner_lr: InnerLR,
     loss_fn: LossFn = mse_loss,
-    chunk_size: int | None = 256,
+    chunk_size: int | None = 1000,
 ) -> torch.Tensor:
     """Query loss after 0, 1, …, ``steps`` test-time SGD steps: a ``(T, steps + 1)`` tensor.
 
     Column 0 is the loss of the meta-parameters themselves, column j the loss after j steps on
-    the task's support set. Tasks are processed ``chunk_size`` at a time (vmap).
+    the task's support set. Tasks are processed ``chunk_size`` at a time (all tasks of a chunk
+    at once, as in :func:`maml_loss`); no graph is kept.
     """
     batch = _check(params, batch)
     theta = {k: v.detach() for k, v in params.items()}
     lr = _lr_for(inner_lr, theta)
     if isinstance(lr, Mapping):
         lr = {k: v.detach() for k, v in lr.items()}
-
-    def one_task(p, xs, ys, xq, yq):
-        traj = inner_adapt(model, p, xs, ys, steps, lr, loss_fn, first_order=True,
-                           return_trajectory=True)
-        return torch.stack([loss_at(model, phi, xq, yq, loss_fn) for phi in traj])
-
-    out = torch.vmap(one_task, in_dims=(None, 0, 0, 0, 0), chunk_size=chunk_size)(theta, *batch)
-    return out.detach()
+    query_losses = torch.vmap(lambda p, x, y: loss_at(model, p, x, y, loss_fn))
+    T = batch.num_tasks
+    size = T if chunk_size is None else chunk_size
+    rows = []
+    for start in range(0, T, size):
+        xs, ys, xq, yq = (t[start:start + size] for t in batch)
+        traj = batched_inner_adapt(model, theta, xs, ys, steps, lr, loss_fn, first_order=True,
+                                   return_trajectory=True)
+        with torch.no_grad():
+            rows.append(torch.stack([query_losses(phi, xq, yq) for phi in traj], dim=1))
+    return torch.cat(rows).detach()
 
 
 def confidence_interval(losses: torch.Tensor, dim: int = 0, z: float = 1.96
@@ -539,8 +541,10 @@ def meta_train(
         history["eval_iteration"].append(it)
         history["eval_loss"].append(losses[:, -1].mean().item())
 
+    # tqdm's notebook bar ignores $TQDM_DISABLE (set by `make book`); honour it here
+    quiet = os.environ.get("TQDM_DISABLE", "").lower() in {"1", "true", "yes"}
     bar = tqdm(range(config.iterations), desc=f"meta-train {config.algorithm}",
-               disable=not progress, leave=False)
+               disable=not progress or quiet, leave=False)
     for it in bar:
         if eval_batch is not None and it % config.eval_every == 0:
             run_eval(it)

@@ -1,4 +1,4 @@
-"""Few-shot image data: offline glyphs, real Omniglot from a local folder, and N-way K-shot episodes.
+"""Few-shot image data: offline glyphs, real Omniglot from a local folder, N-way K-shot episodes.
 
 Data sets
 ---------

@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     g = sub.add_parser("glyphs", help="build the offline glyph set and print its checksum")
-    g.add_argument("--out", default=None,
-                   help="cache folder (default $COURSE_DATA_DIR/glyphs or ~/.cache/course_pkg/glyphs)")
+    g.add_argument("--out", default=None, help="cache folder (default $COURSE_DATA_DIR/glyphs "
+                   "or ~/.cache/course_pkg/glyphs)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--instances", type=int, default=20, help="images per class")
     g.add_argument("--force", action="store_true", help="regenerate even if cached")

@@ -1,4 +1,4 @@
-"""Few-shot image sets: the :class:`FewShotImages` container, the cached glyph set and its splits."""
+"""Few-shot image sets: the :class:`FewShotImages` container, the cached glyphs and their splits."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ class FewShotImages:
 
     def split_by_alphabet(self, held_out: dict[str, tuple[str, ...]]) -> dict[str, FewShotImages]:
         """``{"train": ..., **held_out}``: alphabets listed in ``held_out`` go to their split,
-        every other alphabet to ``"train"``; raises ``ValueError`` if an alphabet is listed twice."""
+        every other alphabet to ``"train"``; ``ValueError`` if an alphabet is listed twice."""
         owner: dict[str, str] = {}
         for split, names in held_out.items():
             for a in names:
@@ -199,8 +199,8 @@ def glyphs(root: str | Path | None = None, seed: int = 0, instances: int = 20) -
 def glyph_splits(
     seed: int = 0, root: str | Path | None = None, instances: int = 20
 ) -> dict[str, FewShotImages]:
-    """``{"train", "val", "test"}`` glyph sets, disjoint by alphabet (:data:`GLYPH_SPLIT_ALPHABETS`);
-    each split's labels run over its own classes, ``0..C_split-1``."""
+    """``{"train", "val", "test"}`` glyph sets, disjoint by alphabet
+    (:data:`GLYPH_SPLIT_ALPHABETS`); each split's labels run over its classes, ``0..C_split-1``."""
     return dict(_glyph_splits(seed, None if root is None else str(root), instances))
 
 

@@ -2,11 +2,12 @@
 
 An episode (task) draws ``N`` classes, then ``K + Q`` distinct images of each; the first ``K`` per
 class form the support set, the other ``Q`` the query set, and the classes are relabelled
-``0..N-1`` in random order. The pipeline is learn2learn's ``MetaDataset`` → ``Taskset`` (the new name of ``TaskDataset``) with
-the transforms ``NWays``, ``KShots``, ``LoadData``, ``RemapLabels``. learn2learn samples with
-Python's global :mod:`random` module; :func:`episodes` seeds that module for the duration of the
-call and restores its previous state afterwards, so a seed gives the same episodes every time,
-without disturbing anyone else's random stream.
+``0..N-1`` in random order. The pipeline is learn2learn's ``MetaDataset`` → ``Taskset`` (the
+new name of ``TaskDataset``) with the transforms ``NWays``, ``KShots``, ``LoadData``,
+``RemapLabels``. learn2learn samples with Python's global :mod:`random` module;
+:func:`episodes` seeds that module for the duration of the call and restores its previous state
+afterwards, so a seed gives the same episodes every time without disturbing anyone else's
+random stream.
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ def episodes(
 
 
 def default_eval_tasks() -> int:
-    """Episodes in the fixed evaluation set: 200 on CPU defaults, 600 with ``COURSE_SCALE=paper``."""
+    """Episodes in the fixed evaluation set: 200 by default, 600 with ``COURSE_SCALE=paper``."""
     return 600 if os.environ.get(SCALE_ENV, "").lower() == "paper" else 200
 
 

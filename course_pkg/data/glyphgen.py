@@ -12,8 +12,8 @@ pure function of the seed. The recipe:
    normalised for size) are removed greedily: a candidate is dropped when the cosine similarity of
    its 28×28 rendering to an already kept character, averaged over the font faces both share,
    exceeds :data:`DEDUP_THRESHOLD`; a lowercase letter is dropped when it matches its capital at
-   :data:`CASE_THRESHOLD` (``c``/``C``). At most :data:`MAX_PER_ALPHABET` characters per alphabet are
-   kept (evenly spread over the script), like Omniglot's 14–55 characters per alphabet.
+   :data:`CASE_THRESHOLD` (``c``/``C``). At most :data:`MAX_PER_ALPHABET` characters per
+   alphabet are kept (evenly spread over the script), like Omniglot's 14–55 per alphabet.
 3. **Instances.** Each of the ``instances`` images of a class picks a random face among those that
    draw it, a random stroke thickening (0–2 pixels at twice the final resolution), a random affine
    map (rotation up to about ±15°, anisotropic scale, shear, shift) and a smooth elastic
@@ -27,7 +27,6 @@ checksum over images, labels and class code points — are identical across mach
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -374,9 +373,10 @@ def render_instances(
 ) -> np.ndarray:
     """Jitter ``(n, CANVAS, CANVAS)`` uint8 masters into ``(n, 28, 28)`` uint8 images.
 
-    Per image: stroke thickening by 0–2 canvas pixels (0–1 when ``bold[i]``), rotation (Cayley parameter ``t ∈ ±0.13``,
-    i.e. about ±15°), scale ``0.85–1.10`` with ±8 % anisotropy, shear ``±0.15``, shift ``±2`` px,
-    and an elastic field on a 4×4 control grid with amplitude ``elastic`` output pixels.
+    Per image: stroke thickening by 0–2 canvas pixels (0–1 when ``bold[i]``), rotation (Cayley
+    parameter ``t ∈ ±0.13``, i.e. about ±15°), scale ``0.85–1.10`` with ±8 % anisotropy, shear
+    ``±0.15``, shift ``±2`` px, and an elastic field on a 4×4 control grid with amplitude
+    ``elastic`` output pixels.
     """
     n = masters.shape[0]
     s = IMAGE_SIZE

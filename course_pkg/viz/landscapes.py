@@ -140,7 +140,7 @@ class MetaLossLandscape(FigureLogic):
             raise ValueError("inner_lr must be > 0 and max_steps ≥ 1")
         self.inner_lr, self.max_steps = float(inner_lr), int(max_steps)
         self.ranges = {"m": (0, self.max_steps)}
-        self.spec = {**_spec_common("Accumulated meta-loss: Σ over tasks of L_τ(U⁽ᵐ⁾_τ(θ))"),
+        self.spec = {**_spec_common("Accumulated meta-loss: the sum over both tasks of L(U⁽ᵐ⁾(θ))"),
                      "inner_lr": self.inner_lr, "max_steps": self.max_steps}
         self.controls = {"m": 0}
         self._cache: dict[int, dict[str, Any]] = {}
@@ -166,7 +166,7 @@ class TwoTaskAdaptation(FigureLogic):
     kind = "adaptation"
     ranges = {"lr": (0.0, 2.0)}
 
-    def __init__(self, theta: Sequence[float] = (1.2, -0.6), lr: float = 1.0) -> None:
+    def __init__(self, theta: Sequence[float] = (1.2, -0.6), lr: float = 0.5) -> None:
         super().__init__()
         self.spec = _spec_common("One gradient step on each task: θ → φ₁ and θ → φ₂")
         model, batch = softplus_tasks()
@@ -198,7 +198,7 @@ def meta_loss_landscape(m: int = 0, inner_lr: float = 0.1, max_steps: int = 20,
     return make_figure(MetaLossLandscape(inner_lr, max_steps), mode, m=m)
 
 
-def two_task_adaptation(theta: Sequence[float] = (1.2, -0.6), lr: float = 1.0,
+def two_task_adaptation(theta: Sequence[float] = (1.2, -0.6), lr: float = 0.5,
                         mode: str | None = None):
     """Figure: pick/drag θ on both task landscapes; arrows θ → φ_τ = θ − α∇L_τ(θ) per task.
 

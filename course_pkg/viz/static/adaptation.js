@@ -31,8 +31,8 @@ function render({ model, el }) {
   const f = cvFrame(el, spec);
   const g = cvGrid(spec.grid);
   const lim = { xlim: [g.extent[0], g.extent[1]], ylim: [g.extent[2], g.extent[3]] };
-  const plots = spec.tasks.map((t, i) => new CvPlot(f.plots, Object.assign({ width: 330,
-    height: 310, xlabel: "a", ylabel: "b", title: `task ${i + 1}: L${"₁₂"[i]}(θ)` }, lim)));
+  const plots = spec.tasks.map((t, i) => new CvPlot(f.plots, Object.assign({ width: 295,
+    height: 285, xlabel: "a", ylabel: "b", title: `task ${i + 1}: L${"₁₂"[i]}(θ)` }, lim)));
   let local = null;  // θ while dragging (drawn immediately, sent to the backend too)
   const move = (x, y) => {
     local = [x, y];

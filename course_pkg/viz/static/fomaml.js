@@ -28,9 +28,9 @@ function render({ model, el }) {
   const f = cvFrame(el, spec);
   const g = cvGrid(spec.grid);
   const lim = { xlim: [g.extent[0], g.extent[1]], ylim: [g.extent[2], g.extent[3]] };
-  const left = new CvPlot(f.plots, Object.assign({ width: 320, height: 300, xlabel: "θ₁",
-    ylabel: "θ₂", title: "task loss L(θ) and the inner step θ → φ" }, lim));
-  const right = new CvPlot(f.plots, Object.assign({ width: 320, height: 300, xlabel: "θ₁",
+  const left = new CvPlot(f.plots, Object.assign({ width: 295, height: 285, xlabel: "θ₁",
+    ylabel: "θ₂", title: "task loss L(θ), inner step θ → φ" }, lim));
+  const right = new CvPlot(f.plots, Object.assign({ width: 295, height: 285, xlabel: "θ₁",
     ylabel: "θ₂", title: "meta-objective L(θ − α∇L(θ))" }, lim));
   const drag = (x, y) => cvSetControls(model, { theta: [x, y] });
   left.onPointer({ down: drag, move: drag });

@@ -90,7 +90,7 @@ function render({ model, el }) {
   const spec = model.get("spec");
   const f = cvFrame(el, spec);
   const xg = sinusoidGrid(spec);
-  const plot = new CvPlot(f.plots, { width: 560, height: 330, xlim: spec.x_range, ylim: [-6, 6],
+  const plot = new CvPlot(f.plots, { width: 580, height: 330, xlim: spec.x_range, ylim: [-6, 6],
     xlabel: "x", ylabel: "y", title: "click to place up to 5 points (oldest dropped)" });
   const c = () => model.get("controls");
   plot.onPointer({ down: (x) => {
