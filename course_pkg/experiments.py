@@ -101,6 +101,19 @@ TRAIN: dict[str, dict[str, dict[str, Any]]] = {
         "blackbox": {**_EPISODIC, "iterations": 300, "meta_batch_size": 4, "q_query": 5,
                      "core": "attention", "width": 64, "support_weight": 0.0,
                      "by_way": {20: {"meta_batch_size": 2, "q_query": 2}}},
+        # the chapter's comparison of sequence cores (same budget, 5-way only)
+        "blackbox_lstm": {**_EPISODIC, "iterations": 300, "meta_batch_size": 4, "q_query": 5,
+                          "core": "lstm", "width": 64, "support_weight": 0.0},
+        "blackbox_mann": {**_EPISODIC, "iterations": 300, "meta_batch_size": 4, "q_query": 5,
+                          "core": "mann", "width": 64, "support_weight": 0.0},
+        # phi = f_theta(D_train) on sinusoids (chapter 4)
+        "sinusoid_context": {"mode": "context", "encoder_width": 64, "context_dim": 16,
+                             "decoder_hidden": [64, 64], "iterations": 3000,
+                             "meta_batch_size": 25, "k_support": 10, "k_query": 10,
+                             "lr": 1e-3, "seed": 0},
+        "sinusoid_params": {"mode": "params", "encoder_width": 64, "target_hidden": [40, 40],
+                            "iterations": 3000, "meta_batch_size": 25, "k_support": 10,
+                            "k_query": 10, "lr": 1e-3, "seed": 0},
         "maml": {"k_shot": 1, "seed": 0, "iterations": 80, "meta_batch_size": 4, "q_query": 5,
                  "inner_steps": 1, "inner_lr": 0.4, "meta_lr": 1e-3, "optimizer": "adam",
                  "test_steps": 3,
@@ -122,12 +135,15 @@ TRAIN: dict[str, dict[str, dict[str, Any]]] = {
 }
 # Paper scale: 64 channels and (roughly) the papers' numbers of training episodes.
 PAPER_ITERATIONS = {"siamese": 20000, "matching": 20000, "relation": 20000, "protonet": 20000,
-                    "blackbox": 40000, "maml": 20000, "fomaml": 20000, "reptile": 20000}
+                    "blackbox": 40000, "blackbox_lstm": 40000, "blackbox_mann": 40000,
+                    "maml": 20000, "fomaml": 20000, "reptile": 20000}
 TRAIN["paper"] = {k: {**v, "iterations": PAPER_ITERATIONS[k], "meta_batch_size": 16,
                      "q_query": 15, "by_way": {20: {"meta_batch_size": 8, "q_query": 5,
                                                     **v.get("by_way", {}).get(20, {}),
                                                     "iterations": PAPER_ITERATIONS[k]}}}
-                  for k, v in TRAIN["cpu"].items() if k != "finetune"}
+                  for k, v in TRAIN["cpu"].items() if k in PAPER_ITERATIONS}
+for _k in ("sinusoid_context", "sinusoid_params"):
+    TRAIN["paper"][_k] = {**TRAIN["cpu"][_k], "iterations": 70000}
 for _k in ("maml", "fomaml", "reptile", "blackbox"):
     TRAIN["paper"][_k]["by_way"][20].update(meta_batch_size=8, q_query=5)
 TRAIN["paper"]["finetune"] = {**TRAIN["cpu"]["finetune"],
@@ -154,6 +170,8 @@ def checkpoint_name(method: str, n_way: int = 5, scale: str | None = None) -> st
     prefix = "fewshot_" if scale == "cpu" else "fewshot_paper_"
     if method == "finetune":
         return prefix + "pretrained_conv4"
+    if method.startswith("sinusoid_"):
+        return f"{prefix}{method.replace('sinusoid_', 'sinusoid_blackbox_')}"
     return f"{prefix}{method}_{training_way(method, n_way)}way"
 
 
@@ -167,6 +185,8 @@ def method_config(method: str, n_way: int = 5, scale: str | None = None) -> dict
     over = base.pop("by_way", {}).get(n, {})
     cfg = {**base, **over, "method": method, "n_way": n, "hidden": HIDDEN[scale],
            "data": "glyphs", "split": "train"}
+    if method.startswith("sinusoid_"):
+        cfg = {**base, "method": method, "data": "sinusoid"}
     if method == "finetune":
         cfg = {"method": "finetune", "pretrain": {**base["pretrain"], "hidden": HIDDEN[scale]}}
     return json.loads(json.dumps(cfg, sort_keys=True))
@@ -178,7 +198,16 @@ def build_model(cfg: dict[str, Any]) -> nn.Module:
     method, hidden = cfg["method"], cfg.get("hidden", 32)
     if method in METRIC_METHODS:
         return metric.make_learner(method, hidden=hidden, seed=cfg["seed"])
-    if method == "blackbox":
+    if method.startswith("sinusoid_"):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg["seed"])
+            if cfg["mode"] == "context":
+                return bb.BlackBoxRegressor("context", cfg["encoder_width"],
+                                            context_dim=cfg["context_dim"],
+                                            decoder_hidden=tuple(cfg["decoder_hidden"]))
+            return bb.BlackBoxRegressor("params", cfg["encoder_width"],
+                                        target_hidden=tuple(cfg["target_hidden"]))
+    if method.startswith("blackbox"):
         return bb.make_blackbox_classifier(cfg["n_way"], hidden, seed=cfg["seed"],
                                            core=cfg["core"], width=cfg["width"],
                                            support_weight=cfg["support_weight"])
@@ -228,7 +257,11 @@ def train_model(cfg: dict[str, Any], device: str | torch.device | None = None,
         params, hist = metric.train_episodic(
             model, cfg["n_way"], cfg["k_shot"], cfg["q_query"], cfg["iterations"],
             cfg["meta_batch_size"], cfg["lr"], cfg["seed"], dev, progress)
-    elif method == "blackbox":
+    elif method.startswith("sinusoid_"):
+        params, hist = bb.train_regressor(
+            model, cfg["iterations"], cfg["meta_batch_size"], cfg["k_support"], cfg["k_query"],
+            cfg["lr"], cfg["seed"], device=dev, progress=progress)
+    elif method.startswith("blackbox"):
         params, hist = bb.train_blackbox_classifier(
             model, cfg["k_shot"], cfg["q_query"], cfg["iterations"], cfg["meta_batch_size"],
             cfg["lr"], cfg["seed"], dev, progress)
@@ -284,7 +317,7 @@ def load_model(method: str, n_way: int = 5, scale: str | None = None,
         return Loaded(model.to(dev), state, cfg, meta)
     model = build_model(cfg).to(dev)
     model.load_state_dict({**model.state_dict(), **state})
-    return Loaded(model, {k: v for k, v in model.named_parameters()}, cfg, meta)
+    return Loaded(model, dict(model.named_parameters()), cfg, meta)
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -482,7 +515,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     t.add_argument("--out", default=None, help="folder for the JSON/Markdown (default "
                                                 "course_pkg/results)")
     tr = sub.add_parser("train", parents=[common], help="train (or load) one checkpoint")
-    tr.add_argument("method", choices=[m for m in METHODS if m != "nn_pixels"])
+    tr.add_argument("method", choices=[m for m in (*METHODS, *TRAIN["cpu"]) if m != "nn_pixels"])
     tr.add_argument("--n-way", type=int, default=5, choices=(5, 20))
     args = parser.parse_args(argv)
     if args.threads is not None:

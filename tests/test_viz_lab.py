@@ -131,13 +131,13 @@ def test_widget_live_in_headless_jupyterlab(tmp_path) -> None:
     import socket
     import subprocess
     import sys
+    import threading
 
     import nbformat
     from browser_utils import launch_chromium, require_chromium
-
-    exe = require_chromium()
     from playwright.sync_api import sync_playwright
 
+    exe = require_chromium()
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(
         "from course_pkg import viz\nw = viz.two_task_adaptation(theta=(1.2, -0.6), lr=0.5)\nw")]
@@ -165,38 +165,27 @@ def test_widget_live_in_headless_jupyterlab(tmp_path) -> None:
                 assert time.monotonic() < deadline, "JupyterLab did not start in 120 s"
                 assert server.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
                 time.sleep(1)
-        with sync_playwright() as pw:
-            browser = launch_chromium(pw, exe)
+        # Playwright's sync API runs in its own thread: another test module may already hold a
+        # sync Playwright (and its event loop) in this thread for the whole session.
+        outcome: dict[str, BaseException] = {}
+
+        def drive() -> None:
             try:
-                page = browser.new_page(viewport={"width": 1300, "height": 1000})
-                errors: list[str] = []
-                page.on("pageerror", lambda e: errors.append(str(e)))
-                page.goto(f"http://127.0.0.1:{port}/lab/tree/live.ipynb", timeout=120_000)
-                page.wait_for_selector(".jp-Notebook", timeout=120_000)
-                page.wait_for_timeout(3000)
-                page.click("text=Run", timeout=30_000)
-                page.click("text=Run All Cells", timeout=30_000)
-                root = page.locator(".cviz-root").first
-                root.locator("canvas").first.wait_for(timeout=180_000)
-                readout = root.locator(".cviz-readout")
-                page.wait_for_function(
-                    "() => document.querySelector('.cviz-readout')?.textContent.includes('1.20')",
-                    timeout=60_000)
-                before_text, before_png = readout.text_content(), root.screenshot()
-                root.locator("input[type=range]").first.evaluate(
-                    "(el) => { el.value = '0.3'; el.dispatchEvent(new Event('input')); }")
-                box = root.locator("canvas").first.bounding_box()
-                page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
-                page.wait_for_function(
-                    "(t) => document.querySelector('.cviz-readout').textContent !== t",
-                    arg=before_text, timeout=60_000)
-                page.wait_for_timeout(1000)
-                after_text, after_png = readout.text_content(), root.screenshot()
-                assert after_png != before_png
-                assert "1.20" not in after_text.split(")")[0], after_text  # θ moved
-                assert not errors, errors
-            finally:
-                browser.close()
+                with sync_playwright() as pw:
+                    browser = launch_chromium(pw, exe)
+                    try:
+                        _drive_lab(browser, port)
+                    finally:
+                        browser.close()
+            except BaseException as exc:  # re-raised in the test's thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=drive, daemon=True)
+        worker.start()
+        worker.join(timeout=480)
+        assert not worker.is_alive(), "the JupyterLab browser session did not finish in 480 s"
+        if "error" in outcome:
+            raise outcome["error"]
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -205,3 +194,38 @@ def test_widget_live_in_headless_jupyterlab(tmp_path) -> None:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=10)
         log.close()
+
+
+def _drive_lab(browser, port: int) -> None:
+    """Run the notebook in JupyterLab, move the slider, click θ; check the kernel redrew it."""
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"http://127.0.0.1:{port}/lab/tree/live.ipynb", timeout=120_000)
+        page.wait_for_selector(".jp-Notebook", timeout=120_000)
+        page.wait_for_timeout(3000)
+        page.click("text=Run", timeout=30_000)
+        page.click("text=Run All Cells", timeout=30_000)
+        root = page.locator(".cviz-root").first
+        root.locator("canvas").first.wait_for(timeout=180_000)
+        readout = root.locator(".cviz-readout")
+        page.wait_for_function(
+            "() => document.querySelector('.cviz-readout')?.textContent.includes('1.20')",
+            timeout=60_000)
+        before_text, before_png = readout.text_content(), root.screenshot()
+        root.locator("input[type=range]").first.evaluate(
+            "(el) => { el.value = '0.3'; el.dispatchEvent(new Event('input')); }")
+        box = root.locator("canvas").first.bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+        page.wait_for_function(
+            "(t) => document.querySelector('.cviz-readout').textContent !== t",
+            arg=before_text, timeout=60_000)
+        page.wait_for_timeout(1000)
+        after_text, after_png = readout.text_content(), root.screenshot()
+        assert after_png != before_png
+        assert "1.20" not in after_text.split(")")[0], after_text  # θ moved
+        assert not errors, errors
+    finally:
+        context.close()

@@ -153,9 +153,11 @@ def train(
     scale: str | None = None,
     device: str | torch.device | None = None,
     progress: bool = True,
+    directory: str | None = None,
 ) -> dict[str, Any]:
-    """Train experiment ``name`` from scratch and overwrite its checkpoint; returns the metrics."""
+    """Train experiment ``name`` from scratch and overwrite its checkpoint (in ``directory``,
+    default ``course_pkg/weights``); returns the metrics."""
     cfg = config_for(name, scale)
     state, metrics = _train_fn(device, progress)(cfg)
-    save_checkpoint(checkpoint_name(name, scale), state, cfg, metrics)
+    save_checkpoint(checkpoint_name(name, scale), state, cfg, metrics, directory)
     return metrics

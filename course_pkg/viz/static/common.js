@@ -238,7 +238,7 @@ class CvPlot {
     c.strokeRect(this.x0, this.y0, this.x1 - this.x0, this.y1 - this.y0);
     c.font = "11px sans-serif"; c.fillStyle = "#333";
     c.textAlign = "center"; c.textBaseline = "top";
-    for (const v of cvNiceTicks(this.xlim[0], this.xlim[1], o.xticks || 5)) {
+    for (const v of cvNiceTicks(this.xlim[0], this.xlim[1], o.xticks || 6)) {
       const X = this.px(v);
       c.beginPath(); c.moveTo(X, this.y1); c.lineTo(X, this.y1 + 4); c.stroke();
       c.fillText(String(+v.toFixed(3)).replace("-", "−"), X, this.y1 + 6);

@@ -1,0 +1,37 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q5"
+points = 3
+
+@test_case(points=None, hidden=False)
+def test_q5_values(query_accuracy, mean_ci95):
+    import math
+    import torch
+    model = torch.nn.Linear(2, 3)
+    p = {'weight': torch.eye(3, 2), 'bias': torch.zeros(3)}
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 0.0], [0.0, 3.0]])
+    y = torch.tensor([0, 1, 1, 2])
+    acc = query_accuracy(model, p, x, y)
+    assert acc is not None and math.isclose(float(acc), 0.5), f'expected 0.5, got {acc}'
+    out = mean_ci95(torch.tensor([0.0, 1.0, 1.0, 0.0]))
+    assert out is not None and len(out) == 2, 'return (mean, half_width)'
+    assert math.isclose(out[0], 0.5) and math.isclose(out[1], 1.96 * math.sqrt(1 / 3) / 2, rel_tol=1e-06)
+
+@test_case(points=None, hidden=True)
+def test_q5_against_course_pkg(query_accuracy, mean_ci95):
+    import math
+    import torch
+    import course_pkg.data as data
+    g = torch.Generator().manual_seed(0)
+    accs = torch.rand(37, generator=g)
+    m, h = data.mean_ci95(accs)
+    got = mean_ci95(accs)
+    assert math.isclose(float(got[0]), m, rel_tol=1e-06) and math.isclose(float(got[1]), h, rel_tol=1e-05)
+    model = torch.nn.Linear(4, 5)
+    p = {'weight': torch.randn(5, 4, generator=g), 'bias': torch.randn(5, generator=g)}
+    x, y = (torch.randn(50, 4, generator=g), torch.randint(0, 5, (50,), generator=g))
+    want = (torch.nn.functional.linear(x, p['weight'], p['bias']).argmax(1) == y).float().mean().item()
+    assert math.isclose(float(query_accuracy(model, p, x, y)), want, rel_tol=1e-06)
+

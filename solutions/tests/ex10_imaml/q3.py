@@ -1,0 +1,62 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q3"
+points = 4
+
+@test_case(points=None, hidden=False)
+def test_q3_exact_gradient_on_quadratic(implicit_meta_gradient):
+    import torch
+    from course_pkg.algorithms.toy import QuadraticTasks, proximal_solution
+    task = QuadraticTasks().sample(1, 8, 8, generator=1, device='cpu')
+    Xs, ys = (task.x_support[0].double(), task.y_support[0].double())
+    Xq, yq = (task.x_query[0].double(), task.y_query[0].double())
+
+    def ls(w):
+        return ((Xs @ w[:, None] - ys) ** 2).mean()
+
+    def lq(w):
+        return ((Xq @ w[:, None] - yq) ** 2).mean()
+    lam = 1.0
+    theta = torch.tensor([0.5, -0.3], dtype=torch.float64, requires_grad=True)
+    phi = proximal_solution(theta, Xs, ys, lam)
+    exact, = torch.autograd.grad(lq(phi), theta)
+    got = implicit_meta_gradient(ls, lq, phi.detach(), lam, 2)
+    assert got is not None, 'implicit_meta_gradient returned None'
+    assert torch.allclose(got, exact, atol=1e-08), f'expected d L_Q(φ*(θ))/dθ = {exact}, got {got}'
+
+@test_case(points=None, hidden=True)
+def test_q3_other_lambdas_and_network(implicit_meta_gradient):
+    import torch
+    from course_pkg.algorithms.toy import QuadraticTasks, proximal_solution
+    task = QuadraticTasks().sample(1, 6, 9, generator=5, device='cpu')
+    Xs, ys = (task.x_support[0].double(), task.y_support[0].double())
+    Xq, yq = (task.x_query[0].double(), task.y_query[0].double())
+
+    def ls(w):
+        return ((Xs @ w[:, None] - ys) ** 2).mean()
+
+    def lq(w):
+        return ((Xq @ w[:, None] - yq) ** 2).mean()
+    for lam in (0.1, 3.0, 50.0):
+        theta = torch.tensor([-1.0, 2.0], dtype=torch.float64, requires_grad=True)
+        phi = proximal_solution(theta, Xs, ys, lam)
+        exact, = torch.autograd.grad(lq(phi), theta)
+        got = implicit_meta_gradient(ls, lq, phi.detach(), lam, 2)
+        assert torch.allclose(got, exact, atol=1e-08), f'λ = {lam}: expected {exact}, got {got}'
+    g = torch.Generator().manual_seed(3)
+    X = torch.randn(10, 3, generator=g, dtype=torch.float64)
+    y = torch.randn(10, generator=g, dtype=torch.float64)
+
+    def ls2(w):
+        return ((torch.tanh(X @ w) - y) ** 2).mean()
+
+    def lq2(w):
+        return ((torch.tanh(X @ w) - 0.5 * y) ** 2).mean()
+    phi = torch.randn(3, generator=g, dtype=torch.float64) * 0.3
+    H = torch.func.hessian(ls2)(phi)
+    want = torch.linalg.solve(torch.eye(3, dtype=torch.float64) + H / 2.0, torch.func.grad(lq2)(phi))
+    got = implicit_meta_gradient(ls2, lq2, phi, 2.0, 3)
+    assert torch.allclose(got, want, atol=1e-08), 'differs from (I + H/λ)⁻¹ ∇L_Q on a tanh model'
+
