@@ -4,6 +4,9 @@
     python benchmarks/bench_memory.py --quick         # k ∈ {1, 5} only (smoke run)
     python benchmarks/bench_memory.py --worker maml mlp 10   # one configuration, JSON on stdout
 
+Options: ``--out PATH``, ``--threads N`` (default 1), ``--device cpu|cuda``, ``--models``,
+``--algos``.
+
 One *meta-step* is the computation of the meta-gradient of one meta-batch (the outer optimizer's
 update is negligible). Models and sizes:
 
@@ -12,7 +15,8 @@ update is negligible). Models and sizes:
 - ``conv4``: the 4-conv network on 28×28 images, 5-way 1-shot, 2 tasks with 5 query images each,
   inner learning rate 0.01.
 
-iMAML uses λ = 1, 5 CG steps; Reptile trains on support + query (full batch).
+iMAML uses λ = 10, 5 CG steps and a backtracking inner loop (the sinusoid checkpoint's
+settings); Reptile trains on support + query (full batch).
 
 Every configuration runs in a fresh Python process (``--worker``), so nothing allocated by one
 configuration (or by the allocator's caches) leaks into another. Inside the worker:
@@ -36,11 +40,13 @@ configuration (or by the allocator's caches) leaks into another. Inside the work
    for Reptile — and is ``null`` for iMAML (no reference library exists; its exactness is tested
    in ``tests/test_imaml.py``).
 
-Timings are only measured here (never in tests). The parent writes
-``benchmarks/results/bench_memory.json``: ``{"benchmark": "bench_memory", "method": …,
-"records": [...]}`` with one record per (model, algorithm, k) carrying the fields
-``benchmark, implementation, iterations_per_s, peak_mem_mb, max_abs_grad_diff, inner_steps``
-plus ``model, peak_rss_mb, seconds_per_step, params, tasks, device, threads``.
+Timings are only measured here (never in tests). The parent writes ``--out`` (default
+``benchmarks/results/bench_memory.json``, the layout ``benchmarks/run_all.py`` merges): a JSON
+list with one record per (model, algorithm, k) carrying ``benchmark, implementation,
+iterations_per_s, peak_mem_mb, max_abs_grad_diff, inner_steps`` plus ``model, meta_batch,
+peak_rss_mb, seconds_per_step, params, device, threads, torch, quick, memory_method,
+reference, reference_max_abs_grad`` (the largest entry of the reference gradient, to read
+``max_abs_grad_diff`` against).
 """
 
 from __future__ import annotations
@@ -49,7 +55,6 @@ import argparse
 import copy
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -62,12 +67,19 @@ MODELS = ("mlp", "conv4")
 INNER_STEPS = (1, 5, 10, 25, 50)
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_memory.json"
 MB = 2.0**20
+MEMORY_METHOD = (
+    "peak of torch's allocator during one meta-step above its level before the step; CPU: "
+    "running sum of torch.profiler(profile_memory=True) allocation events; CUDA: "
+    "max_memory_allocated after a reset. Fresh process per configuration."
+)
+REFERENCES = {"maml": "learn2learn MAML (second order)", "fomaml": "learn2learn MAML(first_order)",
+              "reptile": "nn.Module + torch.optim.SGD loop", "imaml": None}
 
 SIZES = {
     "mlp": {"tasks": 25, "k_support": 50, "k_query": 50, "inner_lr": 0.01},
     "conv4": {"tasks": 2, "ways": 5, "shots": 1, "query_per_class": 1, "inner_lr": 0.01},
 }
-IMAML = {"lam": 1.0, "cg_steps": 5}
+IMAML = {"lam": 10.0, "cg_steps": 5, "backtrack": True}  # the sinusoid checkpoint's settings
 
 
 # --------------------------------------------------------------------------- worker side
@@ -117,7 +129,8 @@ def _step_fn(algo: str, model, params, batch, loss_fn, k: int, lr: float):
                                                      loss_fn=loss_fn)[1]
     if algo == "imaml":
         return lambda: imaml.imaml_meta_gradient(model, params, batch, IMAML["lam"], k, lr,
-                                                 IMAML["cg_steps"], loss_fn=loss_fn)[1]
+                                                 IMAML["cg_steps"], loss_fn=loss_fn,
+                                                 backtrack=IMAML["backtrack"])[1]
     raise ValueError(f"unknown algorithm {algo!r}; choose from {ALGORITHMS}")
 
 
@@ -248,9 +261,10 @@ def worker(algo: str, model_name: str, k: int, threads: int) -> dict:
         peak = _allocator_peak_cpu(step)
 
     ref = _reference(algo, model, params, batch, loss_fn, k, lr)
-    diff = None
+    diff = ref_size = None
     if ref is not None:
         diff = max(float((grads[n] - ref[n]).abs().max()) for n in grads)
+        ref_size = max(float(ref[n].abs().max()) for n in grads)
     return {
         "benchmark": f"meta-step memory, {model_name}",
         "implementation": algo,
@@ -260,21 +274,28 @@ def worker(algo: str, model_name: str, k: int, threads: int) -> dict:
         "peak_mem_mb": peak / MB,
         "peak_rss_mb": rss,
         "max_abs_grad_diff": diff,
+        "reference_max_abs_grad": ref_size,
+        "reference": REFERENCES[algo],
         "model": model_name,
+        "meta_batch": batch.num_tasks,
         "params": sum(v.numel() for v in params.values()),
-        "tasks": batch.num_tasks,
         "device": str(device),
         "threads": threads,
+        "torch": torch.__version__,
         "timed_steps": len(times),
+        "memory_method": MEMORY_METHOD,
     }
 
 
 # --------------------------------------------------------------------------- parent side
 
 
-def run_all(ks, models, algos, threads: int, out: Path) -> list[dict]:
+def run_all(ks, models, algos, threads: int, out: Path, device: str | None = None,
+            quick: bool = False) -> list[dict]:
     records = []
     env = dict(os.environ, TQDM_DISABLE="1", PYTHONWARNINGS="ignore")
+    if device is not None:
+        env["COURSE_DEVICE"] = device
     for model_name in models:
         for algo in algos:
             for k in ks:
@@ -285,34 +306,14 @@ def run_all(ks, models, algos, threads: int, out: Path) -> list[dict]:
                 if res.returncode != 0:
                     raise RuntimeError(f"worker {algo}/{model_name}/k={k} failed:\n{res.stderr}")
                 rec = json.loads(res.stdout.strip().splitlines()[-1])
+                rec["quick"] = quick
                 records.append(rec)
                 print(f"{model_name:6s} {algo:8s} k={k:3d}  {rec['seconds_per_step'] * 1e3:9.1f} "
                       f"ms/step  peak {rec['peak_mem_mb']:9.2f} MB  (rss {rec['peak_rss_mb']}) "
                       f" diff {rec['max_abs_grad_diff']}  [{time.time() - t0:.0f} s]",
                       flush=True)
-    import torch
-
-    payload = {
-        "benchmark": "bench_memory",
-        "method": (
-            "Each configuration in a fresh process; warm-up; time = median of "
-            "repeated meta-steps (torch threads as recorded); peak_mem_mb = peak of torch's CPU "
-            "allocator during one meta-step above its level before the step, from "
-            "torch.profiler(profile_memory=True) allocation events (CUDA: max_memory_allocated "
-            "after a reset, minus before); peak_rss_mb = sampled RSS peak minus RSS before during "
-            "the process's first full-size meta-step, after a tiny warm-up (cross-check). "
-            "max_abs_grad_diff vs learn2learn MAML (maml, fomaml) or a plain "
-            "nn.Module/torch.optim loop (reptile); null for imaml."
-        ),
-        "sizes": SIZES,
-        "imaml": IMAML,
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "torch": torch.__version__, "cpu_count": os.cpu_count(),
-                    "loadavg_at_end": list(os.getloadavg())},
-        "records": records,
-    }
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(payload, indent=2) + "\n")
+    out.write_text(json.dumps(records, indent=2) + "\n")
     return records
 
 
@@ -320,6 +321,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--worker", nargs=3, metavar=("ALGO", "MODEL", "K"))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default=None, help="cpu, cuda, … (default: get_device())")
     ap.add_argument("--quick", action="store_true", help="k ∈ {1, 5} only")
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     ap.add_argument("--algos", nargs="+", default=list(ALGORITHMS), choices=ALGORITHMS)
@@ -327,10 +329,12 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     if args.worker:
         algo, model_name, k = args.worker
+        if args.device is not None:
+            os.environ["COURSE_DEVICE"] = args.device
         print(json.dumps(worker(algo, model_name, int(k), args.threads)))
         return
     ks = (1, 5) if args.quick else INNER_STEPS
-    run_all(ks, args.models, args.algos, args.threads, args.out)
+    run_all(ks, args.models, args.algos, args.threads, args.out, args.device, args.quick)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Command line::
     python -m course_pkg.experiments fewshot-table --retrain       # retrain every checkpoint
     python -m course_pkg.experiments fewshot-table --scale paper   # 64 channels, long training
     python -m course_pkg.experiments train protonet --n-way 5      # one checkpoint
+    python -m course_pkg.experiments train-all [--retrain]         # every fewshot_* checkpoint
 
 ``fewshot-table`` loads each method's checkpoint from ``course_pkg/weights/fewshot_*`` when its
 configuration matches (training it otherwise), evaluates it on the fixed test episodes of
@@ -72,6 +73,8 @@ SETTINGS: dict[str, tuple[int, int]] = {"5w1s": (5, 1), "5w5s": (5, 5), "20w1s":
 SETTING_NAMES = {"5w1s": "5-way 1-shot", "5w5s": "5-way 5-shot", "20w1s": "20-way 1-shot"}
 
 METRIC_METHODS = ("siamese", "matching", "relation", "protonet")
+#: Checkpoints the chapters load besides the table's (sequence cores, sinusoid regressors).
+CHAPTER_EXTRAS = ("blackbox_lstm", "blackbox_mann", "sinusoid_context", "sinusoid_params")
 PER_WAY_METHODS = ("blackbox", "maml", "fomaml", "reptile")
 
 
@@ -94,42 +97,42 @@ _EPISODIC = {"k_shot": 1, "lr": 1e-3, "seed": 0}
 #: Per-scale training settings. ``by_way`` entries override the base for that N.
 TRAIN: dict[str, dict[str, dict[str, Any]]] = {
     "cpu": {
-        "siamese": {**_EPISODIC, "iterations": 200, "meta_batch_size": 4, "q_query": 5},
-        "matching": {**_EPISODIC, "iterations": 200, "meta_batch_size": 4, "q_query": 5},
-        "relation": {**_EPISODIC, "iterations": 200, "meta_batch_size": 4, "q_query": 5},
-        "protonet": {**_EPISODIC, "iterations": 200, "meta_batch_size": 4, "q_query": 5},
-        "blackbox": {**_EPISODIC, "iterations": 300, "meta_batch_size": 4, "q_query": 5,
+        "siamese": {**_EPISODIC, "iterations": 300, "meta_batch_size": 4, "q_query": 5},
+        "matching": {**_EPISODIC, "iterations": 300, "meta_batch_size": 4, "q_query": 5},
+        "relation": {**_EPISODIC, "iterations": 300, "meta_batch_size": 4, "q_query": 5},
+        "protonet": {**_EPISODIC, "iterations": 300, "meta_batch_size": 4, "q_query": 5},
+        "blackbox": {**_EPISODIC, "iterations": 400, "meta_batch_size": 4, "q_query": 5,
                      "core": "attention", "width": 64, "support_weight": 0.0,
                      "by_way": {20: {"meta_batch_size": 2, "q_query": 2}}},
         # the chapter's comparison of sequence cores (same budget, 5-way only)
-        "blackbox_lstm": {**_EPISODIC, "iterations": 300, "meta_batch_size": 4, "q_query": 5,
+        "blackbox_lstm": {**_EPISODIC, "iterations": 400, "meta_batch_size": 4, "q_query": 5,
                           "core": "lstm", "width": 64, "support_weight": 0.0},
-        "blackbox_mann": {**_EPISODIC, "iterations": 300, "meta_batch_size": 4, "q_query": 5,
+        "blackbox_mann": {**_EPISODIC, "iterations": 400, "meta_batch_size": 4, "q_query": 5,
                           "core": "mann", "width": 64, "support_weight": 0.0},
         # phi = f_theta(D_train) on sinusoids (chapter 4)
         "sinusoid_context": {"mode": "context", "encoder_width": 64, "context_dim": 16,
-                             "decoder_hidden": [64, 64], "iterations": 3000,
+                             "decoder_hidden": [64, 64], "iterations": 8000,
                              "meta_batch_size": 25, "k_support": 10, "k_query": 10,
                              "lr": 1e-3, "seed": 0},
         "sinusoid_params": {"mode": "params", "encoder_width": 64, "target_hidden": [40, 40],
-                            "iterations": 3000, "meta_batch_size": 25, "k_support": 10,
+                            "iterations": 8000, "meta_batch_size": 25, "k_support": 10,
                             "k_query": 10, "lr": 1e-3, "seed": 0},
-        "maml": {"k_shot": 1, "seed": 0, "iterations": 80, "meta_batch_size": 4, "q_query": 5,
+        "maml": {"k_shot": 1, "seed": 0, "iterations": 400, "meta_batch_size": 4, "q_query": 5,
                  "inner_steps": 1, "inner_lr": 0.4, "meta_lr": 1e-3, "optimizer": "adam",
                  "test_steps": 3,
                  "by_way": {20: {"meta_batch_size": 2, "q_query": 2, "inner_lr": 0.1,
-                                 "iterations": 40, "test_steps": 5}}},
-        "fomaml": {"k_shot": 1, "seed": 0, "iterations": 200, "meta_batch_size": 4,
+                                 "iterations": 200, "test_steps": 5}}},
+        "fomaml": {"k_shot": 1, "seed": 0, "iterations": 600, "meta_batch_size": 4,
                    "q_query": 5, "inner_steps": 1, "inner_lr": 0.4, "meta_lr": 1e-3,
                    "optimizer": "adam", "test_steps": 3,
                    "by_way": {20: {"meta_batch_size": 2, "q_query": 2, "inner_lr": 0.1,
-                                   "iterations": 100, "test_steps": 5}}},
-        "reptile": {"k_shot": 1, "seed": 0, "iterations": 60, "meta_batch_size": 4,
+                                   "iterations": 300, "test_steps": 5}}},
+        "reptile": {"k_shot": 1, "seed": 0, "iterations": 100, "meta_batch_size": 4,
                     "q_query": 5, "inner_steps": 5, "inner_lr": 0.1, "meta_lr": 1.0,
                     "optimizer": "sgd", "test_steps": 10,
-                    "by_way": {20: {"meta_batch_size": 2, "q_query": 2, "iterations": 30}}},
+                    "by_way": {20: {"meta_batch_size": 2, "q_query": 2, "iterations": 50}}},
         "finetune": {"pretrain": {"data": "glyphs", "data_seed": 0, "split": "train",
-                                  "epochs": 2, "batch_size": 128, "lr": 1e-3, "seed": 0,
+                                  "epochs": 3, "batch_size": 128, "lr": 1e-3, "seed": 0,
                                   "val_episodes": 100}},
     },
 }
@@ -290,12 +293,12 @@ class Loaded:
 
 def load_model(method: str, n_way: int = 5, scale: str | None = None,
                device: str | torch.device | None = None, retrain: bool = False,
-               progress: bool = False) -> Loaded:
+               progress: bool = False, directory: str | Path | None = None) -> Loaded:
     """The trained model ``method`` uses for ``n_way``-way episodes.
 
-    Loaded from ``course_pkg/weights/<checkpoint_name>`` when its config matches, trained (and
-    saved) otherwise or when ``retrain``. For ``"finetune"`` the model is the pre-trained Conv4
-    (all meta-training classes as one classification problem).
+    Loaded from ``course_pkg/weights/<checkpoint_name>`` (or ``directory``) when its config
+    matches, trained (and saved) otherwise or when ``retrain``. For ``"finetune"`` the model is
+    the pre-trained Conv4 (all meta-training classes as one classification problem).
     """
     dev = get_device(device)
     name = checkpoint_name(method, n_way, scale)
@@ -306,10 +309,10 @@ def load_model(method: str, n_way: int = 5, scale: str | None = None,
 
     if retrain:
         state, metrics = fn(cfg)
-        save_checkpoint(name, state, cfg, metrics)
+        save_checkpoint(name, state, cfg, metrics, directory)
         meta = {"config": cfg, "metrics": metrics, "loaded": False}
     else:
-        state, meta = load_or_train(name, cfg, fn, map_location=dev)
+        state, meta = load_or_train(name, cfg, fn, directory, map_location=dev)
     state = {k: v.to(dev) for k, v in state.items()}
     if method == "finetune":
         model = Conv4(1, state["head.weight"].shape[0], cfg["pretrain"]["hidden"])
@@ -497,6 +500,45 @@ def table_frame(table: dict[str, Any] | None = None):
 
 
 # ----------------------------------------------------------------------------- command line
+def train_all(scale: str | None = None, device: str | torch.device | None = None,
+              retrain: bool = False, progress: bool = False,
+              directory: str | Path | None = None) -> list[str]:
+    """Train (or load) every ``fewshot_*`` checkpoint: the table's and the chapters' extras."""
+    names = []
+    for method in [m for m in METHODS if m != "nn_pixels"] + list(CHAPTER_EXTRAS):
+        for n in model_ways(method):
+            m = load_model(method, n, scale, device, retrain, progress, directory)
+            name = checkpoint_name(method, n, scale)
+            print(f"{name}: {'loaded' if m.meta['loaded'] else 'trained'} "
+                  f"({m.train_seconds} s of training)", flush=True)
+            names.append(name)
+    return names
+
+
+def _register_with_train() -> None:
+    """Make ``python -m course_pkg.train fewshot`` (and ``all``, i.e. ``make weights``) retrain
+    these checkpoints and rewrite the table (needs ``course_pkg.experiments`` in
+    ``course_pkg.train.EXPERIMENT_MODULES``)."""
+    from course_pkg.train import EXPERIMENTS, register_experiment
+
+    if "fewshot" in EXPERIMENTS:
+        return
+
+    def add_arguments(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--no-table", action="store_true", help="do not rewrite the table")
+
+    def run(args: argparse.Namespace) -> list[str]:
+        if args.threads is None and get_device(args.device).type == "cpu":
+            torch.set_num_threads(1)
+        names = train_all(args.scale, args.device, True, not args.quiet, args.weights_dir)
+        if not getattr(args, "no_table", False) and args.weights_dir is None:
+            write_table(fewshot_table(args.scale, False, None, args.device, not args.quiet))
+        return names
+
+    register_experiment("fewshot", "few-shot glyph classification: every fewshot_* model and "
+                        "the results table", add_arguments, run)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_pkg.experiments", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -505,7 +547,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     common.add_argument("--scale", choices=("cpu", "paper"), default=None,
                         help=f"cpu (default) or paper; also ${SCALE_ENV}")
     common.add_argument("--device", default=None, help="cpu, cuda, mps (default: get_device())")
-    common.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    common.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default on a CPU: 1, the fastest for these "
+                             "small convolutions, especially on a busy machine)")
     common.add_argument("--retrain", action="store_true", help="retrain even if checkpoints match")
     common.add_argument("--quiet", action="store_true", help="no progress output")
     t = sub.add_parser("fewshot-table", parents=[common],
@@ -514,12 +558,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="only these rows (the files are written only for the full table)")
     t.add_argument("--out", default=None, help="folder for the JSON/Markdown (default "
                                                 "course_pkg/results)")
+    sub.add_parser("train-all", parents=[common],
+                   help="train (or load) every fewshot_* checkpoint, table and chapters")
     tr = sub.add_parser("train", parents=[common], help="train (or load) one checkpoint")
     tr.add_argument("method", choices=[m for m in (*METHODS, *TRAIN["cpu"]) if m != "nn_pixels"])
     tr.add_argument("--n-way", type=int, default=5, choices=(5, 20))
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    elif get_device(args.device).type == "cpu":
+        torch.set_num_threads(1)
+    if args.command == "train-all":
+        train_all(args.scale, args.device, args.retrain, not args.quiet)
+        return 0
     if args.command == "train":
         m = load_model(args.method, args.n_way, args.scale, args.device, args.retrain,
                        progress=not args.quiet)
@@ -535,6 +586,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {js} and {md}")
     return 0
 
+
+_register_with_train()
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -36,7 +36,7 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
     if dev.type == "mps":
         mps = getattr(torch.backends, "mps", None)
         if mps is None or not mps.is_available():
-            raise ValueError(f"device 'mps' was requested but Apple MPS is not available here")
+            raise ValueError("device 'mps' was requested but Apple MPS is not available here")
     return dev
 
 

@@ -180,6 +180,6 @@ def test_hard_sharing_beats_separate_models_on_sinusoids():
     results = {}
     for name, net in (("shared", F.HardSharingNet(10, hidden=(40, 40, 4))),
                       ("separate", F.SeparateNets(10)), ("one", F.OneNet(10))):
-        F.fit_multitask(net, b.x_support, b.y_support, steps=1000, lr=1e-2)
+        F.fit_multitask(net, b.x_support, b.y_support, steps=500, lr=1e-2)
         results[name] = F.per_task_mse(net, b.x_query, b.y_query).mean().item()
     assert results["shared"] < results["separate"] and results["shared"] < results["one"]

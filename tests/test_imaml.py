@@ -45,6 +45,9 @@ def test_cg_is_exact_in_n_steps_and_partial_before():
     exact = torch.linalg.solve(A, b)
     err = [float((imaml.conjugate_gradient(lambda v: A @ v, b, steps=s) - exact).norm())
            for s in range(n + 1)]
+    its = imaml.conjugate_gradient(lambda v: A @ v, b, steps=n, return_iterates=True)
+    assert len(its) == n + 1
+    assert all(float((x - exact).norm()) == pytest.approx(e, abs=1e-12) for x, e in zip(its, err))
     assert err[n] < 1e-9
     assert err[1] > 1e-3 and err[0] == pytest.approx(float(exact.norm()))
     # the A-norm of the error never increases along CG iterations
@@ -301,7 +304,50 @@ def test_imaml_meta_training_reduces_post_adaptation_loss():
     torch.manual_seed(0)
     model = MLP(1, (20, 20), 1)
     cfg = MetaConfig(iterations=200, meta_batch_size=8, k_support=10, k_query=10,
-                     inner_steps=5, inner_lr=0.02, meta_lr=1e-2, algorithm="imaml",
-                     eval_every=100, eval_tasks=64, options={"lam": 1.0, "cg_steps": 3})
+                     inner_steps=20, inner_lr=0.01, meta_lr=3e-3, algorithm="imaml",
+                     eval_every=100, eval_tasks=64,
+                     options={"lam": 10.0, "cg_steps": 5, "backtrack": True})
     _, hist = meta_train(model, SinusoidTasks(), cfg, progress=False, device="cpu")
     assert hist["eval_loss"][-1] < 0.7 * hist["eval_loss"][0], hist["eval_loss"]
+
+
+def test_backtracking_keeps_the_inner_solver_stable():
+    """A step size far above 2/(h_max + λ): plain GD diverges, backtracking still converges."""
+    batch = _double(toy.QuadraticTasks().sample(2, 8, 8, generator=9, device="cpu"))
+    model = toy.LinearToy().double()
+    theta = {"theta": torch.tensor([0.3, -0.2], dtype=torch.float64)}
+    lam = 0.5
+    h_max = float(torch.linalg.eigvalsh(toy.quadratic_hessian(batch.x_support)).max())
+    big = 8.0 / (h_max + lam)
+    for i in range(2):
+        xs, ys = batch.x_support[i], batch.y_support[i]
+        exact = toy.proximal_solution(theta["theta"], xs, ys, lam)
+        plain = imaml.proximal_adapt(model, theta, xs, ys, lam, 60, big)["theta"]
+        safe = imaml.proximal_adapt(model, theta, xs, ys, lam, 300, big, backtrack=True)["theta"]
+        assert not torch.allclose(plain, exact, atol=1e-3)  # diverged or oscillating
+        assert torch.allclose(safe, exact, atol=1e-6)
+        # with a safe step size backtracking never triggers: identical iterates
+        small = 1.0 / (h_max + lam)
+        a = imaml.proximal_adapt(model, theta, xs, ys, lam, 20, small)["theta"]
+        b = imaml.proximal_adapt(model, theta, xs, ys, lam, 20, small, backtrack=True)["theta"]
+        assert torch.allclose(a, b, atol=1e-12)
+    # and inside vmap, one decision per task
+    out = torch.vmap(lambda xs, ys: imaml.proximal_adapt(model, theta, xs, ys, lam, 300, big,
+                                                         backtrack=True)["theta"])(
+        batch.x_support, batch.y_support)
+    exact = toy.proximal_solution(theta["theta"], batch.x_support, batch.y_support, lam)
+    assert torch.allclose(out, exact, atol=1e-6)
+
+
+def test_evaluate_proximal_adaptation_matches_manual_loop():
+    model = toy.LinearToy().double()
+    batch = _double(toy.QuadraticTasks().sample(3, 6, 5, generator=4, device="cpu"))
+    theta = {"theta": torch.tensor([0.2, 0.4], dtype=torch.float64)}
+    curve = imaml.evaluate_proximal_adaptation(model, theta, batch, steps=4, lr=0.1, lam=2.0)
+    assert curve.shape == (3, 5)
+    for i in range(3):
+        xs, ys, xq, yq = (t[i] for t in batch)
+        for s in range(5):
+            phi = imaml.proximal_adapt(model, theta, xs, ys, 2.0, s, 0.1, backtrack=True)
+            want = ((xq @ phi["theta"][:, None] - yq) ** 2).mean()
+            assert torch.allclose(curve[i, s], want, atol=1e-12)

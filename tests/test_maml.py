@@ -327,3 +327,53 @@ def test_loss_at_matches_functional_forward():
     x, y = torch.randn(5, 1), torch.randn(5, 1)
     assert loss_at(model, params(model), x, y).item() == pytest.approx(
         mse_loss(model(x), y).item())
+
+
+def test_forward_with_tied_weights_uses_the_given_tensor_everywhere():
+    from course_pkg.algorithms.core import forward
+
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(3, 3, bias=False)
+            self.b = self.a  # the same parameter under two names
+
+        def forward(self, x):
+            return self.b(self.a(x))
+
+    m, x = Tied(), torch.randn(2, 3)
+    p = {k: 2 * v.detach() for k, v in params(m).items()}
+    assert list(p) == ["a.weight"]
+    torch.testing.assert_close(forward(m, p, x), x @ p["a.weight"].T @ p["a.weight"].T)
+    torch.testing.assert_close(forward(MLP(3, (4,), 2), params(MLP(3, (4,), 2)), x).shape,
+                               torch.Size([2, 2]))
+
+
+def test_saved_tensor_memory_grows_with_inner_steps_only_for_second_order():
+    from course_pkg.algorithms.maml import saved_tensor_bytes
+
+    torch.manual_seed(0)
+    model = MLP(1, (16, 16), 1)
+    b = SinusoidTasks().sample(5, 10, 10, generator=0, device="cpu")
+    mem = {}
+    for fo in (False, True):
+        for k in (1, 2, 4):
+            def step(k=k, fo=fo):
+                return meta_gradient(model, params(model), b, k, 0.01, first_order=fo)
+
+            mem[fo, k] = saved_tensor_bytes(step)[1]
+    assert mem[False, 1] < mem[False, 2] < mem[False, 4]
+    assert mem[True, 1] == mem[True, 2] == mem[True, 4] < mem[False, 1]
+
+
+def test_task_chunks_give_the_same_meta_gradient():
+    torch.manual_seed(5)
+    model = MLP(1, (12, 12), 1)
+    b = SinusoidTasks().sample(7, 5, 5, generator=8, device="cpu")
+    lrs = {n: torch.full_like(v, 0.02) for n, v in params(model).items()}
+    for lr in (0.02, lrs):
+        loss, g = meta_gradient(model, params(model), b, 2, lr)
+        loss_c, g_c = meta_gradient(model, params(model), b, 2, lr, task_chunk_size=3)
+        assert loss_c.item() == pytest.approx(loss.item(), rel=1e-6)
+        for n in g:
+            torch.testing.assert_close(g_c[n], g[n], atol=1e-6, rtol=1e-5)

@@ -11,11 +11,12 @@ end on ``L(f_θ(D_i^tr), D_i^ts)`` over many tasks. Two instances:
   :func:`hypernetwork_parameter_count` shows why the first does not scale.
 - :class:`BlackBoxClassifier` (N-way K-shot images), in the style of Santoro et al. (2016): the
   support set is read as a *sequence*, the label of step ``t`` presented at step ``t + 1``
-  together with the next image (:func:`label_offset_inputs`), by an LSTM (``core="lstm"``) or an
+  together with the next image (:func:`label_offset_inputs`), by an LSTM (``core="lstm"``), an
   LSTM controller with an external memory read by cosine similarity and written to the least
-  recently used slot (``core="mann"``, :class:`MANNCore`). Each query is one more step after
-  the support sequence. The prediction depends on the support order, so training shuffles it
-  (:func:`shuffle_support`, :class:`ShuffledEpisodes`).
+  recently used slot (``core="mann"``, :class:`MANNCore`), or soft attention over the completed
+  (image, label) pairs (``core="attention"``, :class:`AttentionCore`). Each query is one more
+  step after the support sequence. Recurrent cores depend on the support order, so training
+  shuffles it (:func:`shuffle_support`, :class:`ShuffledEpisodes`).
 
 Shapes follow :mod:`course_pkg.algorithms.metric`: ``forward(x_support, y_support, x_query,
 n_way, y_query=None) -> (scores (T, Q, N), loss (T,) | None)`` for the classifier, and
@@ -358,13 +359,15 @@ class BlackBoxClassifier(nn.Module):
     support sequence, with input ``[f(x_j), onehot(y_last)]`` (queries do not see each other).
     Scores are the query logits; the loss is the cross-entropy on the queries plus
     ``support_weight`` × that on the support steps (each support example predicted before its
-    label is shown, as in Santoro et al.).
+    label is shown; ``support_weight=1`` scores every step as Santoro et al. do, the default 0
+    trains on the queries only).
     """
 
     method = "blackbox"
 
-    def __init__(self, n_way: int = 5, hidden: int = 64, core: str = "mann", state: int = 128,
-                 slots: int = 32, width: int = 64, support_weight: float = 1.0) -> None:
+    def __init__(self, n_way: int = 5, hidden: int = 64, core: str = "attention",
+                 state: int = 128, slots: int = 32, width: int = 64,
+                 support_weight: float = 0.0) -> None:
         super().__init__()
         self.n_way = n_way
         self.encoder = Conv4(1, None, hidden)

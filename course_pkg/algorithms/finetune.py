@@ -16,8 +16,10 @@ every step.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -398,11 +400,13 @@ def pretrained_conv4(
     retrain: bool = False,
     device: str | torch.device | None = None,
     progress: bool = False,
+    directory: str | Path | None = None,
 ) -> tuple[Conv4, dict[str, Any]]:
     """The pre-trained Conv4 (loaded from ``course_pkg/weights/glyphs_conv4_pretrained`` when
     its config matches, trained and saved otherwise). Returns ``(model on device, meta)``.
 
     Reproduce the committed checkpoint with ``python -m course_pkg.data pretrain --force``.
+    ``directory`` defaults to ``course_pkg/weights``.
     """
     from course_pkg.checkpoints import load_or_train, save_checkpoint
 
@@ -410,10 +414,11 @@ def pretrained_conv4(
     name = "glyphs_conv4_pretrained"
     if retrain:
         state, metrics = pretrain_conv4(cfg, device, progress)
-        save_checkpoint(name, state, cfg, metrics)
+        save_checkpoint(name, state, cfg, metrics, directory)
         meta = {"config": cfg, "metrics": metrics, "loaded": False}
     else:
-        state, meta = load_or_train(name, cfg, lambda c: pretrain_conv4(c, device, progress))
+        state, meta = load_or_train(name, cfg, lambda c: pretrain_conv4(c, device, progress),
+                                    directory)
     n_classes = state["head.weight"].shape[0]
     model = Conv4(1, n_classes, cfg["hidden"])
     model.load_state_dict(state)
@@ -460,7 +465,10 @@ def search_lr(
 
 
 def compute_design_choice_table(
-    config: Mapping[str, Any], progress: bool = False
+    config: Mapping[str, Any],
+    progress: bool = False,
+    directory: str | Path | None = None,
+    device: str | torch.device | None = None,
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Per-episode query accuracies of every fine-tuning design choice (and 1-NN on pixels).
 
@@ -474,10 +482,11 @@ def compute_design_choice_table(
     """
     from course_pkg.data import episodes, eval_episodes, mean_ci95
 
-    model, _ = pretrained_conv4(config["pretrain"], device="cpu")
+    dev = get_device(device)
+    model, _ = pretrained_conv4(config["pretrain"], device=dev, directory=directory)
     pre = {k: v.detach() for k, v in model.state_dict().items()}
     val = episodes(config["search_split"], config["n_way"], 1, config["q_query"],
-                   config["search_episodes"], seed=config["seed"] + 1, device="cpu")
+                   config["search_episodes"], seed=config["seed"] + 1, device=dev)
     lr, fine_scores = search_lr(model, pre, val, config["lr_grid"], config["steps"],
                                 seed=config["seed"])
     lr_big, scratch_scores = search_lr(model, pre, val, config["lr_grid"], config["steps"],
@@ -493,7 +502,7 @@ def compute_design_choice_table(
         bar = tqdm(total=total, desc="fine-tuning design choices")
     for k in config["shots"]:
         batch = eval_episodes(config["n_way"], k, config["q_query"], config["episodes"],
-                              config["split"], device="cpu")
+                              config["split"], device=dev)
         rows = {"1-NN on pixels": nearest_neighbour_accuracy(batch)}
         for r in recipes:
             rows[r.name] = finetune_accuracy(model, pre, batch, r, seed=config["seed"],
@@ -516,10 +525,15 @@ def compute_design_choice_table(
 
 
 def design_choice_table(
-    config: Mapping[str, Any] | None = None, recompute: bool = False, progress: bool = False
+    config: Mapping[str, Any] | None = None,
+    recompute: bool = False,
+    progress: bool = False,
+    directory: str | Path | None = None,
+    device: str | torch.device | None = None,
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The stored comparison (checkpoint ``glyphs_finetune_table``), recomputed when missing,
-    when its config differs, or with ``recompute=True`` (about 10 CPU-minutes).
+    when its config differs, or with ``recompute=True`` (about 10 CPU-minutes; the stored file
+    was computed on a CPU with one thread).
 
     Returns ``(per-episode accuracies by "k{K}/{row}", meta)``. Reproduce the committed file
     with ``python -m course_pkg.data pretrain --force``.
@@ -529,10 +543,12 @@ def design_choice_table(
     cfg = dict(TABLE_CONFIG if config is None else config)
     name = "glyphs_finetune_table"
     if recompute:
-        state, metrics = compute_design_choice_table(cfg, progress)
-        save_checkpoint(name, state, cfg, metrics)
+        state, metrics = compute_design_choice_table(cfg, progress, directory, device)
+        save_checkpoint(name, state, cfg, metrics, directory)
         return state, {"config": cfg, "metrics": metrics, "loaded": False}
-    return load_or_train(name, cfg, lambda c: compute_design_choice_table(c, progress))
+    return load_or_train(
+        name, cfg, lambda c: compute_design_choice_table(c, progress, directory, device), directory
+    )
 
 
 # ----------------------------------------------------------------------------- multi-task
@@ -635,6 +651,33 @@ def per_task_mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Te
     with torch.no_grad():
         return ((model(x) - y) ** 2).flatten(1).mean(1)
 
+
+def _register_with_train() -> None:
+    """Make ``python -m course_pkg.train glyphs`` (and ``all``, i.e. ``make weights``) retrain
+    chapter 2's checkpoints. Runs when ``course_pkg.train`` imports this module; importing it
+    from anywhere else does not pull in the training command line."""
+    train = sys.modules.get("course_pkg.train")
+    if train is None or "glyphs" in train.EXPERIMENTS:
+        return
+
+    def add_arguments(p: Any) -> None:  # no extra flags
+        return None
+
+    def run(args: Any) -> list[str]:
+        if getattr(args, "threads", None) is None and get_device(args.device).type == "cpu":
+            torch.set_num_threads(1)  # small convolutions: one thread is fastest
+        pretrained_conv4(retrain=True, device=args.device, progress=not args.quiet,
+                         directory=args.weights_dir)
+        design_choice_table(recompute=True, progress=not args.quiet, directory=args.weights_dir,
+                            device=args.device)
+        return ["glyphs_conv4_pretrained", "glyphs_finetune_table"]
+
+    train.register_experiment(
+        "glyphs", "chapter 2: Conv4 pre-trained on the glyph meta-training classes and the "
+        "table of fine-tuning design choices (about 10 CPU-minutes)", add_arguments, run)
+
+
+_register_with_train()
 
 __all__ = [
     "CONV4_LAYERS",

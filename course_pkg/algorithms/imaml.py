@@ -36,6 +36,7 @@ from course_pkg.utils import check_same_device
 
 __all__ = [
     "conjugate_gradient",
+    "evaluate_proximal_adaptation",
     "hessian_vector_product",
     "imaml_meta_gradient",
     "implicit_meta_gradient",
@@ -82,14 +83,16 @@ def conjugate_gradient(
     steps: int = 10,
     tol: float = 1e-10,
     x0: V | None = None,
-) -> V:
+    return_iterates: bool = False,
+) -> V | list[V]:
     """Solve ``A x = b`` for symmetric positive-definite ``A`` given only ``v ↦ A v``.
 
     ``b`` is a tensor or a dict of tensors (then ``matvec`` maps dicts to dicts). Runs at most
     ``steps`` iterations (exact in ``n`` steps for an ``n``-dimensional problem in exact
     arithmetic) and stops updating once ``‖r‖ ≤ tol · ‖b‖`` or a direction of non-positive
     curvature ``pᵀAp ≤ 0`` appears. The stopping rule is a mask, not a Python branch, so the
-    function runs inside ``torch.vmap`` (one independent solve per task).
+    function runs inside ``torch.vmap`` (one independent solve per task). With
+    ``return_iterates`` the list ``[x₀, x₁, …, x_steps]`` is returned instead of the last one.
     """
     if steps < 0:
         raise ValueError(f"steps must be ≥ 0, got {steps}")
@@ -98,6 +101,7 @@ def conjugate_gradient(
     p = r
     rs = _dot(r, r)
     threshold = (tol**2) * _dot(b, b)
+    iterates = [x]
     for _ in range(steps):
         Ap = matvec(p)
         pAp = _dot(p, Ap)
@@ -109,7 +113,8 @@ def conjugate_gradient(
         beta = torch.where(active, rs_new / torch.where(active, rs, torch.ones_like(rs)), 0.0)
         p = _axpy(beta, p, r)
         rs = torch.where(active, rs_new, rs)
-    return x
+        iterates.append(x)
+    return iterates if return_iterates else x
 
 
 def hessian_vector_product(
@@ -161,13 +166,22 @@ def proximal_adapt(
     lr: float,
     loss_fn: LossFn = mse_loss,
     detach: bool = True,
-) -> Params:
+    backtrack: bool = False,
+    return_trajectory: bool = False,
+) -> Params | list[Params]:
     """``steps`` gradient-descent steps on ``L(φ) + λ/2 ‖φ − θ‖²`` from ``φ = θ = params``.
 
     One task's data ``x (K, …)``, ``y (K, …)``. With ``detach=True`` (iMAML) ``θ`` is a
     constant, so no graph links ``φ`` to ``θ``; ``detach=False`` keeps the whole unrolled
-    computation differentiable (used by :func:`unrolled_meta_gradient`). Works inside
-    ``torch.vmap``. Returns ``φ``.
+    computation differentiable (used by :func:`unrolled_meta_gradient`).
+
+    ``backtrack=True`` makes the solver monotone: a step that would increase the regularised
+    loss is rejected and the task's step size halved (kept for later steps). Gradient descent
+    with a fixed ``lr`` diverges where the curvature exceeds ``2/lr − λ``; meta-training can
+    drive ``θ`` there, and the implicit gradient, which assumes a converged ``φ``, gives no signal
+    to come back. Costs one extra forward pass per step. Works inside ``torch.vmap`` (the
+    accept/reject decision is a mask). Returns ``φ``, or ``[φ⁽⁰⁾, …, φ⁽ᵏ⁾]`` with
+    ``return_trajectory``.
     """
     if lam <= 0:
         raise ValueError(f"lam (the proximal strength λ) must be > 0, got {lam}")
@@ -179,11 +193,55 @@ def proximal_adapt(
         prox = sum(((phi[k] - theta[k]) ** 2).sum() for k in phi)
         return loss_at(model, phi, x, y, loss_fn) + 0.5 * lam * prox
 
-    grad_fn = torch.func.grad(objective)
     phi: Params = dict(theta)
+    traj = [phi]  # grows only with return_trajectory: memory must not depend on steps
+    if not backtrack:
+        grad_fn = torch.func.grad(objective)
+        for _ in range(steps):
+            phi = sgd_step(phi, grad_fn(phi), lr)
+            if return_trajectory:
+                traj.append(phi)
+        return traj if return_trajectory else phi
+    grad_and_value = torch.func.grad_and_value(objective)
+    step = torch.full((), float(lr), dtype=x.dtype, device=x.device)
     for _ in range(steps):
-        phi = sgd_step(phi, grad_fn(phi), lr)
-    return phi
+        g, value = grad_and_value(phi)
+        cand = sgd_step(phi, g, step)
+        ok = objective(cand) <= value
+        phi = {k: torch.where(ok, cand[k], phi[k]) for k in phi}
+        step = torch.where(ok, step, 0.5 * step)
+        if return_trajectory:
+            traj.append(phi)
+    return traj if return_trajectory else phi
+
+
+def evaluate_proximal_adaptation(
+    model: nn.Module,
+    params: Mapping[str, torch.Tensor],
+    batch: TaskBatch,
+    steps: int,
+    lr: float,
+    lam: float,
+    loss_fn: LossFn = mse_loss,
+    backtrack: bool = True,
+    chunk_size: int | None = 256,
+) -> torch.Tensor:
+    """iMAML's own test-time adaptation: query loss after 0…``steps`` proximal GD steps.
+
+    The analogue of :func:`course_pkg.algorithms.maml.evaluate_adaptation` for the proximal
+    inner loop (:func:`proximal_adapt` with ``lam``, ``lr`` and ``backtrack``) on each task's
+    support set. Returns a ``(T, steps + 1)`` tensor (column 0: the loss at ``θ``).
+    """
+    check_same_device(params, *batch)
+    theta = {k: v.detach() for k, v in params.items()}
+
+    def one(xs, ys, xq, yq):
+        traj = proximal_adapt(model, theta, xs, ys, lam, steps, lr, loss_fn,
+                              backtrack=backtrack, return_trajectory=True)
+        return torch.stack([loss_at(model, phi, xq, yq, loss_fn) for phi in traj])
+
+    with torch.no_grad():
+        return torch.vmap(one, chunk_size=chunk_size)(*batch).detach()
 
 
 def implicit_meta_gradient(
@@ -228,20 +286,23 @@ def imaml_meta_gradient(
     loss_fn: LossFn = mse_loss,
     hvp_mode: HVPMode = "auto",
     batched: bool = True,
+    backtrack: bool = False,
 ) -> tuple[torch.Tensor, Params]:
     """``(loss, grads)``: iMAML's meta-gradient averaged over the ``T`` tasks of ``batch``.
 
     Per task: :func:`proximal_adapt` on the support set (``inner_steps`` GD steps, step
-    ``inner_lr``), then :func:`implicit_meta_gradient`. ``batched=True`` maps over tasks with
-    ``torch.vmap``; ``False`` loops (same numbers, less peak memory). ``loss`` is the mean
-    query loss after adaptation; ``grads`` have the parameters' shapes and carry no graph (the
-    protocol of :func:`course_pkg.algorithms.maml.meta_gradient`).
+    ``inner_lr``, optionally with ``backtrack``), then :func:`implicit_meta_gradient`.
+    ``batched=True`` maps over tasks with ``torch.vmap``; ``False`` loops (same numbers, less
+    peak memory). ``loss`` is the mean query loss after adaptation; ``grads`` have the
+    parameters' shapes and carry no graph (the protocol of
+    :func:`course_pkg.algorithms.maml.meta_gradient`).
     """
     check_same_device(params, *batch)
     theta = {k: v.detach() for k, v in params.items()}
 
     def one(xs, ys, xq, yq):
-        phi = proximal_adapt(model, theta, xs, ys, lam, inner_steps, inner_lr, loss_fn)
+        phi = proximal_adapt(model, theta, xs, ys, lam, inner_steps, inner_lr, loss_fn,
+                             backtrack=backtrack)
         return implicit_meta_gradient(model, phi, xs, ys, xq, yq, lam, cg_steps, damping,
                                       loss_fn, hvp_mode)
 
@@ -295,7 +356,8 @@ def _imaml_factory(model: nn.Module, config, loss_fn: LossFn):
     """``meta_train`` plug-in: ``MetaConfig(algorithm="imaml", options={"lam": …, …})``.
 
     Uses ``config.inner_steps``/``config.inner_lr`` for the proximal inner loop and
-    ``config.options`` keys ``lam`` (1.0), ``cg_steps`` (5), ``damping`` (0.0), ``hvp_mode``.
+    ``config.options`` keys ``lam`` (1.0), ``cg_steps`` (5), ``damping`` (0.0), ``hvp_mode``
+    (``"auto"``) and ``backtrack`` (False).
     """
     opts = dict(config.options)
 
@@ -304,7 +366,8 @@ def _imaml_factory(model: nn.Module, config, loss_fn: LossFn):
             model, meta_params, batch, lam=float(opts.get("lam", 1.0)),
             inner_steps=config.inner_steps, inner_lr=config.inner_lr,
             cg_steps=int(opts.get("cg_steps", 5)), damping=float(opts.get("damping", 0.0)),
-            loss_fn=loss_fn, hvp_mode=opts.get("hvp_mode", "auto"))
+            loss_fn=loss_fn, hvp_mode=opts.get("hvp_mode", "auto"),
+            backtrack=bool(opts.get("backtrack", False)))
 
     return meta_grad_fn
 
@@ -314,9 +377,11 @@ register_algorithm("imaml", _imaml_factory, overwrite=True)
 #: Sinusoid settings of the ``sinusoid_imaml_k10`` checkpoint (``python -m course_pkg.train
 #: sinusoid --algo imaml``): the shared base (25 tasks, Adam 1e-3, α = 0.01) with a proximal
 #: inner loop of 20 GD steps, λ = 10 (about 1/(α·10): as strong a pull to θ as 10 plain SGD
-#: steps exert) and 5 CG steps.
+#: steps exert), 5 CG steps, and backtracking in the inner loop (without it meta-training drives
+#: θ to curvatures above 2/α − λ, where the inner loop diverges; see chapter 10).
 SINUSOID_DEFAULTS: dict = {"inner_steps": 20, "inner_lr": 0.01,
-                           "options": {"lam": 10.0, "cg_steps": 5, "damping": 0.0}}
+                           "options": {"lam": 10.0, "cg_steps": 5, "damping": 0.0,
+                                       "backtrack": True}}
 
 
 def _register_sinusoid() -> None:

@@ -111,7 +111,8 @@ class MetaConfig:
     shots. ``algorithm`` picks a registered meta-gradient (``maml``, ``fomaml``, ``metasgd``,
     ``pretrained``, or one registered by another module); ``first_order``, ``learn_inner_lr``
     (Meta-SGD) and ``multi_step_loss`` (MAML++, weights annealed over
-    ``msl_anneal_iterations``) modify ``maml``. ``options`` holds algorithm-specific extras.
+    ``msl_anneal_iterations``) modify ``maml``. ``options`` holds algorithm-specific extras
+    (for the MAML family: ``{"task_chunk_size": n}``, see :func:`meta_gradient`).
     """
 
     iterations: int = 1000
@@ -225,16 +226,21 @@ def maml_loss(
     lr = _lr_for(inner_lr, params)
     if step_weights is not None and len(step_weights) != inner_steps:
         raise ValueError(f"step_weights needs {inner_steps} entries, got {len(step_weights)}")
+    per_task = _maml_objective(model, params, batch, inner_steps, lr, loss_fn, first_order,
+                               step_weights)
+    return per_task.mean() if reduce else per_task
+
+
+def _maml_objective(model, params, batch, inner_steps, lr, loss_fn, first_order, step_weights):
+    """Per-task query losses ``(T,)`` of :func:`maml_loss` (inputs already checked)."""
     xs, ys, xq, yq = batch
     query_losses = torch.vmap(lambda p, x, y: loss_at(model, p, x, y, loss_fn))
     if step_weights is None:
         phi = batched_inner_adapt(model, params, xs, ys, inner_steps, lr, loss_fn, first_order)
-        per_task = query_losses(phi, xq, yq)
-    else:
-        traj = batched_inner_adapt(model, params, xs, ys, inner_steps, lr, loss_fn,
-                                   first_order, return_trajectory=True)
-        per_task = sum(w * query_losses(phi, xq, yq) for w, phi in zip(step_weights, traj[1:]))
-    return per_task.mean() if reduce else per_task
+        return query_losses(phi, xq, yq)
+    traj = batched_inner_adapt(model, params, xs, ys, inner_steps, lr, loss_fn, first_order,
+                               return_trajectory=True)
+    return sum(w * query_losses(phi, xq, yq) for w, phi in zip(step_weights, traj[1:]))
 
 
 def meta_gradient(
@@ -246,22 +252,40 @@ def meta_gradient(
     loss_fn: LossFn = mse_loss,
     first_order: bool = False,
     step_weights: Sequence[float] | None = None,
+    task_chunk_size: int | None = None,
 ) -> tuple[torch.Tensor, Params]:
     """``(loss, grads)``: the value of :func:`maml_loss` and its gradient w.r.t. ``params``.
 
     Second order (through the k inner steps) unless ``first_order``. When ``inner_lr`` is a dict
     of tensors (Meta-SGD) ``grads`` also holds ``"inner_lr:<name>"`` entries. The returned
-    tensors are detached; ``params`` may or may not require grad.
+    tensors are detached; ``params`` may or may not require grad. ``task_chunk_size`` processes
+    the tasks that many at a time and accumulates (same result, less memory: only one chunk's
+    graph is alive at a time).
     """
     batch = _check(params, batch)
+    T = batch.num_tasks
+    if task_chunk_size is not None and task_chunk_size < T:
+        total_loss, total = 0.0, None
+        for start in range(0, T, task_chunk_size):
+            chunk = TaskBatch(*(t[start:start + task_chunk_size] for t in batch))
+            loss, grads = meta_gradient(model, params, chunk, inner_steps, inner_lr, loss_fn,
+                                        first_order, step_weights)
+            w = chunk.num_tasks / T
+            total_loss = total_loss + w * loss
+            total = ({k: w * g for k, g in grads.items()} if total is None
+                     else {k: total[k] + w * g for k, g in grads.items()})
+        return total_loss, total
     learn_lr = isinstance(inner_lr, Mapping)
 
     theta = {k: v.detach().requires_grad_(True) for k, v in params.items()}
     lrs = ({k: v.detach().requires_grad_(True) for k, v in inner_lr.items()} if learn_lr
            else inner_lr)
+    if step_weights is not None and len(step_weights) != inner_steps:
+        raise ValueError(f"step_weights needs {inner_steps} entries, got {len(step_weights)}")
+    lr = _lr_for(lrs, theta)
     with torch.enable_grad():
-        loss = maml_loss(model, theta, batch, inner_steps, lrs, loss_fn, first_order,
-                         step_weights)
+        loss = _maml_objective(model, theta, batch, inner_steps, lr, loss_fn, first_order,
+                               step_weights).mean()
         leaves = list(theta.values()) + (list(lrs.values()) if learn_lr else [])
         grads = torch.autograd.grad(loss, leaves, allow_unused=True)
     names = list(theta) + ([LR_PREFIX + k for k in lrs] if learn_lr else [])
@@ -435,7 +459,7 @@ def _maml_factory(model: nn.Module, config: MetaConfig, loss_fn: LossFn) -> Meta
                    if config.multi_step_loss else None)
         return meta_gradient(model, params, batch, config.inner_steps,
                              lrs if lrs is not None else config.inner_lr, loss_fn,
-                             first_order, weights)
+                             first_order, weights, config.options.get("task_chunk_size"))
 
     return meta_grad_fn
 
@@ -524,8 +548,8 @@ def meta_train(
     gen = torch.Generator()
     gen.manual_seed(config.seed)
     leaves = list(meta.values())
-    opt = (torch.optim.Adam(leaves, lr=config.meta_lr) if config.optimizer == "adam"
-           else torch.optim.SGD(leaves, lr=config.meta_lr))
+    opt = (torch.optim.Adam(leaves, lr=config.meta_lr, foreach=True) if config.optimizer == "adam"
+           else torch.optim.SGD(leaves, lr=config.meta_lr, foreach=True))
 
     history: dict[str, list] = {"iteration": [], "loss": []}
     eval_batch = None

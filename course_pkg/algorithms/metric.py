@@ -137,7 +137,10 @@ def cosine_similarity(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> to
 
 
 def class_prototypes(z_support: torch.Tensor, y_support: torch.Tensor, n_way: int) -> torch.Tensor:
-    """Class means ``c_n = (1/K) Σ_{i: y_i = n} z_i``: ``(..., S, D)``, ``(..., S)`` → ``(..., N, D)``."""
+    """Class means ``c_n = (1/K) Σ_{i: y_i = n} z_i``.
+
+    ``z_support (..., S, D)``, ``y_support (..., S)`` → ``(..., N, D)``.
+    """
     oh = one_hot(y_support, n_way, z_support.dtype)  # (..., S, N)
     return (oh.transpose(-1, -2) @ z_support) / oh.sum(-2).unsqueeze(-1).clamp_min(1.0)
 
@@ -375,7 +378,8 @@ class SiameseNet(EpisodicLearner):
         self.verify = nn.Linear(self.embedding_dim, 1)
 
     def pair_logits(self, za: torch.Tensor, zb: torch.Tensor) -> torch.Tensor:
-        """Logits of ``p(same)`` for all pairs: ``(..., M, D)``, ``(..., S, D)`` → ``(..., M, S)``."""
+        """Logits of ``p(same)`` for all pairs: ``(..., M, D)``, ``(..., S, D)`` →
+        ``(..., M, S)``."""
         diff = (za.unsqueeze(-2) - zb.unsqueeze(-3)).abs()
         return self.verify(diff).squeeze(-1)
 

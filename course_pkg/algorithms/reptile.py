@@ -60,15 +60,15 @@ def reptile_adapt(
 ) -> Params:
     """``steps`` SGD steps of Reptile's inner loop on one task's data ``x (N, …)``, ``y (N, …)``.
 
-    With ``batch_size=None`` every step uses all ``N`` examples (this is
-    :func:`~course_pkg.algorithms.core.inner_adapt`). Otherwise step ``t`` uses the ``t mod
+    With ``batch_size=None`` every step uses all ``N`` examples (the same iterates as
+    :func:`~course_pkg.algorithms.core.inner_adapt`, but only the current one is kept alive, so
+    memory does not grow with ``steps``). Otherwise step ``t`` uses the ``t mod
     (N / batch_size)``-th consecutive minibatch, so two steps with ``batch_size = N/2`` see batch
     (0) then batch (1) as in the Taylor argument. ``N`` must be divisible by ``batch_size``.
     Works inside ``torch.vmap``. Returns the adapted parameters ``φ``.
     """
-    if batch_size is None or batch_size == x.shape[0]:
-        return inner_adapt(model, params, x, y, steps, lr, loss_fn)  # type: ignore[return-value]
     n = x.shape[0]
+    batch_size = n if batch_size is None else batch_size
     if batch_size < 1 or n % batch_size:
         raise ValueError(f"batch_size={batch_size} must divide the {n} examples of a task")
     nb = n // batch_size

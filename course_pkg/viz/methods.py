@@ -99,7 +99,7 @@ class FomamlCurvature(FigureLogic):
         super().__init__()
         self.spec = {"title": "MAML vs first-order MAML: the curvature term (I − αH)",
                      "grid": _grid_spec(self.LIM), "optimum": [0.5, 0.3], "arrow_scale": 1.0}
-        self.controls = {"h1": 3.0, "h2": 0.3, "angle": 30.0, "lr": 0.25, "theta": [-1.3, -1.2]}
+        self.controls = {"h1": 3.0, "h2": 0.3, "angle": 30.0, "lr": 0.25, "theta": [0.0, -1.6]}
 
     def validate(self, controls: dict[str, Any]) -> dict[str, Any]:
         merged = super().validate(controls)

@@ -63,7 +63,7 @@ function render({ model, el }) {
     right.marker(th[0], th[1], { size: 5, color: "#fff", label: "θ" });
     right.axes();
     right.legend([{ label: "−(I − αH)∇L(φ)  MAML", color: CV_COLORS.methods.maml },
-                  { label: "−∇L(φ)  FOMAML", color: CV_COLORS.methods.fomaml }]);
+                  { label: "−∇L(φ)  FOMAML", color: CV_COLORS.methods.fomaml }], { width: 160 });
     for (const k in sl) sl[k].set(c()[k]);
     const dot = d.g_maml[0] * d.g_fomaml[0] + d.g_maml[1] * d.g_fomaml[1];
     const nm = Math.hypot(...d.g_maml), nf = Math.hypot(...d.g_fomaml);

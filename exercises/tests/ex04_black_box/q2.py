@@ -1,0 +1,21 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q2"
+points = 4
+
+@test_case(points=None, hidden=False)
+def test_q2_small_example(lru_write):
+    import torch
+    memory = torch.ones(1, 3, 2)
+    w_read = torch.tensor([[0.0, 1.0, 0.0]])
+    usage = torch.tensor([[0.5, 0.9, 0.1]])
+    key = torch.tensor([[2.0, -2.0]])
+    out = lru_write(memory, w_read, usage, key, torch.tensor([[0.25]]))
+    assert out is not None and out is not Ellipsis, 'lru_write returned nothing'
+    new_memory, w_write = out
+    assert torch.allclose(w_write, torch.tensor([[0.0, 0.25, 0.75]])), f'w_write = {w_write}'
+    expected = torch.tensor([[[1.0, 1.0], [1.5, 0.5], [1.5, -1.5]]])
+    assert torch.allclose(new_memory, expected), f'expected\n{expected}\ngot\n{new_memory}'
+
