@@ -18,8 +18,7 @@ where ``D_i^tr`` (support) and ``D_i^test`` (query) are disjoint samples of task
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
@@ -27,21 +26,9 @@ from torch import nn
 from course_pkg.algorithms.core import forward, mse_loss
 from course_pkg.tasks import SinusoidTasks, TaskBatch
 from course_pkg.utils import check_finite, get_device
+from course_pkg.utils import progress as progress_bar
 
 Params = dict[str, torch.Tensor]
-
-
-def _progress(iterable: Iterable, desc: str) -> Iterable:
-    """``tqdm.auto`` progress bar, off when ``$TQDM_DISABLE`` is set (``make book`` sets it).
-
-    tqdm's notebook bar ignores ``TQDM_DISABLE`` (it forces ``disable=False``) and would put a
-    widget into the executed book, so the variable is checked here.
-    """
-    if os.environ.get("TQDM_DISABLE", "").strip().lower() in {"1", "true", "yes"}:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, desc=desc, leave=False)
 
 
 def split_support_query(
@@ -207,7 +194,8 @@ def meta_train_feature_ridge(
     opt = torch.optim.Adam(theta.values(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     history: list[float] = []
-    steps_iter = _progress(range(steps), "meta-training features") if progress else range(steps)
+    steps_iter = (progress_bar(range(steps), desc="meta-training features", leave=False)
+                  if progress else range(steps))
     for step in steps_iter:
         xs, ys, xq, yq = tasks.sample(meta_batch, k_support, k_query, generator=gen, device=dev)
         if query_is_support:

@@ -12,14 +12,15 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_utils import (  # noqa: F401 (the *_fixture objects register pytest fixtures)
+
+# The fixtures chromium_browser, html_root and html_server come from conftest.py: importing the
+# *_fixture objects here as well would register a second session-wide Chromium (and playwright
+# refuses a second sync instance inside the first one's loop).
+from browser_utils import (
     HTML_ROOT,
     REPO,
     built_pages,
     check_page,
-    chromium_browser_fixture,
-    html_root_fixture,
-    html_server_fixture,
     is_local,
     open_page,
 )

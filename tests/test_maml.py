@@ -110,7 +110,9 @@ def test_meta_gradient_equals_learn2learn(k, first_order):
     total = _l2l_meta_grad(l2l.algorithms.MAML(model, lr=0.05, first_order=first_order), batch, k)
     assert loss.item() == pytest.approx(total, rel=1e-5)
     for name, p in model.named_parameters():
-        assert (grads[name] - p.grad).abs().max().item() < 1e-5, name
+        # float32: 1e-5 relative to the gradient's scale (entries reach ~30 at k = 5)
+        tol = 1e-5 * max(1.0, p.grad.abs().max().item())
+        assert (grads[name] - p.grad).abs().max().item() < tol, name
     if not first_order:  # the second-order terms matter: FOMAML differs
         fo = meta_gradient(model, params(model), batch, k, 0.05, first_order=True)[1]
         assert max((fo[n] - grads[n]).abs().max().item() for n in grads) > 1e-4

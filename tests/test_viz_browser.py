@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 from browser_utils import (
     HTML_ROOT,
-    chromium_browser_fixture,  # noqa: F401
     open_page,
     serve_html,
 )

@@ -119,7 +119,8 @@ def inner_adapt(
         else:
             g = grad_fn(phi)
         phi = sgd_step(phi, g, lr)
-        traj.append(phi)
+        if return_trajectory:
+            traj.append(phi)
     return traj if return_trajectory else phi
 
 
@@ -165,5 +166,6 @@ def batched_inner_adapt(
             g = torch.autograd.grad(task_losses(phi, x, y).sum(), list(phi.values()),
                                     create_graph=True)
         phi = sgd_step(phi, dict(zip(phi, g)), lr)
-        traj.append(phi)
+        if return_trajectory:  # otherwise keep no old iterate alive (FOMAML's memory stays flat)
+            traj.append(phi)
     return traj if return_trajectory else phi
