@@ -134,22 +134,6 @@ def _step_fn(algo: str, model, params, batch, loss_fn, k: int, lr: float):
     raise ValueError(f"unknown algorithm {algo!r}; choose from {ALGORITHMS}")
 
 
-def _allocator_peak_cpu(step) -> float:
-    """Peak bytes held by torch's CPU allocator during ``step()`` above the level before it."""
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        out = step()
-        del out
-    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
-    events.sort(key=lambda e: e.start_ns())
-    level = peak = 0
-    for e in events:
-        level += e.nbytes()
-        peak = max(peak, level)
-    return peak
-
-
 def _rss_peak(step) -> float:
     """Peak RSS (sampled every 0.5 ms) during ``step()`` minus the RSS just before it, bytes.
 
@@ -258,7 +242,9 @@ def worker(algo: str, model_name: str, k: int, threads: int) -> dict:
         sync()
         peak = torch.cuda.max_memory_allocated() - before
     else:
-        peak = _allocator_peak_cpu(step)
+        from course_pkg.utils import cpu_allocator_peak
+
+        peak = cpu_allocator_peak(step)
 
     ref = _reference(algo, model, params, batch, loss_fn, k, lr)
     diff = ref_size = None

@@ -98,3 +98,24 @@ def progress(iterable=None, **kwargs):
     from tqdm.auto import tqdm as auto_tqdm
 
     return auto_tqdm(iterable, **kwargs)
+
+
+def cpu_allocator_peak(step) -> int:
+    """Peak bytes held by torch's CPU allocator during ``step()``, above the level before it.
+
+    Replays the allocation and free events that ``torch.profiler`` records with
+    ``profile_memory=True``, so it depends only on what ``step`` allocates, not on the machine's
+    load or on glibc. ``step`` is called once and its result dropped inside the measurement.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        out = step()
+        del out
+    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    events.sort(key=lambda e: e.start_ns())
+    level = peak = 0
+    for e in events:
+        level += e.nbytes()
+        peak = max(peak, level)
+    return peak

@@ -368,6 +368,35 @@ def test_saved_tensor_memory_grows_with_inner_steps_only_for_second_order():
     assert mem[True, 1] == mem[True, 2] == mem[True, 4] < mem[False, 1]
 
 
+@pytest.mark.parametrize("adapt", ["batched", "per_task"])
+def test_first_order_peak_memory_is_flat_in_inner_steps(adapt):
+    """FOMAML's allocator peak must not grow with k: the inner loop keeps only the current
+    iterate (it once kept all k of them alive, one parameter copy per task and step)."""
+    from course_pkg.utils import cpu_allocator_peak
+
+    torch.manual_seed(0)
+    model = MLP(1, (64, 64), 1)
+    theta = params(model)
+    b = SinusoidTasks().sample(8, 10, 10, generator=0, device="cpu")
+
+    def step(k, first_order):
+        if adapt == "batched":
+            return lambda: meta_gradient(model, theta, b, k, 0.01, first_order=first_order)
+
+        def loop():  # inner_adapt per task (the vmap-free path), outer backward through it
+            th = {n: v.detach().requires_grad_(True) for n, v in theta.items()}
+            phi = inner_adapt(model, th, b.x_support[0], b.y_support[0], k, 0.01,
+                              first_order=first_order)
+            return torch.autograd.grad(loss_at(model, phi, b.x_query[0], b.y_query[0]),
+                                       list(th.values()))
+        return loop
+
+    fo = {k: cpu_allocator_peak(step(k, True)) for k in (2, 8, 32)}
+    so = {k: cpu_allocator_peak(step(k, False)) for k in (2, 32)}
+    assert max(fo.values()) <= 1.10 * min(fo.values()), fo
+    assert so[32] > 3 * so[2], so  # the measurement does see growth where there is some
+
+
 def test_task_chunks_give_the_same_meta_gradient():
     torch.manual_seed(5)
     model = MLP(1, (12, 12), 1)
