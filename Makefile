@@ -109,12 +109,9 @@ bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
 # Retrains every committed checkpoint the chapters load (seeded: the same numbers again; about an
-# hour on 2 CPU cores). Each line is also a documented package command of its own.
+# hour on 2 CPU cores): sinusoid, glyphs, few-shot models + table, meta-RL.
 weights: $(STAMP)
-	$(PY) -m course_pkg.train all                    # sinusoid (ch. 3, 6-11) and glyphs (ch. 2)
-	$(PY) -m course_pkg.experiments train-all --retrain  # few-shot models (ch. 4, 5) + table
-	$(PY) -m course_pkg.experiments fewshot-table
-	$(PY) -m course_pkg.rl train all                 # meta-RL (ch. 12)
+	$(PY) -m course_pkg.train all
 
 lint: $(STAMP)
 	$(BIN)/ruff check course_pkg tests benchmarks

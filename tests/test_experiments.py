@@ -98,3 +98,12 @@ def test_maml_family_accuracy_uses_adaptation():
                                 small).mean().item()
     assert adapted > no_steps + 0.1
     assert torch.isfinite(torch.tensor(adapted))
+
+
+def test_train_all_registers_every_checkpoint_family():
+    """``make weights`` (= ``python -m course_pkg.train all``) must reach every family of
+    committed checkpoints, including those registered outside ``course_pkg.algorithms``."""
+    from course_pkg import train
+
+    train.discover_experiments()
+    assert {"sinusoid", "glyphs", "fewshot", "rl"} <= set(train.EXPERIMENTS)

@@ -223,16 +223,17 @@ def maml_loss(
     Returns a scalar, or the per-task losses ``(T,)`` with ``reduce=False``.
     """
     batch = _check(params, batch)
-    lr = _lr_for(inner_lr, params)
-    if step_weights is not None and len(step_weights) != inner_steps:
-        raise ValueError(f"step_weights needs {inner_steps} entries, got {len(step_weights)}")
-    per_task = _maml_objective(model, params, batch, inner_steps, lr, loss_fn, first_order,
+    per_task = _maml_objective(model, params, batch, inner_steps, inner_lr, loss_fn, first_order,
                                step_weights)
     return per_task.mean() if reduce else per_task
 
 
-def _maml_objective(model, params, batch, inner_steps, lr, loss_fn, first_order, step_weights):
-    """Per-task query losses ``(T,)`` of :func:`maml_loss` (inputs already checked)."""
+def _maml_objective(model, params, batch, inner_steps, inner_lr, loss_fn, first_order,
+                    step_weights):
+    """Per-task query losses ``(T,)`` of :func:`maml_loss` (``batch`` already checked)."""
+    if step_weights is not None and len(step_weights) != inner_steps:
+        raise ValueError(f"step_weights needs {inner_steps} entries, got {len(step_weights)}")
+    lr = _lr_for(inner_lr, params)
     xs, ys, xq, yq = batch
     query_losses = torch.vmap(lambda p, x, y: loss_at(model, p, x, y, loss_fn))
     if step_weights is None:
@@ -280,11 +281,8 @@ def meta_gradient(
     theta = {k: v.detach().requires_grad_(True) for k, v in params.items()}
     lrs = ({k: v.detach().requires_grad_(True) for k, v in inner_lr.items()} if learn_lr
            else inner_lr)
-    if step_weights is not None and len(step_weights) != inner_steps:
-        raise ValueError(f"step_weights needs {inner_steps} entries, got {len(step_weights)}")
-    lr = _lr_for(lrs, theta)
     with torch.enable_grad():
-        loss = _maml_objective(model, theta, batch, inner_steps, lr, loss_fn, first_order,
+        loss = _maml_objective(model, theta, batch, inner_steps, lrs, loss_fn, first_order,
                                step_weights).mean()
         leaves = list(theta.values()) + (list(lrs.values()) if learn_lr else [])
         grads = torch.autograd.grad(loss, leaves, allow_unused=True)

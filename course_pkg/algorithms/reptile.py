@@ -61,8 +61,7 @@ def reptile_adapt(
     """``steps`` SGD steps of Reptile's inner loop on one task's data ``x (N, …)``, ``y (N, …)``.
 
     With ``batch_size=None`` every step uses all ``N`` examples (the same iterates as
-    :func:`~course_pkg.algorithms.core.inner_adapt`, but only the current one is kept alive, so
-    memory does not grow with ``steps``). Otherwise step ``t`` uses the ``t mod
+    :func:`~course_pkg.algorithms.core.inner_adapt`). Otherwise step ``t`` uses the ``t mod
     (N / batch_size)``-th consecutive minibatch, so two steps with ``batch_size = N/2`` see batch
     (0) then batch (1) as in the Taylor argument. ``N`` must be divisible by ``batch_size``.
     Works inside ``torch.vmap``. Returns the adapted parameters ``φ``.
