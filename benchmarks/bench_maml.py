@@ -12,6 +12,12 @@ task). Cases:
   5-way 1-shot episodes of random 28×28 images with one query per class, meta-batch 32,
   α = 0.4, one inner step (Finn et al.'s Omniglot setting); MAML and FOMAML.
 
+The conv4 cases add a third implementation, ``per-task loop``: the same arithmetic as a plain
+Python loop over tasks (``functional_call`` on a parameter dict, ``torch.autograd.grad`` with
+``create_graph`` for the inner step, one ``backward`` per task), with none of learn2learn's module
+cloning. It is the floor of any per-task implementation and separates the cost of the kernels
+from the cost of the per-task machinery that batching removes.
+
 Each record: ``benchmark``, ``implementation``, ``inner_steps``, ``order``, ``iterations_per_s``
 (best of many short timed blocks, the two implementations interleaved so that they share the
 machine's load; with one CPU thread the blocks are timed in process CPU time, which other
@@ -37,6 +43,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.func import functional_call
 
 from course_pkg.algorithms.core import cross_entropy_loss, mse_loss
 from course_pkg.algorithms.maml import MetaConfig, meta_gradient, meta_train, saved_tensor_bytes
@@ -93,6 +100,25 @@ def l2l_step(maml, opt, batch: TaskBatch, steps: int, loss_fn, first_order: bool
     return total
 
 
+def loop_step(model, theta: dict, opt, batch: TaskBatch, steps: int, lr: float, loss_fn,
+              first_order: bool) -> float:
+    """One meta-iteration as a plain per-task loop on a parameter dict (no module cloning)."""
+    opt.zero_grad()
+    total, T = 0.0, batch.num_tasks
+    names = list(theta)
+    for i in range(T):
+        phi = dict(theta)
+        for _ in range(steps):
+            inner = loss_fn(functional_call(model, phi, (batch.x_support[i],)), batch.y_support[i])
+            g = torch.autograd.grad(inner, [phi[n] for n in names], create_graph=not first_order)
+            phi = {n: phi[n] - lr * gn for n, gn in zip(names, g)}
+        loss = loss_fn(functional_call(model, phi, (batch.x_query[i],)), batch.y_query[i]) / T
+        loss.backward()
+        total += loss.item()
+    opt.step()
+    return total
+
+
 def peak_mb(fn, device: torch.device) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -117,8 +143,10 @@ def clock(device: torch.device):
 
 
 def run_case(name: str, make_model, batches, steps: int, lr: float, loss_fn, first_order: bool,
-             iters: tuple[int, int], repeats: int, device: torch.device) -> list[dict]:
-    """``iters``: meta-iterations per timed block for (course_pkg, learn2learn)."""
+             iters: tuple[int, int], repeats: int, device: torch.device,
+             with_loop: bool = False) -> list[dict]:
+    """``iters``: meta-iterations per timed block for (course_pkg, learn2learn); the per-task
+    loop (``with_loop``) uses learn2learn's block size."""
     l2l = import_learn2learn()
     torch.manual_seed(0)
     model = make_model().to(device)
@@ -166,18 +194,48 @@ def run_case(name: str, make_model, batches, steps: int, lr: float, loss_fn, fir
         sync(device)
         return (now() - t) / iters_l2l
 
-    time_ours(), time_l2l()  # warm-up
-    best_ours, best_l2l = math.inf, math.inf
+    loop_model = make_model().to(device)
+    loop_model.load_state_dict(start)
+    theta = dict(loop_model.named_parameters())
+    loop_opt = torch.optim.Adam(theta.values(), lr=1e-3)
+
+    def time_loop() -> float:
+        t = now()
+        for it in range(iters_l2l):
+            loop_step(loop_model, theta, loop_opt, batches[it % len(batches)], steps, lr, loss_fn,
+                      first_order)
+        sync(device)
+        return (now() - t) / iters_l2l
+
+    timers = {"course_pkg": time_ours, "learn2learn": time_l2l}
+    if with_loop:
+        timers["per-task loop"] = time_loop
+    for fn in timers.values():  # warm-up
+        fn()
+    best = {k: math.inf for k in timers}
     for _ in range(repeats):  # interleaved, best of `repeats` blocks (seconds per iteration)
-        best_ours = min(best_ours, time_ours())
-        best_l2l = min(best_l2l, time_l2l())
-    ips_ours, ips_l2l = 1 / best_ours, 1 / best_l2l
+        for k, fn in timers.items():
+            best[k] = min(best[k], fn())
+    ips_ours, ips_l2l = 1 / best["course_pkg"], 1 / best["learn2learn"]
     common = {
         "benchmark": name, "inner_steps": steps, "order": "first" if first_order else "second",
         "meta_batch": batches[0].num_tasks, "inner_lr": lr, "repeats": repeats, "timer": timer,
         "max_abs_grad_diff": grad_diff, "device": str(device),
         "threads": torch.get_num_threads(), "torch": torch.__version__,
     }
+    loop_records = []
+    if with_loop:  # its meta-gradient from the start parameters (SGD with lr 0 keeps .grad)
+        loop_model.load_state_dict(start)
+        loop_step(loop_model, theta, torch.optim.SGD(theta.values(), lr=0.0), batches[0], steps,
+                  lr, loss_fn, first_order)
+        loop_diff = max((ours[n] - p.grad).abs().max().item() for n, p in theta.items())
+        mem_loop = peak_mb(lambda: loop_step(loop_model, theta, loop_opt, batches[0], steps, lr,
+                                             loss_fn, first_order), device)
+        ips_loop = 1 / best["per-task loop"]
+        loop_records = [{**common, "implementation": "per-task loop", "iterations_per_s": ips_loop,
+                         "peak_mem_mb": mem_loop, "max_abs_grad_diff": loop_diff,
+                         "speedup_vs_learn2learn": ips_loop / ips_l2l,
+                         "iterations_per_block": iters_l2l}]
     return [
         {**common, "implementation": "course_pkg", "iterations_per_s": ips_ours,
          "peak_mem_mb": mem_ours, "speedup_vs_learn2learn": ips_ours / ips_l2l,
@@ -185,6 +243,7 @@ def run_case(name: str, make_model, batches, steps: int, lr: float, loss_fn, fir
         {**common, "implementation": "learn2learn", "iterations_per_s": ips_l2l,
          "peak_mem_mb": mem_l2l, "speedup_vs_learn2learn": 1.0,
          "iterations_per_block": iters_l2l},
+        *loop_records,
     ]
 
 
@@ -213,19 +272,22 @@ def main(argv: list[str] | None = None) -> int:
     for first_order in (False, True):
         cases.append((f"conv4_5way1shot_{'fomaml' if first_order else 'maml'}",
                       lambda: Conv4(1, 5), img, 1, 0.4, cross_entropy_loss, first_order,
-                      (1, 1), 2 if quick else 8))
+                      (1, 1), 2 if quick else 8, True))
     records = []
     for case in cases:
         if args.only and args.only not in case[0]:
             continue
         t = time.time()
-        recs = run_case(*case, device=device)
+        recs = run_case(*case[:9], device=device, with_loop=len(case) > 9 and case[9])
         records += recs
         print(f"{case[0]:28s} k={case[3]}  course_pkg {recs[0]['iterations_per_s']:8.2f} it/s  "
               f"learn2learn {recs[1]['iterations_per_s']:8.2f} it/s  "
               f"speed-up {recs[0]['speedup_vs_learn2learn']:5.2f}×  "
               f"max|Δgrad| {recs[0]['max_abs_grad_diff']:.1e}  ({time.time() - t:.0f} s)",
               flush=True)
+        for r in recs[2:]:
+            print(f"{'':28s}      {r['implementation']} {r['iterations_per_s']:8.2f} it/s  "
+                  f"speed-up {r['speedup_vs_learn2learn']:5.2f}×", flush=True)
     meta = {"python": platform.python_version(), "machine": platform.machine(),
             "cpu_count": os.cpu_count(), "quick": quick}
     for r in records:

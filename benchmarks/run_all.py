@@ -106,9 +106,15 @@ def speedup_plot(records: list[dict], path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{r['benchmark']}\nk={r.get('inner_steps', '?')}" for r in recs]
-    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(recs)), 3.6))
-    ax.bar(range(len(recs)), [r["speedup_vs_learn2learn"] for r in recs], color="C0")
+    def label(r: dict) -> str:
+        name = r["benchmark"].replace("_5way1shot", " 5w1s").replace("_", "\n", 1).replace("_", " ")
+        extra = "" if r["implementation"] == "course_pkg" else f"\n({r['implementation']})"
+        return f"{name}\nk={r.get('inner_steps', '?')}{extra}"
+
+    labels = [label(r) for r in recs]
+    colours = ["C0" if r["implementation"] == "course_pkg" else "0.6" for r in recs]
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(recs)), 3.8))
+    ax.bar(range(len(recs)), [r["speedup_vs_learn2learn"] for r in recs], color=colours)
     ax.axhline(1, color="k", lw=0.8)
     ax.set_xticks(range(len(recs)), labels, fontsize=7)
     ax.set_ylabel("meta-iterations/s ÷ learn2learn")

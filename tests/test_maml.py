@@ -7,7 +7,13 @@ import pytest
 import torch
 from torch import nn
 
-from course_pkg.algorithms.core import batched_inner_adapt, inner_adapt, loss_at, mse_loss
+from course_pkg.algorithms.core import (
+    batched_inner_adapt,
+    cross_entropy_loss,
+    inner_adapt,
+    loss_at,
+    mse_loss,
+)
 from course_pkg.algorithms.maml import (
     LR_PREFIX,
     MetaConfig,
@@ -23,7 +29,7 @@ from course_pkg.algorithms.maml import (
     register_algorithm,
     split_meta_params,
 )
-from course_pkg.models import MLP, params
+from course_pkg.models import MLP, Conv4, params
 from course_pkg.tasks import SinusoidTasks, TaskBatch
 from course_pkg.utils import import_learn2learn
 
@@ -84,7 +90,7 @@ def test_single_neuron_k_steps_matches_seed000_eq28(k):
 
 
 # --------------------------------------------------------------------- learn2learn equality
-def _l2l_meta_grad(wrapper, batch, k):
+def _l2l_meta_grad(wrapper, batch, k, loss_fn=mse_loss):
     """learn2learn's MAML/MetaSGD loop: clone, adapt k times, backward the query loss / T."""
     wrapper.zero_grad()
     T = batch.num_tasks
@@ -92,8 +98,8 @@ def _l2l_meta_grad(wrapper, batch, k):
     for i in range(T):
         learner = wrapper.clone()
         for _ in range(k):
-            learner.adapt(mse_loss(learner(batch.x_support[i]), batch.y_support[i]))
-        loss = mse_loss(learner(batch.x_query[i]), batch.y_query[i]) / T
+            learner.adapt(loss_fn(learner(batch.x_support[i]), batch.y_support[i]))
+        loss = loss_fn(learner(batch.x_query[i]), batch.y_query[i]) / T
         loss.backward()
         total += loss.item()
     return total
@@ -116,6 +122,66 @@ def test_meta_gradient_equals_learn2learn(k, first_order):
     if not first_order:  # the second-order terms matter: FOMAML differs
         fo = meta_gradient(model, params(model), batch, k, 0.05, first_order=True)[1]
         assert max((fo[n] - grads[n]).abs().max().item() for n in grads) > 1e-4
+
+
+def _image_episodes(tasks: int, ways: int, query: int, seed: int, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    ys = torch.stack([torch.randperm(ways, generator=g) for _ in range(tasks)])
+    yq = torch.arange(ways).repeat(query).expand(tasks, -1).clone()
+    return TaskBatch(torch.rand(tasks, ways, 1, 28, 28, generator=g, dtype=dtype), ys,
+                     torch.rand(tasks, ways * query, 1, 28, 28, generator=g, dtype=dtype), yq)
+
+
+@pytest.mark.parametrize("k,first_order", [(1, False), (2, False), (2, True)])
+def test_conv4_meta_gradient_equals_learn2learn(k, first_order):
+    """Conv4 with batch-statistics BatchNorm, cross-entropy, α = 0.4 (the Omniglot setting).
+
+    BatchNorm's second derivative is where batched implementations go wrong: in torch 2.14,
+    ``grad(vmap(task loss with an inner torch.func.grad))`` is off by ~1e-2 on this model;
+    ``meta_gradient`` (vmap for the forward pass, autograd for both derivatives) must not be.
+    """
+    torch.manual_seed(10 + k)
+    model = Conv4(1, 3, hidden=16)
+    batch = _image_episodes(3, 3, 2, seed=k)
+    loss, grads = meta_gradient(model, params(model), batch, k, 0.4, cross_entropy_loss,
+                                first_order=first_order)
+    l2l = import_learn2learn()
+    wrapper = l2l.algorithms.MAML(model, lr=0.4, first_order=first_order)
+    total = _l2l_meta_grad(wrapper, batch, k, cross_entropy_loss)
+    assert loss.item() == pytest.approx(total, rel=1e-5)
+    for name, p in model.named_parameters():
+        tol = 1e-5 * max(1.0, p.grad.abs().max().item())
+        assert (grads[name] - p.grad).abs().max().item() < tol, name
+    if not first_order:
+        fo = meta_gradient(model, params(model), batch, k, 0.4, cross_entropy_loss,
+                           first_order=True)[1]
+        assert max((fo[n] - grads[n]).abs().max().item() for n in grads) > 1e-3
+
+
+def test_conv4_second_order_meta_gradient_matches_finite_differences():
+    """float64, two inner steps: a central difference of the meta-loss along a random direction
+    equals the meta-gradient's inner product with it. The step is tiny (1e-7) because max-pool
+    switches and ReLU kinks make the meta-loss piecewise smooth: with steps of 1e-5 or more the
+    difference quotient crosses kinks and is off by 100×."""
+    torch.manual_seed(3)
+    model = Conv4(1, 3, hidden=8).double()
+    batch = _image_episodes(2, 3, 2, seed=5, dtype=torch.float64)
+    theta = params(model, detach=True)
+    _, grads = meta_gradient(model, theta, batch, 2, 0.4, cross_entropy_loss)
+    g = torch.Generator().manual_seed(1)
+    direction = {n: torch.randn(v.shape, generator=g, dtype=v.dtype) for n, v in theta.items()}
+    eps = 1e-7
+
+    def meta_loss(sign: float) -> float:
+        shifted = {n: v + sign * eps * direction[n] for n, v in theta.items()}
+        return maml_loss(model, shifted, batch, 2, 0.4, cross_entropy_loss).item()
+
+    numeric = (meta_loss(1.0) - meta_loss(-1.0)) / (2 * eps)
+    analytic = sum((grads[n] * direction[n]).sum().item() for n in theta)
+    assert analytic == pytest.approx(numeric, rel=1e-6, abs=1e-9)
+    fo = meta_gradient(model, theta, batch, 2, 0.4, cross_entropy_loss, first_order=True)[1]
+    first_order = sum((fo[n] * direction[n]).sum().item() for n in theta)
+    assert abs(first_order - numeric) > 1e3 * abs(analytic - numeric)
 
 
 def test_meta_sgd_equals_learn2learn_metasgd():

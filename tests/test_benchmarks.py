@@ -1,0 +1,47 @@
+"""The benchmark scripts run and write what the Performance appendix reads (no timings asserted)."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import bench_maml  # noqa: E402
+import run_all  # noqa: E402
+
+
+@pytest.mark.parametrize("only,implementations", [
+    ("sinusoid_fomaml", {"course_pkg", "learn2learn"}),
+    ("conv4_5way1shot_maml", {"course_pkg", "learn2learn", "per-task loop"}),
+])
+def test_bench_maml_quick_writes_records_with_equal_gradients(tmp_path, only, implementations):
+    out = tmp_path / "bench.json"
+    assert bench_maml.main(["--quick", "--only", only, "--out", str(out), "--threads", "1"]) == 0
+    records = json.loads(out.read_text())
+    assert {r["implementation"] for r in records} == implementations
+    for r in records:
+        for key in run_all.REQUIRED:
+            assert key in r, key
+        assert r["benchmark"].startswith(only)
+        assert r["iterations_per_s"] > 0 and r["peak_mem_mb"] > 0
+        # every implementation computes the same meta-gradient as course_pkg
+        assert r["max_abs_grad_diff"] < 1e-5
+    l2l = next(r for r in records if r["implementation"] == "learn2learn")
+    assert l2l["speedup_vs_learn2learn"] == 1.0
+
+
+def test_markdown_table_lists_every_record():
+    records = [
+        {"benchmark": "b", "implementation": impl, "inner_steps": 1, "meta_batch": 2,
+         "iterations_per_s": 3.0, "peak_mem_mb": 1.0, "max_abs_grad_diff": 1e-8,
+         "speedup_vs_learn2learn": s, "source": "bench_maml", "device": "cpu", "threads": 1,
+         "torch": "x"}
+        for impl, s in [("course_pkg", 2.0), ("learn2learn", 1.0), ("per-task loop", 1.1)]
+    ]
+    text = run_all.markdown(records, None)
+    for impl in ("course_pkg", "learn2learn", "per-task loop"):
+        assert f"| b | {impl} |" in text
+    assert "2.00×" in text and "1.10×" in text
