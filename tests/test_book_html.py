@@ -134,3 +134,31 @@ def test_every_toc_entry_was_built(html_root):
         entries += [c["file"] for c in part.get("chapters", [])]
     missing = [e for e in entries if not (html_root / f"{e}.html").is_file()]
     assert not missing, f"pages missing from {html_root}: {missing} (run `make book`)"
+
+
+def _prose_text(html: str) -> str:
+    """A page's text without code blocks, scripts and styles (where markdown syntax is legit)."""
+    for tag in ("pre", "code", "script", "style", "textarea"):
+        html = re.sub(rf"<{tag}\b.*?</{tag}>", " ", html, flags=re.S | re.I)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+def test_markdown_that_cells_display_is_rendered(html_root):
+    """Static check: no page shows markdown syntax as text — e.g. the pipes of a table that a
+    cell displays with ``IPython.display.Markdown`` (CommonMark rendering has no tables)."""
+    # the dashes of a table's rule row, or what smart quotes make of them (— and –)
+    table_rule = re.compile(r"\|\s*:?(?:-{3,}|[—–]+-?):?\s*\|")
+    bad = []
+    for rel in built_pages(html_root):
+        text = _prose_text((html_root / rel).read_text(encoding="utf-8", errors="replace"))
+        m = table_rule.search(text)
+        if m:
+            bad.append(f"{rel}: …{text[max(0, m.start() - 60):m.end() + 20]!r}…")
+    assert not bad, "raw markdown tables in the HTML:\n" + "\n".join(bad)
+
+
+def test_displayed_tables_are_html_tables(html_root):
+    """The Performance appendix's two results tables come out as HTML <table>s."""
+    for rel in ("book/appendix_performance.html",):
+        html = (html_root / rel).read_text(encoding="utf-8")
+        assert html.count("<table") >= 2, rel
