@@ -194,21 +194,27 @@ def run_case(name: str, make_model, batches, steps: int, lr: float, loss_fn, fir
         sync(device)
         return (now() - t) / iters_l2l
 
-    loop_model = make_model().to(device)
-    loop_model.load_state_dict(start)
-    theta = dict(loop_model.named_parameters())
-    loop_opt = torch.optim.Adam(theta.values(), lr=1e-3)
-
-    def time_loop() -> float:
-        t = now()
-        for it in range(iters_l2l):
-            loop_step(loop_model, theta, loop_opt, batches[it % len(batches)], steps, lr, loss_fn,
-                      first_order)
-        sync(device)
-        return (now() - t) / iters_l2l
-
     timers = {"course_pkg": time_ours, "learn2learn": time_l2l}
     if with_loop:
+        loop_model = make_model().to(device)
+        theta = dict(loop_model.named_parameters())
+        # its meta-gradient from the start parameters (SGD with lr 0 leaves them and keeps .grad)
+        loop_model.load_state_dict(start)
+        loop_step(loop_model, theta, torch.optim.SGD(theta.values(), lr=0.0), batches[0], steps,
+                  lr, loss_fn, first_order)
+        loop_diff = max((ours[n] - p.grad).abs().max().item() for n, p in theta.items())
+        loop_opt = torch.optim.Adam(theta.values(), lr=1e-3)
+        mem_loop = peak_mb(lambda: loop_step(loop_model, theta, loop_opt, batches[0], steps, lr,
+                                             loss_fn, first_order), device)
+
+        def time_loop() -> float:
+            t = now()
+            for it in range(iters_l2l):
+                loop_step(loop_model, theta, loop_opt, batches[it % len(batches)], steps, lr,
+                          loss_fn, first_order)
+            sync(device)
+            return (now() - t) / iters_l2l
+
         timers["per-task loop"] = time_loop
     for fn in timers.values():  # warm-up
         fn()
@@ -224,13 +230,7 @@ def run_case(name: str, make_model, batches, steps: int, lr: float, loss_fn, fir
         "threads": torch.get_num_threads(), "torch": torch.__version__,
     }
     loop_records = []
-    if with_loop:  # its meta-gradient from the start parameters (SGD with lr 0 keeps .grad)
-        loop_model.load_state_dict(start)
-        loop_step(loop_model, theta, torch.optim.SGD(theta.values(), lr=0.0), batches[0], steps,
-                  lr, loss_fn, first_order)
-        loop_diff = max((ours[n] - p.grad).abs().max().item() for n, p in theta.items())
-        mem_loop = peak_mb(lambda: loop_step(loop_model, theta, loop_opt, batches[0], steps, lr,
-                                             loss_fn, first_order), device)
+    if with_loop:
         ips_loop = 1 / best["per-task loop"]
         loop_records = [{**common, "implementation": "per-task loop", "iterations_per_s": ips_loop,
                          "peak_mem_mb": mem_loop, "max_abs_grad_diff": loop_diff,
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             per_block = (10, 2) if quick else ((60, 8) if steps == 1 else (20, 3))
             cases.append((f"sinusoid_{'fomaml' if first_order else 'maml'}",
                           lambda: MLP(1, (40, 40), 1), sin, steps, 0.01, mse_loss, first_order,
-                          per_block, 2 if quick else 15))
+                          per_block, 2 if quick else 15, False))
     for first_order in (False, True):
         cases.append((f"conv4_5way1shot_{'fomaml' if first_order else 'maml'}",
                       lambda: Conv4(1, 5), img, 1, 0.4, cross_entropy_loss, first_order,
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and args.only not in case[0]:
             continue
         t = time.time()
-        recs = run_case(*case[:9], device=device, with_loop=len(case) > 9 and case[9])
+        recs = run_case(*case[:9], device=device, with_loop=case[9])
         records += recs
         print(f"{case[0]:28s} k={case[3]}  course_pkg {recs[0]['iterations_per_s']:8.2f} it/s  "
               f"learn2learn {recs[1]['iterations_per_s']:8.2f} it/s  "
