@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from course_pkg import experiments as E
+from course_pkg.experiments import fewshot as E
 from course_pkg.checkpoints import WEIGHTS_DIR
 
 

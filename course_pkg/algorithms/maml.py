@@ -522,8 +522,13 @@ def meta_train(
     loss_fn: LossFn = mse_loss,
     device: str | torch.device | None = None,
     progress: bool = True,
+    callback: Callable[[int, Params, dict[str, list]], bool | None] | None = None,
 ) -> tuple[Params, dict[str, list]]:
     """Meta-train for ``config.iterations`` iterations; return ``(meta_params, history)``.
+
+    ``callback(iteration, meta_params, history)``, if given, runs after every meta-update
+    (``meta_params`` are the live tensors: read them, do not modify them); returning ``True``
+    stops training early (e.g. on a validation plateau).
 
     Each iteration samples ``config.meta_batch_size`` tasks, calls
     ``meta_grad_fn(meta_params, batch)`` (default: from ``config.algorithm``), stops with a
@@ -588,6 +593,8 @@ def meta_train(
         history["loss"].append(lv)
         if it % 50 == 0:
             bar.set_postfix(loss=f"{lv:.3f}")
+        if callback is not None and callback(it, meta, history):
+            break
     if eval_batch is not None:
         run_eval(config.iterations)
     return {k: v.detach() for k, v in meta.items()}, history

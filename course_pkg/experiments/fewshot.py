@@ -51,7 +51,7 @@ from course_pkg.models import Conv4
 from course_pkg.tasks import TaskBatch
 from course_pkg.utils import get_device
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
 SCALE_ENV = "COURSE_SCALE"
 
 #: Rows of the table, in order: key → (display name, family).

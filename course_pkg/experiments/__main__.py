@@ -1,0 +1,7 @@
+"""``python -m course_pkg.experiments``: the few-shot table's command line."""
+
+import sys
+
+from course_pkg.experiments.fewshot import main
+
+sys.exit(main())
