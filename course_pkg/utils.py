@@ -162,13 +162,14 @@ def import_learn2learn():
     return learn2learn
 
 
-def progress(iterable=None, **kwargs):
-    """A ``tqdm.auto`` progress bar, or a silent one when ``$TQDM_DISABLE`` is set.
+def progress(iterable=None, disable: bool = False, **kwargs):
+    """The package's one progress bar: ``tqdm.auto``, or a silent one when ``disable`` or
+    ``$TQDM_DISABLE`` is set.
 
     The book build sets ``TQDM_DISABLE=1``: tqdm's notebook bar ignores that variable and would put
     widgets (and their CDN scripts) into the HTML, so this falls back to the plain, disabled bar.
     """
-    if os.environ.get("TQDM_DISABLE", "").lower() in {"1", "true", "yes"}:
+    if disable or os.environ.get("TQDM_DISABLE", "").lower() in {"1", "true", "yes"}:
         from tqdm.std import tqdm as std_tqdm
 
         return std_tqdm(iterable, disable=True, **kwargs)
