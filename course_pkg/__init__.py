@@ -14,7 +14,6 @@ Modules map one-to-one to the course's concepts:
 - ``course_pkg.grading``     exercise generation and time-bounded grading
 - ``course_pkg.checkpoints`` load a stored model when its config matches, train otherwise
 - ``course_pkg.experiments`` runs: configs, checkpoint names, the command line, result tables
-- ``course_pkg.notebook``    small helpers the chapters share (power iteration, benchmark records)
 """
 
 __all__ = ["get_device", "seed_everything"]

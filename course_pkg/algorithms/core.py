@@ -51,6 +51,11 @@ def split_meta_params(meta_params: Mapping[str, torch.Tensor]) -> tuple[Params, 
     return params, (lrs or None)
 
 
+def flat(params: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """All tensors of a parameter (or gradient) dict as one 1-D tensor, in the dict's order."""
+    return torch.cat([v.reshape(-1) for v in params.values()])
+
+
 def lr_for(inner_lr: InnerLR, params: Mapping[str, torch.Tensor]) -> InnerLR:
     """``inner_lr`` after checking that a dict of rates covers every parameter."""
     if isinstance(inner_lr, Mapping):

@@ -40,6 +40,7 @@ __all__ = [
     "imaml_meta_gradient",
     "implicit_meta_gradient",
     "make_imaml_grad_fn",
+    "power_iteration",
     "proximal_adapt",
     "unrolled_meta_gradient",
 ]
@@ -115,6 +116,27 @@ def conjugate_gradient(
         rs = torch.where(active, rs_new, rs)
         iterates.append(x)
     return iterates if return_iterates else x
+
+
+def power_iteration(matvec: Callable[[V], V], v0: V, iterations: int = 30) -> torch.Tensor:
+    """Dominant eigenvalue of a symmetric ``A`` given only ``v ↦ A v`` (tensors or dicts).
+
+    ``v ← A v / ‖A v‖`` ``iterations`` times from ``v0 / ‖v0‖``, then the Rayleigh quotient
+    ``vᵀ A v`` (``iterations + 1`` products in all). With :func:`hessian_vector_product` as
+    ``matvec`` this is the largest Hessian eigenvalue (curvature) of a task's loss. Works
+    inside ``torch.vmap``. Returns a scalar tensor.
+    """
+    if iterations < 0:
+        raise ValueError(f"iterations must be ≥ 0, got {iterations}")
+
+    def normalise(v: V) -> V:
+        norm = torch.sqrt(_dot(v, v))
+        return v / norm if _is_tensor(v) else {k: t / norm for k, t in v.items()}
+
+    v = normalise(v0)
+    for _ in range(iterations):
+        v = normalise(matvec(v))
+    return _dot(matvec(v), v)
 
 
 def hessian_vector_product(

@@ -11,6 +11,7 @@ Nothing below this layer (``algorithms``, ``rl``, ``viz``, ``grading``, ``data``
 - ``fewshot``     the few-shot comparison (chapters 4–5): configs, training, the table
 - ``fewshot_cli`` the few-shot family's command line (until ``fewshot`` provides it)
 - ``rl``          meta-RL runs (chapter 12): configs, ``load_model``, evaluation tables
+- ``results``     stored results the chapters read (benchmark records)
 
 The few-shot names below are re-exported so that ``from course_pkg.experiments import
 load_table`` works.
