@@ -251,8 +251,8 @@ def test_damping_solves_the_damped_system():
     model = LinearToy().double()
     phi = {"theta": torch.tensor([0.3, 0.3], dtype=torch.float64)}
     lam, delta = 0.7, 0.25
-    g, _ = imaml.implicit_meta_gradient(model, phi, *(t[0] for t in batch), imaml_lambda=lam, cg_steps=2,
-                                        damping=delta)
+    g, _ = imaml.implicit_meta_gradient(model, phi, *(t[0] for t in batch), imaml_lambda=lam,
+                                        cg_steps=2, damping=delta)
     H = toy.quadratic_hessian(batch.x_support[0])
     gq = toy.quadratic_gradient(phi["theta"], batch.x_query[0], batch.y_query[0])
     ref = torch.linalg.solve((1 + delta) * torch.eye(2, dtype=torch.float64) + H / lam, gq)
@@ -282,6 +282,8 @@ def test_bad_arguments_give_clear_errors():
         imaml.imaml_meta_gradient(model, {"theta": torch.zeros(2)}, batch, imaml_lambda=0.0)
     with pytest.raises(ValueError, match="steps"):
         imaml.conjugate_gradient(lambda v: v, torch.ones(2), cg_steps=-1)
+    with pytest.raises(ValueError, match="imaml_lambda"):  # an old key is not silently ignored
+        imaml.make_imaml_grad_fn(model, MetaConfig(algorithm="imaml", options={"lam": 1.0}))
 
 
 def test_imaml_plugs_into_meta_train():
@@ -289,7 +291,7 @@ def test_imaml_plugs_into_meta_train():
     torch.manual_seed(0)
     model = MLP(1, (10, 10), 1)
     theta0 = model_params(model, detach=True)
-    opts = {"lam": 0.5, "cg_steps": 3, "damping": 0.1}
+    opts = {"imaml_lambda": 0.5, "cg_steps": 3, "damping": 0.1}
     cfg = MetaConfig(iterations=3, meta_batch_size=4, k_support=5, k_query=5, inner_steps=4,
                      inner_lr=0.02, meta_lr=0.1, optimizer="sgd", algorithm="imaml", seed=3,
                      options=opts)
@@ -313,7 +315,7 @@ def test_imaml_meta_training_reduces_post_adaptation_loss():
     cfg = MetaConfig(iterations=200, meta_batch_size=8, k_support=10, k_query=10,
                      inner_steps=20, inner_lr=0.01, meta_lr=3e-3, algorithm="imaml",
                      eval_every=100, eval_tasks=64,
-                     options={"lam": 10.0, "cg_steps": 5, "backtrack": True})
+                     options={"imaml_lambda": 10.0, "cg_steps": 5, "backtrack": True})
     _, hist = meta_train(model, SinusoidTasks(), cfg, progress=False, device="cpu")
     assert hist["eval_loss"][-1] < 0.7 * hist["eval_loss"][0], hist["eval_loss"]
 

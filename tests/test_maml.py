@@ -1,5 +1,6 @@
 """Tests of course_pkg.algorithms.maml (MAML, FOMAML, Meta-SGD, MAML++, pretrained), training,
-evaluation and the sinusoid runs (course_pkg.experiments.sinusoid): exact equations, learn2learn equality, batching, training, errors."""
+evaluation and the sinusoid runs (course_pkg.experiments.sinusoid): exact equations,
+learn2learn equality, batching, training, errors."""
 
 import json
 import math

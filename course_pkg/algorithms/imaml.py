@@ -356,6 +356,10 @@ def make_imaml_grad_fn(model: nn.Module, config, loss_fn: LossFn = mse_loss):
     ``hvp_mode`` (``"auto"``) and ``backtrack`` (False).
     """
     opts = dict(config.options)
+    unknown = set(opts) - {"imaml_lambda", "cg_steps", "damping", "hvp_mode", "backtrack"}
+    if unknown:
+        raise ValueError(f"unknown iMAML options {sorted(unknown)}; use imaml_lambda, cg_steps, "
+                         "damping, hvp_mode, backtrack")
 
     def meta_grad_fn(meta_params: Params, batch: TaskBatch):
         return imaml_meta_gradient(

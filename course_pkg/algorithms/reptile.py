@@ -274,6 +274,9 @@ def make_reptile_grad_fn(model: nn.Module, config, loss_fn: LossFn = mse_loss):
     (``"support+query"``) and ``batch_size`` (``None``: full batch) of the inner loop.
     """
     opts = dict(config.options)
+    unknown = set(opts) - {"data", "batch_size"}
+    if unknown:
+        raise ValueError(f"unknown Reptile options {sorted(unknown)}; use data, batch_size")
 
     def meta_grad_fn(meta_params: Params, batch: TaskBatch):
         return reptile_meta_gradient(model, meta_params, batch, config.inner_steps,
