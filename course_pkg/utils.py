@@ -110,13 +110,12 @@ def mean_ci(
 
     ``values (n, …)``: independent scores (per task or per episode). Returns python floats when
     the result is a scalar (1-D input), tensors of shape ``values.shape`` without ``dim``
-    otherwise. Raises ``ValueError`` for no values.
+    otherwise (1-D input is computed in float64 on the CPU; other input keeps its dtype and
+    device). Raises ``ValueError`` for no values.
     """
     v = torch.as_tensor(values)
-    if not v.is_floating_point():
-        v = v.to(torch.float64)
-    if v.dim() == 0:
-        v = v.reshape(1)
+    if v.dim() <= 1 or not v.is_floating_point():
+        v = v.detach().to("cpu", torch.float64).reshape(-1) if v.dim() <= 1 else v.double()
     n = v.shape[dim]
     if n == 0:
         raise ValueError("mean_ci needs at least one value")
