@@ -113,7 +113,7 @@ def mean_ci(
     otherwise (1-D input is computed in float64 on the CPU; other input keeps its dtype and
     device). Raises ``ValueError`` for no values.
     """
-    v = torch.as_tensor(values)
+    v = values if isinstance(values, torch.Tensor) else torch.as_tensor(values, dtype=torch.float64)
     if v.dim() <= 1 or not v.is_floating_point():
         v = v.detach().to("cpu", torch.float64).reshape(-1) if v.dim() <= 1 else v.double()
     n = v.shape[dim]
