@@ -46,10 +46,11 @@ import torch
 from torch.func import functional_call
 
 from course_pkg.algorithms.core import cross_entropy_loss, mse_loss
-from course_pkg.algorithms.maml import MetaConfig, meta_gradient, meta_train, saved_tensor_bytes
+from course_pkg.algorithms.maml import meta_gradient
+from course_pkg.algorithms.training import MetaConfig, meta_train
 from course_pkg.models import MLP, Conv4, params
 from course_pkg.tasks import SinusoidTasks, TaskBatch
-from course_pkg.utils import get_device, import_learn2learn
+from course_pkg.utils import get_device, import_learn2learn, saved_tensor_bytes
 
 ROOT = Path(__file__).resolve().parent
 

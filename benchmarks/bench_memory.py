@@ -79,7 +79,8 @@ SIZES = {
     "mlp": {"tasks": 25, "k_support": 50, "k_query": 50, "inner_lr": 0.01},
     "conv4": {"tasks": 2, "ways": 5, "shots": 1, "query_per_class": 1, "inner_lr": 0.01},
 }
-IMAML = {"lam": 10.0, "cg_steps": 5, "backtrack": True}  # the sinusoid checkpoint's settings
+# the sinusoid checkpoint's settings
+IMAML = {"imaml_lambda": 10.0, "cg_steps": 5, "backtrack": True}
 
 
 # --------------------------------------------------------------------------- worker side
@@ -128,7 +129,7 @@ def _step_fn(algo: str, model, params, batch, loss_fn, k: int, lr: float):
         return lambda: reptile.reptile_meta_gradient(model, params, batch, k, lr,
                                                      loss_fn=loss_fn)[1]
     if algo == "imaml":
-        return lambda: imaml.imaml_meta_gradient(model, params, batch, IMAML["lam"], k, lr,
+        return lambda: imaml.imaml_meta_gradient(model, params, batch, IMAML["imaml_lambda"], k, lr,
                                                  IMAML["cg_steps"], loss_fn=loss_fn,
                                                  backtrack=IMAML["backtrack"])[1]
     raise ValueError(f"unknown algorithm {algo!r}; choose from {ALGORITHMS}")

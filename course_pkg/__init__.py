@@ -2,7 +2,7 @@
 
 Modules map one-to-one to the course's concepts:
 
-- ``course_pkg.utils``       device selection, seeding, input checks
+- ``course_pkg.utils``       device, seeds and generators, threads, progress bars, checks, CIs
 - ``course_pkg.neuron``      the single-neuron worked example (chapter 1)
 - ``course_pkg.problem``     the meta-learning problem (ch. 3): support/query splits, meta-objective
 - ``course_pkg.tasks``       task distributions and the :class:`TaskBatch` type
@@ -13,6 +13,7 @@ Modules map one-to-one to the course's concepts:
 - ``course_pkg.viz``         interactive figures (live in JupyterLab, static in the HTML book)
 - ``course_pkg.grading``     exercise generation and time-bounded grading
 - ``course_pkg.checkpoints`` load a stored model when its config matches, train otherwise
+- ``course_pkg.experiments`` runs: configs, checkpoint names, the command line, result tables
 """
 
 __all__ = ["get_device", "seed_everything"]

@@ -93,3 +93,31 @@ class Conv4(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.embed(x)
         return self.head(z) if self.head is not None else z
+
+
+# --------------------------------------------------------------------------- toy models
+class LinearToy(nn.Module):
+    """``f(x) = x · θ``: inputs ``(…, 2)`` → outputs ``(…, 1)``; parameter ``theta (2,)``."""
+
+    def __init__(self, theta0: Sequence[float] = (0.0, 0.0)) -> None:
+        super().__init__()
+        self.theta = nn.Parameter(torch.as_tensor(theta0, dtype=torch.float32).clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] != 2:
+            raise ValueError(f"LinearToy expects inputs (..., 2); got {tuple(x.shape)}")
+        return (x * self.theta).sum(-1, keepdim=True)
+
+
+class CurveToy(nn.Module):
+    """``f(x) = tanh(a x + b)`` with ``theta = (a, b)``: inputs ``(…, 1)`` → ``(…, 1)``."""
+
+    def __init__(self, theta0: Sequence[float] = (0.0, 0.0)) -> None:
+        super().__init__()
+        self.theta = nn.Parameter(torch.as_tensor(theta0, dtype=torch.float32).clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] != 1:
+            raise ValueError(f"CurveToy expects inputs (..., 1); got {tuple(x.shape)}")
+        a, b = self.theta.unbind(-1)  # (indexing with [0] breaks forward-over-reverse HVPs)
+        return torch.tanh(a * x + b)

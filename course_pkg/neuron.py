@@ -219,10 +219,10 @@ def _theta(theta: Theta, like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(float(theta), dtype=like.dtype, device=like.device)
 
 
-def _check_steps(steps: int) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be an integer ≥ 0, got {steps!r}")
-    return steps
+def _check_steps(inner_steps: int) -> int:
+    if isinstance(inner_steps, bool) or not isinstance(inner_steps, int) or inner_steps < 0:
+        raise ValueError(f"inner_steps must be an integer ≥ 0, got {inner_steps!r}")
+    return inner_steps
 
 
 # --------------------------------------------------------------------------- closed form
@@ -244,66 +244,72 @@ def loss_grad(theta: Theta, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return -2.0 * (x * (y - th[..., None] * x)).sum(-1)
 
 
-def gradient_step(theta: Theta, x: torch.Tensor, y: torch.Tensor, lr: float) -> torch.Tensor:
+def gradient_step(theta: Theta, x: torch.Tensor, y: torch.Tensor, inner_lr: float) -> torch.Tensor:
     """One SGD step ``θ − α ∂L/∂θ = θ + 2α Σᵢ xᵢ (yᵢ − θ xᵢ)`` (eq. 3, 4, 7)."""
     x, y = as_data(x, y)
     th = _theta(theta, x)
-    return th - lr * loss_grad(th, x, y)
+    return th - inner_lr * loss_grad(th, x, y)
 
 
-def adapt(theta: Theta, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int = 1
+def adapt(theta: Theta, x: torch.Tensor, y: torch.Tensor, inner_steps: int, inner_lr: float
           ) -> torch.Tensor:
-    """``W⁽ᵏ⁾(θ)``: ``k = steps`` gradient steps on ``(x, y)`` from ``θ`` (eq. 21–22).
+    """``W⁽ᵏ⁾(θ)``: ``k = inner_steps`` gradient steps on ``(x, y)`` from ``θ`` (eq. 21–22).
 
-    ``steps=0`` returns ``θ``. The map is affine in ``θ``:
+    ``inner_steps=0`` returns ``θ``. The map is affine in ``θ``:
     ``W⁽ᵏ⁾(θ) = W⁽ᵏ⁾(0) + (1 − 2αΣx²)ᵏ θ`` (see :func:`adaptation_derivative`).
     """
     x, y = as_data(x, y)
     phi = _theta(theta, x)
-    for _ in range(_check_steps(steps)):
-        phi = gradient_step(phi, x, y, lr)
+    for _ in range(_check_steps(inner_steps)):
+        phi = gradient_step(phi, x, y, inner_lr)
     return phi
 
 
-def adaptation_derivative(x_support: torch.Tensor, lr: float, steps: int = 1) -> torch.Tensor:
+def adaptation_derivative(
+    x_support: torch.Tensor,
+    inner_steps: int,
+    inner_lr: float,
+) -> torch.Tensor:
     """``∂W⁽ᵏ⁾/∂θ = (1 − 2α Σᵢ xᵢ²)ᵏ`` (eq. 14 for ``k = 1``, eq. 28–29 in general).
 
     Each step multiplies by ``∂φ⁽ᵗ⁾/∂φ⁽ᵗ⁻¹⁾ = 1 − 2αΣx²``, a constant because the loss is
     quadratic. Depends on the support inputs only, not on ``θ`` or the targets. Scalar tensor.
     """
     x = _as_vector(x_support, "x_support", None)
-    return (1.0 - 2.0 * lr * (x**2).sum()) ** _check_steps(steps)
+    return (1.0 - 2.0 * inner_lr * (x**2).sum()) ** _check_steps(inner_steps)
 
 
-def task_meta_gradient(theta: Theta, task: NeuronTask, lr: float, steps: int = 1
+def task_meta_gradient(theta: Theta, task: NeuronTask, inner_steps: int, inner_lr: float
                        ) -> torch.Tensor:
     """Per-task meta-gradient ``∂L_Q(W⁽ᵏ⁾(θ))/∂θ = ∂W⁽ᵏ⁾/∂θ · ∂L_Q/∂φ |_{φ=W⁽ᵏ⁾(θ)}``.
 
-    The product of eq. 12 (``k = 1``: eq. 14 × eq. 13 = eq. 15) and eq. 26–28 for ``k`` steps.
+    The product of eq. 12 (``k = 1``: eq. 14 × eq. 13 = eq. 15) and eq. 26–28 for ``k`` inner_steps.
     Broadcasts over ``theta``.
     """
-    phi = adapt(theta, *task.support, lr, steps)
-    return adaptation_derivative(task.x_support, lr, steps) * loss_grad(phi, *task.query)
+    phi = adapt(theta, *task.support, inner_steps, inner_lr)
+    dphi = adaptation_derivative(task.x_support, inner_steps, inner_lr)
+    return dphi * loss_grad(phi, *task.query)
 
 
-def meta_gradient(theta: Theta, tasks: Sequence[NeuronTask], lr: float, steps: int = 1
+def meta_gradient(theta: Theta, tasks: Sequence[NeuronTask], inner_steps: int, inner_lr: float
                   ) -> torch.Tensor:
     """``∂/∂θ Σⱼ L_Qⱼ(Wⱼ⁽ᵏ⁾(θ))``: the sum over tasks of :func:`task_meta_gradient`."""
-    return sum(task_meta_gradient(theta, t, lr, steps) for t in _check_tasks(tasks))
+    return sum(task_meta_gradient(theta, t, inner_steps, inner_lr) for t in _check_tasks(tasks))
 
 
-def meta_update(theta: Theta, tasks: Sequence[NeuronTask], lr: float, meta_lr: float,
-                steps: int = 1) -> torch.Tensor:
+def meta_update(theta: Theta, tasks: Sequence[NeuronTask], inner_steps: int, inner_lr: float,
+                meta_lr: float) -> torch.Tensor:
     """One meta-update ``θ − β Σⱼ ∂L_Qⱼ(Wⱼ⁽ᵏ⁾(θ))/∂θ`` (eq. 11 for ``k = 1``, eq. 25)."""
     tasks = _check_tasks(tasks)
     th = _theta(theta, tasks[0].x_support)
-    return th - meta_lr * meta_gradient(th, tasks, lr, steps)
+    return th - meta_lr * meta_gradient(th, tasks, inner_steps, inner_lr)
 
 
-def meta_loss(theta: Theta, tasks: Sequence[NeuronTask], lr: float, steps: int = 1
+def meta_loss(theta: Theta, tasks: Sequence[NeuronTask], inner_steps: int, inner_lr: float
               ) -> torch.Tensor:
     """MAML's objective ``Σⱼ L_Qⱼ(Wⱼ⁽ᵏ⁾(θ))`` (eq. 9, 24); broadcasts over ``theta``."""
-    return sum(loss(adapt(theta, *t.support, lr, steps), *t.query) for t in _check_tasks(tasks))
+    return sum(loss(adapt(theta, *t.support, inner_steps, inner_lr), *t.query)
+               for t in _check_tasks(tasks))
 
 
 def multitask_loss(theta: Theta, tasks: Sequence[NeuronTask]) -> torch.Tensor:
@@ -320,24 +326,36 @@ def least_squares_weight(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (x * y).sum() / sxx
 
 
-def _affine_parts(task: NeuronTask, lr: float, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _affine_parts(
+    task: NeuronTask,
+    inner_steps: int,
+    inner_lr: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(b, c)`` with ``W⁽ᵏ⁾(θ) = b + c θ`` for ``task``'s support set."""
-    b = adapt(0.0, *task.support, lr, steps)
-    c = adaptation_derivative(task.x_support, lr, steps)
+    b = adapt(0.0, *task.support, inner_steps, inner_lr)
+    c = adaptation_derivative(task.x_support, inner_steps, inner_lr)
     return b, c
 
 
-def meta_loss_curvature(tasks: Sequence[NeuronTask], lr: float, steps: int = 1) -> torch.Tensor:
+def meta_loss_curvature(
+    tasks: Sequence[NeuronTask],
+    inner_steps: int,
+    inner_lr: float,
+) -> torch.Tensor:
     """The constant second derivative ``2 Σⱼ cⱼ² Σ_q x_q²`` of :func:`meta_loss`,
     with ``cⱼ = (1 − 2αΣ_{Sⱼ}x²)ᵏ``. Meta-SGD on it is stable iff ``β < 2 / curvature``."""
     total = 0.0
     for t in _check_tasks(tasks):
-        _, c = _affine_parts(t, lr, steps)
+        _, c = _affine_parts(t, inner_steps, inner_lr)
         total = total + 2.0 * c**2 * (t.x_query**2).sum()
     return total
 
 
-def meta_loss_minimizer(tasks: Sequence[NeuronTask], lr: float, steps: int = 1) -> torch.Tensor:
+def meta_loss_minimizer(
+    tasks: Sequence[NeuronTask],
+    inner_steps: int,
+    inner_lr: float,
+) -> torch.Tensor:
     """The ``θ`` minimising :func:`meta_loss`, in closed form.
 
     ``Wⱼ(θ) = bⱼ + cⱼθ`` is affine, so the meta-loss is a parabola in ``θ`` with minimiser
@@ -345,7 +363,7 @@ def meta_loss_minimizer(tasks: Sequence[NeuronTask], lr: float, steps: int = 1) 
     """
     num, den = 0.0, 0.0
     for t in _check_tasks(tasks):
-        b, c = _affine_parts(t, lr, steps)
+        b, c = _affine_parts(t, inner_steps, inner_lr)
         num = num + c * (t.x_query * (t.y_query - b * t.x_query)).sum()
         den = den + c**2 * (t.x_query**2).sum()
     if den == 0:
@@ -381,61 +399,72 @@ def autograd_loss_grad(theta: Theta, x: torch.Tensor, y: torch.Tensor) -> torch.
     return g
 
 
-def _autograd_inner(th: torch.Tensor, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int
-                    ) -> torch.Tensor:
+def _autograd_inner(
+    th: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    inner_steps: int,
+    inner_lr: float,
+) -> torch.Tensor:
     """``k`` SGD steps whose gradients keep their graph (``create_graph=True``)."""
     phi = th
-    for _ in range(_check_steps(steps)):
+    for _ in range(_check_steps(inner_steps)):
         (g,) = torch.autograd.grad(loss(phi, x, y), phi, create_graph=True)
-        phi = phi - lr * g
+        phi = phi - inner_lr * g
     return phi
 
 
-def autograd_adapt(theta: Theta, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int = 1
+def autograd_adapt(theta: Theta, x: torch.Tensor, y: torch.Tensor, inner_steps: int, inner_lr: float
                    ) -> torch.Tensor:
     """``W⁽ᵏ⁾(θ)`` with each inner gradient taken by autograd (value only, detached)."""
     x, y = as_data(x, y)
     th = _leaf(theta, x)
     with torch.enable_grad():
-        return _autograd_inner(th, x, y, lr, steps).detach()
+        return _autograd_inner(th, x, y, inner_steps, inner_lr).detach()
 
 
-def autograd_adaptation_derivative(theta: Theta, x: torch.Tensor, y: torch.Tensor, lr: float,
-                                   steps: int = 1) -> torch.Tensor:
+def autograd_adaptation_derivative(theta: Theta, x: torch.Tensor, y: torch.Tensor, inner_steps: int,
+                                   inner_lr: float) -> torch.Tensor:
     """``∂W⁽ᵏ⁾/∂θ`` by differentiating through the ``k`` autograd inner steps."""
     x, y = as_data(x, y)
     th = _leaf(theta, x)
     with torch.enable_grad():
-        phi = _autograd_inner(th, x, y, lr, steps)
+        phi = _autograd_inner(th, x, y, inner_steps, inner_lr)
         if phi is th:
             return torch.ones_like(th).detach()
         (d,) = torch.autograd.grad(phi, th)
     return d
 
 
-def autograd_task_meta_gradient(theta: Theta, task: NeuronTask, lr: float, steps: int = 1
+def autograd_task_meta_gradient(theta: Theta, task: NeuronTask, inner_steps: int, inner_lr: float
                                 ) -> torch.Tensor:
     """``∂L_Q(W⁽ᵏ⁾(θ))/∂θ`` by autograd through the inner loop (second order)."""
-    return autograd_meta_gradient(theta, [task], lr, steps)
+    return autograd_meta_gradient(theta, [task], inner_steps, inner_lr)
 
 
-def autograd_meta_gradient(theta: Theta, tasks: Sequence[NeuronTask], lr: float,
-                           steps: int = 1) -> torch.Tensor:
+def autograd_meta_gradient(theta: Theta, tasks: Sequence[NeuronTask], inner_steps: int,
+                           inner_lr: float) -> torch.Tensor:
     """``∂/∂θ Σⱼ L_Qⱼ(Wⱼ⁽ᵏ⁾(θ))`` by autograd through every task's inner loop."""
     tasks = _check_tasks(tasks)
     th = _leaf(theta, tasks[0].x_support)
     with torch.enable_grad():
-        total = sum(loss(_autograd_inner(th, *t.support, lr, steps), *t.query) for t in tasks)
+        total = sum(loss(_autograd_inner(th, *t.support, inner_steps, inner_lr), *t.query)
+                    for t in tasks)
         (g,) = torch.autograd.grad(total, th)
     return g
 
 
-def autograd_meta_update(theta: Theta, tasks: Sequence[NeuronTask], lr: float, meta_lr: float,
-                         steps: int = 1) -> torch.Tensor:
+def autograd_meta_update(
+    theta: Theta,
+    tasks: Sequence[NeuronTask],
+    inner_steps: int,
+    inner_lr: float,
+    meta_lr: float,
+) -> torch.Tensor:
     """``θ − β ∂/∂θ Σⱼ L_Qⱼ(Wⱼ⁽ᵏ⁾(θ))`` with the gradient from :func:`autograd_meta_gradient`."""
     tasks = _check_tasks(tasks)
     th = _theta(theta, tasks[0].x_support).detach()
-    return th - meta_lr * autograd_meta_gradient(th, tasks, lr, steps)
+    return th - meta_lr * autograd_meta_gradient(th, tasks, inner_steps, inner_lr)
 
 
 # --------------------------------------------------------------------------- general path
@@ -458,14 +487,14 @@ def _neuron_params(theta: Theta, like: torch.Tensor) -> dict[str, torch.Tensor]:
     return {"weight": th.detach().to(like.dtype).reshape(1, 1)}
 
 
-def general_adapt(theta: Theta, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int = 1
+def general_adapt(theta: Theta, x: torch.Tensor, y: torch.Tensor, inner_steps: int, inner_lr: float
                   ) -> torch.Tensor:
     """``W⁽ᵏ⁾(θ)`` from :func:`course_pkg.algorithms.core.inner_adapt` on
     :func:`linear_neuron` with :func:`sum_of_squares` (scalar tensor)."""
     x, y = as_data(x, y)
     model = linear_neuron(x.dtype, x.device)
     phi = inner_adapt(model, _neuron_params(theta, x), x[:, None], y[:, None],
-                      _check_steps(steps), lr, sum_of_squares)
+                      _check_steps(inner_steps), inner_lr, sum_of_squares)
     return phi["weight"].reshape(())
 
 
@@ -481,8 +510,8 @@ def to_task_batch(tasks: Sequence[NeuronTask]) -> TaskBatch:
                        for n in ("x_support", "y_support", "x_query", "y_query")))
 
 
-def general_meta_gradient(theta: Theta, tasks: Sequence[NeuronTask], lr: float,
-                          steps: int = 1) -> torch.Tensor:
+def general_meta_gradient(theta: Theta, tasks: Sequence[NeuronTask], inner_steps: int,
+                          inner_lr: float) -> torch.Tensor:
     """``∂/∂θ Σⱼ L_Qⱼ(Wⱼ⁽ᵏ⁾(θ))`` from :func:`course_pkg.algorithms.maml.meta_gradient`.
 
     That function averages the query loss over the ``T`` tasks of a batch (and batches them
@@ -497,21 +526,26 @@ def general_meta_gradient(theta: Theta, tasks: Sequence[NeuronTask], lr: float,
     groups = [tasks] if len(sizes) == 1 else [[t] for t in tasks]
     total = torch.zeros((), dtype=like.dtype, device=like.device)
     for group in groups:
-        _, grads = _maml.meta_gradient(model, params, to_task_batch(group), _check_steps(steps),
-                                       lr, sum_of_squares)
+        _, grads = _maml.meta_gradient(model, params, to_task_batch(group),
+                                       _check_steps(inner_steps), inner_lr, sum_of_squares)
         total = total + len(group) * grads["weight"].reshape(())
     return total
 
 
-def general_task_meta_gradient(theta: Theta, task: NeuronTask, lr: float, steps: int = 1
+def general_task_meta_gradient(theta: Theta, task: NeuronTask, inner_steps: int, inner_lr: float
                                ) -> torch.Tensor:
     """One task's meta-gradient from :func:`course_pkg.algorithms.maml.meta_gradient`."""
-    return general_meta_gradient(theta, [task], lr, steps)
+    return general_meta_gradient(theta, [task], inner_steps, inner_lr)
 
 
-def general_meta_update(theta: Theta, tasks: Sequence[NeuronTask], lr: float, meta_lr: float,
-                        steps: int = 1) -> torch.Tensor:
+def general_meta_update(
+    theta: Theta,
+    tasks: Sequence[NeuronTask],
+    inner_steps: int,
+    inner_lr: float,
+    meta_lr: float,
+) -> torch.Tensor:
     """``θ − β Σⱼ ∂L_Qⱼ/∂θ`` with the gradient from :func:`general_meta_gradient`."""
     tasks = _check_tasks(tasks)
     th = _theta(theta, tasks[0].x_support).detach()
-    return th - meta_lr * general_meta_gradient(th, tasks, lr, steps)
+    return th - meta_lr * general_meta_gradient(th, tasks, inner_steps, inner_lr)

@@ -25,7 +25,7 @@ from torch import nn
 
 from course_pkg.algorithms.core import forward, mse_loss
 from course_pkg.tasks import SinusoidTasks, TaskBatch
-from course_pkg.utils import check_finite, get_device
+from course_pkg.utils import as_generator, check_finite, get_device
 from course_pkg.utils import progress as progress_bar
 
 Params = dict[str, torch.Tensor]
@@ -56,14 +56,7 @@ def split_support_query(
             f"k_support must be between 1 and {m - 1} so that both sets are non-empty "
             f"(each task has {m} examples); got {k_support}"
         )
-    g = generator
-    if not isinstance(g, torch.Generator):
-        seed = g
-        g = torch.Generator()
-        if seed is None:
-            g.seed()
-        else:
-            g.manual_seed(int(seed))
+    g = as_generator(generator)
     perm = torch.stack([torch.randperm(m, generator=g) for _ in range(num_tasks)]).to(x.device)
     s_idx, q_idx = perm[:, :k_support], perm[:, k_support:]
 
@@ -127,18 +120,18 @@ def kernel_regression(
     return weights @ y_support
 
 
-def ridge_head(features: torch.Tensor, targets: torch.Tensor, lam: float) -> torch.Tensor:
+def ridge_head(features: torch.Tensor, targets: torch.Tensor, ridge_lambda: float) -> torch.Tensor:
     """Closed-form ridge regression ``w = argmin ‖F w − y‖² + λ‖w‖² = Fᵀ (F Fᵀ + λ I)⁻¹ y``.
 
     ``features (…, K, d)``, ``targets (…, K, O)`` → ``w (…, d, O)``. The dual form solves a
     ``K × K`` system, cheap in the few-shot regime ``K ≪ d``; differentiable w.r.t. ``features``.
     """
-    if lam <= 0:
-        raise ValueError(f"lam must be positive, got {lam}")
+    if ridge_lambda <= 0:
+        raise ValueError(f"ridge_lambda must be positive, got {ridge_lambda}")
     k = features.shape[-2]
     gram = features @ features.transpose(-1, -2)
     eye = torch.eye(k, dtype=features.dtype, device=features.device)
-    return features.transpose(-1, -2) @ torch.linalg.solve(gram + lam * eye, targets)
+    return features.transpose(-1, -2) @ torch.linalg.solve(gram + ridge_lambda * eye, targets)
 
 
 def ridge_features(
@@ -155,14 +148,14 @@ def feature_ridge_predict(
     x_support: torch.Tensor,
     y_support: torch.Tensor,
     x_query: torch.Tensor,
-    lam: float = 0.1,
+    ridge_lambda: float = 0.1,
 ) -> torch.Tensor:
     """Fit the ridge head ``φ`` on the support set's features and predict the query set.
 
     Shapes as in :func:`ridge_head`, with a leading task dimension allowed:
     ``x_support (T, K, D)``, ``y_support (T, K, O)``, ``x_query (T, Q, D)`` → ``(T, Q, O)``.
     """
-    w = ridge_head(ridge_features(model, params, x_support), y_support, lam)
+    w = ridge_head(ridge_features(model, params, x_support), y_support, ridge_lambda)
     return ridge_features(model, params, x_query) @ w
 
 
@@ -170,20 +163,21 @@ def meta_train_feature_ridge(
     model: nn.Module,
     params: Mapping[str, torch.Tensor],
     tasks: SinusoidTasks,
-    steps: int = 1000,
-    meta_batch: int = 25,
+    iterations: int = 1000,
+    meta_batch_size: int = 25,
     k_support: int = 5,
     k_query: int = 10,
-    lam: float = 0.1,
-    lr: float = 1e-3,
+    ridge_lambda: float = 0.1,
+    meta_lr: float = 1e-3,
     seed: int = 0,
     device: str | torch.device | None = None,
     progress: bool = True,
     query_is_support: bool = False,
 ) -> tuple[Params, list[float]]:
     """Meta-train the features ``h_θ`` so that a ridge head fitted on ``K`` support points
-    predicts the disjoint query points well: Adam on the meta-objective, ``meta_batch`` fresh
-    tasks per step. Returns ``(trained params, meta-training loss per step)``; stops with a
+    predicts the disjoint query points well: Adam (``meta_lr``) on the meta-objective,
+    ``meta_batch_size`` fresh tasks per iteration (``iterations`` in all). Returns ``(trained
+    params, meta-training loss per step)``; stops with a
     ``FloatingPointError`` naming the step if the loss stops being finite.
 
     ``query_is_support=True`` scores each task on its own support set instead (the mistake that
@@ -191,16 +185,16 @@ def meta_train_feature_ridge(
     """
     dev = get_device(device)
     theta = {k: v.detach().clone().to(dev).requires_grad_(True) for k, v in params.items()}
-    opt = torch.optim.Adam(theta.values(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(theta.values(), lr=meta_lr)
+    gen = as_generator(seed)
     history: list[float] = []
-    steps_iter = (progress_bar(range(steps), desc="meta-training features", leave=False)
-                  if progress else range(steps))
-    for step in steps_iter:
-        xs, ys, xq, yq = tasks.sample(meta_batch, k_support, k_query, generator=gen, device=dev)
+    for step in progress_bar(range(iterations), desc="meta-training features", leave=False,
+                             disable=not progress):
+        xs, ys, xq, yq = tasks.sample(meta_batch_size, k_support, k_query, generator=gen,
+                                      device=dev)
         if query_is_support:
             xq, yq = xs, ys
-        loss = mse_loss(feature_ridge_predict(model, theta, xs, ys, xq, lam), yq)
+        loss = mse_loss(feature_ridge_predict(model, theta, xs, ys, xq, ridge_lambda), yq)
         check_finite(loss, step, "meta-training loss")
         opt.zero_grad()
         loss.backward()

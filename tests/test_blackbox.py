@@ -117,8 +117,8 @@ def test_blackbox_classifier_beats_chance_after_a_short_training():
 
     model = B.make_blackbox_classifier(5, hidden=16, core="attention", width=32,
                                        support_weight=0.0)
-    params, _ = B.train_blackbox_classifier(model, k_shot=1, q_query=3, iterations=80,
-                                            meta_batch_size=4, lr=3e-3, seed=0, device="cpu",
+    params, _ = B.train_blackbox_classifier(model, k_support=1, k_query=3, iterations=80,
+                                            meta_batch_size=4, meta_lr=3e-3, seed=0, device="cpu",
                                             progress=False)
     test = B.shuffle_support(episodes("test", 5, 1, 5, num_tasks=20, seed=11, device="cpu"), 0)
     acc = M.evaluate(model, params, test).mean().item()
@@ -153,7 +153,7 @@ def test_regressor_is_permutation_invariant_and_learns(mode):
     perm = torch.randperm(10)
     pred2, _ = model(batch.x_support[:, perm], batch.y_support[:, perm], batch.x_query)
     assert torch.allclose(pred, pred2, atol=1e-5)
-    params, hist = B.train_regressor(model, iterations=300, meta_batch_size=16, lr=3e-3,
+    params, hist = B.train_regressor(model, iterations=300, meta_batch_size=16, meta_lr=3e-3,
                                      device="cpu", progress=False)
     held = tasks.sample(100, 10, 50, generator=7, device="cpu")
     mse = B.regression_loss(model, params, held).item()

@@ -117,7 +117,7 @@ def test_nearest_neighbour_on_copies_is_perfect():
 def pretrained():
     if load_checkpoint("glyphs_conv4_pretrained", F.PRETRAIN_CONFIG) is None:
         pytest.fail("committed checkpoint glyphs_conv4_pretrained is missing or stale; "
-                    "run `python -m course_pkg.data pretrain --force`")
+                    "run `python -m course_pkg.train glyphs`")
     model, meta = F.pretrained_conv4(device="cpu")
     return model, {k: v.detach() for k, v in model.state_dict().items()}, meta
 
@@ -136,7 +136,7 @@ def test_finetuning_beats_chance(pretrained):
 
 def test_committed_table_is_consistent(pretrained):
     found = load_checkpoint("glyphs_finetune_table", F.TABLE_CONFIG)
-    assert found is not None, "run `python -m course_pkg.data pretrain --force`"
+    assert found is not None, "run `python -m course_pkg.train glyphs`"
     state, meta = found
     n = F.TABLE_CONFIG["episodes"]
     assert all(v.shape == (n,) for v in state.values())

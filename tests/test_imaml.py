@@ -6,10 +6,17 @@ import pytest
 import torch
 
 from course_pkg.algorithms import imaml, toy
-from course_pkg.algorithms.maml import MetaConfig, meta_train
-from course_pkg.models import MLP
+from course_pkg.algorithms.evaluation import evaluate_proximal_adaptation
+from course_pkg.algorithms.training import MetaConfig, meta_train
+from course_pkg.models import MLP, CurveToy, LinearToy
 from course_pkg.models import params as model_params
-from course_pkg.tasks import SinusoidTasks, TaskBatch
+from course_pkg.tasks import (
+    LANDSCAPE_TASKS,
+    QuadraticTasks,
+    SinusoidTasks,
+    TaskBatch,
+    landscape_tasks,
+)
 
 
 def _double(batch: TaskBatch) -> TaskBatch:
@@ -34,7 +41,7 @@ def _flat(p):
 def test_cg_matches_dense_solve(n):
     A = _spd(n, seed=n)
     b = torch.randn(n, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    x = imaml.conjugate_gradient(lambda v: A @ v, b, steps=3 * n, tol=1e-14)
+    x = imaml.conjugate_gradient(lambda v: A @ v, b, cg_steps=3 * n, tol=1e-14)
     assert torch.allclose(x, torch.linalg.solve(A, b), atol=1e-8, rtol=1e-8)
 
 
@@ -43,9 +50,9 @@ def test_cg_is_exact_in_n_steps_and_partial_before():
     A = _spd(n, seed=3, cond=10.0)
     b = torch.ones(n, dtype=torch.float64)
     exact = torch.linalg.solve(A, b)
-    err = [float((imaml.conjugate_gradient(lambda v: A @ v, b, steps=s) - exact).norm())
+    err = [float((imaml.conjugate_gradient(lambda v: A @ v, b, cg_steps=s) - exact).norm())
            for s in range(n + 1)]
-    its = imaml.conjugate_gradient(lambda v: A @ v, b, steps=n, return_iterates=True)
+    its = imaml.conjugate_gradient(lambda v: A @ v, b, cg_steps=n, return_iterates=True)
     assert len(its) == n + 1
     assert all(float((x - exact).norm()) == pytest.approx(e, abs=1e-12) for x, e in zip(its, err))
     assert err[n] < 1e-9
@@ -53,7 +60,7 @@ def test_cg_is_exact_in_n_steps_and_partial_before():
     # the A-norm of the error never increases along CG iterations
     anorm = []
     for s in range(n + 1):
-        e = imaml.conjugate_gradient(lambda v: A @ v, b, steps=s) - exact
+        e = imaml.conjugate_gradient(lambda v: A @ v, b, cg_steps=s) - exact
         anorm.append(float(e @ A @ e))
     assert all(a2 <= a1 + 1e-12 for a1, a2 in zip(anorm, anorm[1:]))
 
@@ -61,14 +68,14 @@ def test_cg_is_exact_in_n_steps_and_partial_before():
 def test_cg_on_dicts_and_under_vmap():
     A1, A2 = _spd(3, 0), _spd(2, 1)
     b = {"w": torch.ones(3, dtype=torch.float64), "b": torch.arange(2.0, dtype=torch.float64)}
-    x = imaml.conjugate_gradient(lambda v: {"w": A1 @ v["w"], "b": A2 @ v["b"]}, b, steps=10)
+    x = imaml.conjugate_gradient(lambda v: {"w": A1 @ v["w"], "b": A2 @ v["b"]}, b, cg_steps=10)
     assert torch.allclose(x["w"], torch.linalg.solve(A1, b["w"]), atol=1e-10)
     assert torch.allclose(x["b"], torch.linalg.solve(A2, b["b"]), atol=1e-10)
     # a batch of independent systems solved at once; one is already solved (b = 0)
     As = torch.stack([_spd(4, s) for s in range(3)])
     bs = torch.randn(3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     bs[1] = 0.0
-    xs = torch.vmap(lambda A, bb: imaml.conjugate_gradient(lambda v: A @ v, bb, steps=8))(As, bs)
+    xs = torch.vmap(lambda A, bb: imaml.conjugate_gradient(lambda v: A @ v, bb, cg_steps=8))(As, bs)
     assert torch.allclose(xs, torch.linalg.solve(As, bs), atol=1e-9)
     assert torch.all(xs[1] == 0) and torch.isfinite(xs).all()
 
@@ -108,7 +115,7 @@ def test_hvp_matches_dense_hessian(mode):
 
 
 def test_hvp_rejects_unknown_mode():
-    model = toy.LinearToy()
+    model = LinearToy()
     p = {"theta": torch.zeros(2)}
     with pytest.raises(ValueError, match="mode"):
         imaml.hessian_vector_product(model, p, torch.ones(3, 2), torch.ones(3, 1), p,
@@ -119,8 +126,8 @@ def test_hvp_rejects_unknown_mode():
 
 
 def test_quadratic_toy_closed_forms_match_autograd():
-    batch = _double(toy.QuadraticTasks().sample(3, 6, 4, generator=0, device="cpu"))
-    model = toy.LinearToy().double()
+    batch = _double(QuadraticTasks().sample(3, 6, 4, generator=0, device="cpu"))
+    model = LinearToy().double()
     theta = torch.tensor([0.2, -0.7], dtype=torch.float64)
     x, y = batch.x_support[0], batch.y_support[0]
 
@@ -137,25 +144,25 @@ def test_quadratic_toy_closed_forms_match_autograd():
     # noise-free tasks: with λ → 0 the proximal solution is the task's own solution w_i
     assert torch.allclose(toy.proximal_solution(theta, x, y, 1e-9),
                           batch.info["w"][0].double(), atol=1e-6)
-    with pytest.raises(ValueError, match="lam"):
+    with pytest.raises(ValueError, match="imaml_lambda"):
         toy.proximal_solution(theta, x, y, 0.0)
 
 
 def test_toy_tasks_are_reproducible_and_validated():
-    m1, b1 = toy.landscape_tasks("curve", device="cpu")
-    m2, b2 = toy.landscape_tasks("curve", device="cpu")
+    m1, b1 = landscape_tasks("curve", device="cpu")
+    m2, b2 = landscape_tasks("curve", device="cpu")
     assert all(torch.equal(a, b) for a, b in zip(b1, b2))
-    assert torch.allclose(b1.info["theta"], torch.tensor(toy.LANDSCAPE_TASKS))
-    assert isinstance(m1, toy.CurveToy)
+    assert torch.allclose(b1.info["theta"], torch.tensor(LANDSCAPE_TASKS))
+    assert isinstance(m1, CurveToy)
     with pytest.raises(ValueError, match="kind"):
-        toy.landscape_tasks("banana")
+        landscape_tasks("banana")
     with pytest.raises(ValueError, match=r"\(\.\.\., 1\)"):
-        toy.CurveToy()(torch.ones(3, 2))
+        CurveToy()(torch.ones(3, 2))
     with pytest.raises(ValueError, match=r"\(\.\.\., 2\)"):
-        toy.LinearToy()(torch.ones(3, 1))
+        LinearToy()(torch.ones(3, 1))
     A, B, grid = toy.param_grid((-1, 1), (-2, 2), n=5, device="cpu")
     assert A.shape == (5, 5) and grid.shape == (25, 2)
-    model, batch = toy.landscape_tasks("curve", device="cpu")
+    model, batch = landscape_tasks("curve", device="cpu")
     z0 = toy.loss_surface(model, batch, grid)
     z1 = toy.loss_surface(model, batch, grid, inner_steps=3, inner_lr=0.3)
     assert z0.shape == (25,) and torch.isfinite(z1).all()
@@ -171,8 +178,8 @@ def test_toy_tasks_are_reproducible_and_validated():
 @pytest.mark.parametrize("lam", [0.3, 2.0])
 def test_implicit_gradient_equals_exact_gradient_of_proximal_objective(lam):
     """On quadratic tasks φ*(θ) has a closed form; iMAML's gradient must equal its derivative."""
-    batch = _double(toy.QuadraticTasks().sample(5, 8, 8, generator=2, device="cpu"))
-    model = toy.LinearToy().double()
+    batch = _double(QuadraticTasks().sample(5, 8, 8, generator=2, device="cpu"))
+    model = LinearToy().double()
     theta = torch.tensor([0.4, -1.1], dtype=torch.float64, requires_grad=True)
     exact, = torch.autograd.grad(toy.proximal_meta_objective(theta, batch, lam), theta)
     # (a) the implicit formula at the exact inner optimum
@@ -183,7 +190,7 @@ def test_implicit_gradient_equals_exact_gradient_of_proximal_objective(lam):
     assert torch.allclose(per_task["theta"].mean(0), exact, atol=1e-10)
     # (b) the full algorithm with a converged gradient-descent inner loop (1e-4 as specified)
     lr = 1.0 / float(torch.linalg.eigvalsh(toy.quadratic_hessian(batch.x_support)).max() + lam)
-    loss, g = imaml.imaml_meta_gradient(model, {"theta": theta.detach()}, batch, lam=lam,
+    loss, g = imaml.imaml_meta_gradient(model, {"theta": theta.detach()}, batch, imaml_lambda=lam,
                                         inner_steps=400, inner_lr=lr, cg_steps=2)
     assert (g["theta"] - exact).abs().max() < 1e-4
     assert float(loss) == pytest.approx(
@@ -192,12 +199,12 @@ def test_implicit_gradient_equals_exact_gradient_of_proximal_objective(lam):
 
 def test_unrolled_gradient_approaches_implicit_gradient_as_inner_steps_grow():
     """Backprop through k proximal GD steps → the implicit gradient as k → ∞ (non-quadratic toy)."""
-    model, batch = toy.landscape_tasks("curve", device="cpu")
+    model, batch = landscape_tasks("curve", device="cpu")
     model, batch = model.double(), _double(batch)
     params = {"theta": torch.tensor([0.2, 0.1], dtype=torch.float64)}
     lam, lr = 1.0, 0.3
-    _, implicit = imaml.imaml_meta_gradient(model, params, batch, lam=lam, inner_steps=2000,
-                                            inner_lr=lr, cg_steps=2)
+    _, implicit = imaml.imaml_meta_gradient(model, params, batch, imaml_lambda=lam,
+                                            inner_steps=2000, inner_lr=lr, cg_steps=2)
     gaps = []
     for k in (1, 5, 20, 80, 320):
         _, unrolled = imaml.unrolled_meta_gradient(model, params, batch, lam, k, lr)
@@ -215,7 +222,7 @@ def test_imaml_on_a_network_matches_dense_implicit_formula_and_unrolled_referenc
     batch = _double(SinusoidTasks().sample(3, 10, 10, generator=4, device="cpu"))
     lam, lr, k = 2.0, 0.05, 300
     n = _flat(params).numel()
-    _, g = imaml.imaml_meta_gradient(model, params, batch, lam=lam, inner_steps=k,
+    _, g = imaml.imaml_meta_gradient(model, params, batch, imaml_lambda=lam, inner_steps=k,
                                      inner_lr=lr, cg_steps=n)
     # dense reference: adapt, form H explicitly, solve (I + H/λ) g = ∇L_q
     names, shapes = list(params), [v.shape for v in params.values()]
@@ -240,12 +247,12 @@ def test_imaml_on_a_network_matches_dense_implicit_formula_and_unrolled_referenc
 
 
 def test_damping_solves_the_damped_system():
-    batch = _double(toy.QuadraticTasks().sample(1, 6, 6, generator=5, device="cpu"))
-    model = toy.LinearToy().double()
+    batch = _double(QuadraticTasks().sample(1, 6, 6, generator=5, device="cpu"))
+    model = LinearToy().double()
     phi = {"theta": torch.tensor([0.3, 0.3], dtype=torch.float64)}
     lam, delta = 0.7, 0.25
-    g, _ = imaml.implicit_meta_gradient(model, phi, *(t[0] for t in batch), lam=lam, cg_steps=2,
-                                        damping=delta)
+    g, _ = imaml.implicit_meta_gradient(model, phi, *(t[0] for t in batch), imaml_lambda=lam,
+                                        cg_steps=2, damping=delta)
     H = toy.quadratic_hessian(batch.x_support[0])
     gq = toy.quadratic_gradient(phi["theta"], batch.x_query[0], batch.y_query[0])
     ref = torch.linalg.solve((1 + delta) * torch.eye(2, dtype=torch.float64) + H / lam, gq)
@@ -257,7 +264,7 @@ def test_batched_equals_serial_and_is_deterministic():
     model = MLP(1, (10, 10), 1)
     params = model_params(model, detach=True)
     batch = SinusoidTasks().sample(4, 5, 5, generator=7, device="cpu")
-    kw = dict(lam=1.0, inner_steps=5, inner_lr=0.02, cg_steps=4, damping=0.1)
+    kw = dict(imaml_lambda=1.0, inner_steps=5, inner_lr=0.02, cg_steps=4, damping=0.1)
     l1, g1 = imaml.imaml_meta_gradient(model, params, batch, **kw)
     l2, g2 = imaml.imaml_meta_gradient(model, params, batch, batched=False, **kw)
     l3, g3 = imaml.imaml_meta_gradient(model, params, batch, **kw)
@@ -269,12 +276,14 @@ def test_batched_equals_serial_and_is_deterministic():
 
 
 def test_bad_arguments_give_clear_errors():
-    model = toy.LinearToy()
-    batch = toy.QuadraticTasks().sample(2, 4, 4, generator=0, device="cpu")
-    with pytest.raises(ValueError, match="lam"):
-        imaml.imaml_meta_gradient(model, {"theta": torch.zeros(2)}, batch, lam=0.0)
+    model = LinearToy()
+    batch = QuadraticTasks().sample(2, 4, 4, generator=0, device="cpu")
+    with pytest.raises(ValueError, match="imaml_lambda"):
+        imaml.imaml_meta_gradient(model, {"theta": torch.zeros(2)}, batch, imaml_lambda=0.0)
     with pytest.raises(ValueError, match="steps"):
-        imaml.conjugate_gradient(lambda v: v, torch.ones(2), steps=-1)
+        imaml.conjugate_gradient(lambda v: v, torch.ones(2), cg_steps=-1)
+    with pytest.raises(ValueError, match="imaml_lambda"):  # an old key is not silently ignored
+        imaml.make_imaml_grad_fn(model, MetaConfig(algorithm="imaml", options={"lam": 1.0}))
 
 
 def test_imaml_plugs_into_meta_train():
@@ -282,7 +291,7 @@ def test_imaml_plugs_into_meta_train():
     torch.manual_seed(0)
     model = MLP(1, (10, 10), 1)
     theta0 = model_params(model, detach=True)
-    opts = {"lam": 0.5, "cg_steps": 3, "damping": 0.1}
+    opts = {"imaml_lambda": 0.5, "cg_steps": 3, "damping": 0.1}
     cfg = MetaConfig(iterations=3, meta_batch_size=4, k_support=5, k_query=5, inner_steps=4,
                      inner_lr=0.02, meta_lr=0.1, optimizer="sgd", algorithm="imaml", seed=3,
                      options=opts)
@@ -292,7 +301,7 @@ def test_imaml_plugs_into_meta_train():
     p = {k: v.clone() for k, v in theta0.items()}
     for it in range(3):
         batch = SinusoidTasks().sample(4, 5, 5, generator=gen, device="cpu")
-        loss, g = imaml.imaml_meta_gradient(model, p, batch, lam=0.5, inner_steps=4,
+        loss, g = imaml.imaml_meta_gradient(model, p, batch, imaml_lambda=0.5, inner_steps=4,
                                             inner_lr=0.02, cg_steps=3, damping=0.1)
         assert hist["loss"][it] == pytest.approx(float(loss), rel=1e-5)
         p = {k: p[k] - 0.1 * g[k] for k in p}
@@ -306,15 +315,15 @@ def test_imaml_meta_training_reduces_post_adaptation_loss():
     cfg = MetaConfig(iterations=200, meta_batch_size=8, k_support=10, k_query=10,
                      inner_steps=20, inner_lr=0.01, meta_lr=3e-3, algorithm="imaml",
                      eval_every=100, eval_tasks=64,
-                     options={"lam": 10.0, "cg_steps": 5, "backtrack": True})
+                     options={"imaml_lambda": 10.0, "cg_steps": 5, "backtrack": True})
     _, hist = meta_train(model, SinusoidTasks(), cfg, progress=False, device="cpu")
     assert hist["eval_loss"][-1] < 0.7 * hist["eval_loss"][0], hist["eval_loss"]
 
 
 def test_backtracking_keeps_the_inner_solver_stable():
     """A step size far above 2/(h_max + λ): plain GD diverges, backtracking still converges."""
-    batch = _double(toy.QuadraticTasks().sample(2, 8, 8, generator=9, device="cpu"))
-    model = toy.LinearToy().double()
+    batch = _double(QuadraticTasks().sample(2, 8, 8, generator=9, device="cpu"))
+    model = LinearToy().double()
     theta = {"theta": torch.tensor([0.3, -0.2], dtype=torch.float64)}
     lam = 0.5
     h_max = float(torch.linalg.eigvalsh(toy.quadratic_hessian(batch.x_support)).max())
@@ -340,10 +349,11 @@ def test_backtracking_keeps_the_inner_solver_stable():
 
 
 def test_evaluate_proximal_adaptation_matches_manual_loop():
-    model = toy.LinearToy().double()
-    batch = _double(toy.QuadraticTasks().sample(3, 6, 5, generator=4, device="cpu"))
+    model = LinearToy().double()
+    batch = _double(QuadraticTasks().sample(3, 6, 5, generator=4, device="cpu"))
     theta = {"theta": torch.tensor([0.2, 0.4], dtype=torch.float64)}
-    curve = imaml.evaluate_proximal_adaptation(model, theta, batch, steps=4, lr=0.1, lam=2.0)
+    curve = evaluate_proximal_adaptation(model, theta, batch, inner_steps=4, inner_lr=0.1,
+                                         imaml_lambda=2.0)
     assert curve.shape == (3, 5)
     for i in range(3):
         xs, ys, xq, yq = (t[i] for t in batch)

@@ -1,6 +1,8 @@
-"""Tests of course_pkg.algorithms.maml (MAML, FOMAML, Meta-SGD, MAML++, pretrained) and
-course_pkg.train: exact equations, learn2learn equality, batching, training, errors."""
+"""Tests of course_pkg.algorithms.maml (MAML, FOMAML, Meta-SGD, MAML++, pretrained), training,
+evaluation and the sinusoid runs (course_pkg.experiments.sinusoid): exact equations,
+learn2learn equality, batching, training, errors."""
 
+import json
 import math
 
 import pytest
@@ -8,30 +10,26 @@ import torch
 from torch import nn
 
 from course_pkg.algorithms.core import (
+    LR_PREFIX,
     batched_inner_adapt,
     cross_entropy_loss,
     inner_adapt,
     loss_at,
     mse_loss,
-)
-from course_pkg.algorithms.maml import (
-    LR_PREFIX,
-    MetaConfig,
-    adapt,
-    confidence_interval,
-    evaluate_adaptation,
-    maml_loss,
-    meta_gradient,
-    meta_train,
-    msl_weights,
-    predict,
-    pretrained_gradient,
-    register_algorithm,
     split_meta_params,
 )
+from course_pkg.algorithms.evaluation import adapt, evaluate_adaptation, predict
+from course_pkg.algorithms.maml import (
+    maml_loss,
+    meta_gradient,
+    msl_weights,
+    pretrained_gradient,
+)
+from course_pkg.algorithms.training import MetaConfig, meta_train, register_algorithm
 from course_pkg.models import MLP, Conv4, params
 from course_pkg.tasks import SinusoidTasks, TaskBatch
 from course_pkg.utils import import_learn2learn
+from course_pkg.utils import mean_ci as confidence_interval
 
 
 def sum_squares(pred, target):
@@ -358,24 +356,28 @@ def test_runs_on_cuda():
 # --------------------------------------------------------------------- train.py and checkpoints
 def test_sinusoid_configs_scales_and_cli(tmp_path, monkeypatch):
     from course_pkg import train
+    from course_pkg.experiments import sinusoid
 
-    assert train.sinusoid_config("maml", 10, "paper").iterations == 70000
+    assert sinusoid.sinusoid_config("maml", 10, "paper").iterations == 70000
     monkeypatch.setenv("COURSE_SCALE", "paper")
-    cfg = train.sinusoid_config("maml", 5)
+    cfg = sinusoid.sinusoid_config("maml", 5)
     assert (cfg.iterations, cfg.meta_batch_size, cfg.inner_lr, cfg.meta_lr, cfg.k_support) == (
         70000, 25, 0.01, 1e-3, 5)
     monkeypatch.delenv("COURSE_SCALE")
-    assert train.sinusoid_checkpoint_name("pretrained", 5) == "sinusoid_pretrained"
-    assert train.main(["sinusoid", "--algo", "fomaml", "--k", "5", "--iterations", "3",
-                       "--quiet", "--weights-dir", str(tmp_path)]) == 0
+    assert sinusoid.sinusoid_checkpoint_name("pretrained", 5) == "sinusoid_pretrained"
+    assert train.main(["sinusoid", "--algo", "fomaml", "--k-support", "5", "--iterations", "3",
+                       "--quiet", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "sinusoid_fomaml_k5.pt").exists()
-    assert (tmp_path / "sinusoid_fomaml_k5.json").exists()
+    stored = json.loads((tmp_path / "sinusoid_fomaml_k5.json").read_text())["config"]
+    assert stored["iterations"] == 3  # the override is part of the stored config
+    assert stored["heldout"] == {"tasks": 200, "k_query": 100, "seed": 12345, "inner_steps": 10}
+    assert stored["eval_seed_offset"] == 1_000_003
 
 
 def test_committed_checkpoints_load_and_maml_one_step_beats_pretrained_ten_steps():
     """The chapter's headline claim, on fresh held-out tasks (K = 10)."""
     from course_pkg.checkpoints import load_checkpoint
-    from course_pkg.train import load_sinusoid, sinusoid_checkpoint
+    from course_pkg.experiments.sinusoid import load_sinusoid, sinusoid_checkpoint
 
     for algo in ("maml", "pretrained"):  # fail fast instead of retraining here
         name, cfg = sinusoid_checkpoint(algo, 10, "cpu")
@@ -418,7 +420,7 @@ def test_forward_with_tied_weights_uses_the_given_tensor_everywhere():
 
 
 def test_saved_tensor_memory_grows_with_inner_steps_only_for_second_order():
-    from course_pkg.algorithms.maml import saved_tensor_bytes
+    from course_pkg.utils import saved_tensor_bytes
 
     torch.manual_seed(0)
     model = MLP(1, (16, 16), 1)

@@ -176,8 +176,8 @@ def test_each_method_beats_chance_after_a_short_training(method, iterations, bat
     from course_pkg.data import episodes
 
     model = M.make_learner(method, hidden=16, seed=0)
-    params, history = M.train_episodic(model, n_way=5, k_shot=1, q_query=3,
-                                       iterations=iterations, meta_batch_size=batch, lr=3e-3,
+    params, history = M.train_episodic(model, n_way=5, k_support=1, k_query=3,
+                                       iterations=iterations, meta_batch_size=batch, meta_lr=3e-3,
                                        seed=0, device="cpu", progress=False)
     test = episodes("test", 5, 1, 5, num_tasks=20, seed=11, device="cpu")
     acc = M.evaluate(model, params, test).mean().item()

@@ -59,8 +59,8 @@ def test_one_sgd_step_gives_0_8_three_ways():
     assert x.dtype == torch.float64
     assert close(nr.loss(THETA0, x, y), 9.0)
     assert close(nr.loss_grad(THETA0, x, y), 2.0)
-    for w1 in (nr.gradient_step(THETA0, x, y, ALPHA), nr.adapt(THETA0, x, y, ALPHA, 1),
-               nr.autograd_adapt(THETA0, x, y, ALPHA, 1), nr.general_adapt(THETA0, x, y, ALPHA, 1)):
+    for w1 in (nr.gradient_step(THETA0, x, y, ALPHA), nr.adapt(THETA0, x, y, 1, ALPHA),
+               nr.autograd_adapt(THETA0, x, y, 1, ALPHA), nr.general_adapt(THETA0, x, y, 1, ALPHA)):
         assert close(w1, 0.8)
 
 
@@ -76,7 +76,7 @@ def test_task_adaptation_phi(tasks):
     expected = (0.6, -8.2)
     for t, phi in zip(tasks, expected):
         for f in (nr.adapt, nr.autograd_adapt, nr.general_adapt):
-            assert close(f(THETA0, *t.support, ALPHA), phi), f.__name__
+            assert close(f(THETA0, *t.support, 1, ALPHA), phi), f.__name__
 
 
 def test_per_task_meta_gradients(tasks):
@@ -84,21 +84,21 @@ def test_per_task_meta_gradients(tasks):
     for t, g in zip(tasks, expected):
         for f in (nr.task_meta_gradient, nr.autograd_task_meta_gradient,
                   nr.general_task_meta_gradient):
-            assert close(f(THETA0, t, ALPHA), g), f.__name__
+            assert close(f(THETA0, t, 1, ALPHA), g), f.__name__
     # eq. 15 is the product of eq. 14 and eq. 13
     t1, t2 = tasks
-    assert close(nr.adaptation_derivative(t1.x_support, ALPHA), -1.6)
-    assert close(nr.adaptation_derivative(t2.x_support, ALPHA), -11.2)
+    assert close(nr.adaptation_derivative(t1.x_support, 1, ALPHA), -1.6)
+    assert close(nr.adaptation_derivative(t2.x_support, 1, ALPHA), -11.2)
     assert close(nr.loss_grad(0.6, *t1.query), -2.8)
     assert close(nr.loss_grad(-8.2, *t2.query), -270.4)
 
 
 def test_meta_update_is_minus_1515_48_not_minus_295_32(tasks):
     for f in (nr.meta_update, nr.autograd_meta_update, nr.general_meta_update):
-        th1 = f(THETA0, tasks, ALPHA, BETA)
+        th1 = f(THETA0, tasks, 1, ALPHA, BETA)
         assert close(th1, -1515.48), f.__name__
         assert not close(th1, -295.32)
-    assert close(nr.meta_gradient(THETA0, tasks, ALPHA), 4.48 + 3028.48)
+    assert close(nr.meta_gradient(THETA0, tasks, 1, ALPHA), 4.48 + 3028.48)
 
 
 # --------------------------------------------------------------------------- k steps (eq. 21–28)
@@ -109,9 +109,9 @@ def test_eq28_adaptation_derivative_matches_autograd_on_random_data(k):
         t = random_task(gen)
         alpha = float(torch.rand((), generator=gen)) * 0.3
         theta = float(torch.randn((), generator=gen))
-        closed = nr.adaptation_derivative(t.x_support, alpha, k)
+        closed = nr.adaptation_derivative(t.x_support, k, alpha)
         assert close(closed, (1 - 2 * alpha * (t.x_support**2).sum()) ** k, rel=1e-12)
-        assert close(closed, nr.autograd_adaptation_derivative(theta, *t.support, alpha, k),
+        assert close(closed, nr.autograd_adaptation_derivative(theta, *t.support, k, alpha),
                      rel=1e-9, abs_=1e-12)
 
 
@@ -121,58 +121,58 @@ def test_k_step_meta_gradient_matches_autograd_and_general_path(k):
     ts = [random_task(gen) for _ in range(3)]
     alpha = 0.05
     theta = 0.3
-    closed = nr.meta_gradient(theta, ts, alpha, k)
-    assert close(closed, nr.autograd_meta_gradient(theta, ts, alpha, k), rel=1e-9, abs_=1e-10)
-    assert close(closed, nr.general_meta_gradient(theta, ts, alpha, k), rel=1e-9, abs_=1e-10)
+    closed = nr.meta_gradient(theta, ts, k, alpha)
+    assert close(closed, nr.autograd_meta_gradient(theta, ts, k, alpha), rel=1e-9, abs_=1e-10)
+    assert close(closed, nr.general_meta_gradient(theta, ts, k, alpha), rel=1e-9, abs_=1e-10)
     for t in ts:
-        g = nr.task_meta_gradient(theta, t, alpha, k)
-        assert close(g, nr.autograd_task_meta_gradient(theta, t, alpha, k), rel=1e-9, abs_=1e-10)
-        w = nr.adapt(theta, *t.support, alpha, k)
-        assert close(w, nr.general_adapt(theta, *t.support, alpha, k), rel=1e-12, abs_=1e-12)
-        assert close(w, nr.autograd_adapt(theta, *t.support, alpha, k), rel=1e-12, abs_=1e-12)
+        g = nr.task_meta_gradient(theta, t, k, alpha)
+        assert close(g, nr.autograd_task_meta_gradient(theta, t, k, alpha), rel=1e-9, abs_=1e-10)
+        w = nr.adapt(theta, *t.support, k, alpha)
+        assert close(w, nr.general_adapt(theta, *t.support, k, alpha), rel=1e-12, abs_=1e-12)
+        assert close(w, nr.autograd_adapt(theta, *t.support, k, alpha), rel=1e-12, abs_=1e-12)
 
 
 def test_walkthrough_k_steps_explodes_for_task_2(tasks):
     t1, t2 = tasks
     for k in range(1, 6):
-        assert close(nr.adaptation_derivative(t2.x_support, ALPHA, k), (-11.2) ** k)
-        assert close(nr.autograd_adaptation_derivative(THETA0, *t2.support, ALPHA, k),
+        assert close(nr.adaptation_derivative(t2.x_support, k, ALPHA), (-11.2) ** k)
+        assert close(nr.autograd_adaptation_derivative(THETA0, *t2.support, k, ALPHA),
                      (-11.2) ** k)
-        assert close(nr.autograd_adaptation_derivative(THETA0, *t1.support, ALPHA, k),
+        assert close(nr.autograd_adaptation_derivative(THETA0, *t1.support, k, ALPHA),
                      (-1.6) ** k)
     assert close(nr.stable_lr_bound(t2.x_support), 1 / 61)
     assert close(nr.stable_lr_bound(t1.x_support), 1 / 13)
     # below the bound the factor shrinks, above it grows
-    assert abs(float(nr.adaptation_derivative(t2.x_support, 0.99 / 61))) < 1
-    assert abs(float(nr.adaptation_derivative(t2.x_support, 1.01 / 61))) > 1
+    assert abs(float(nr.adaptation_derivative(t2.x_support, 1, 0.99 / 61))) < 1
+    assert abs(float(nr.adaptation_derivative(t2.x_support, 1, 1.01 / 61))) > 1
 
 
 def test_uneven_task_sizes_go_through_the_general_path():
     gen = torch.Generator().manual_seed(3)
     ts = [random_task(gen, k=2, q=1), random_task(gen, k=4, q=3)]
-    assert close(nr.general_meta_gradient(0.2, ts, 0.05, 2), nr.meta_gradient(0.2, ts, 0.05, 2),
+    assert close(nr.general_meta_gradient(0.2, ts, 2, 0.05), nr.meta_gradient(0.2, ts, 2, 0.05),
                  rel=1e-9, abs_=1e-10)
 
 
 # --------------------------------------------------------------------------- minima
 @pytest.mark.parametrize("k", [1, 2])
 def test_meta_loss_minimizer_and_curvature(tasks, k):
-    th_star = nr.meta_loss_minimizer(tasks, ALPHA, k)
-    assert abs(float(nr.meta_gradient(th_star, tasks, ALPHA, k))) < 1e-6 * float(
-        nr.meta_loss_curvature(tasks, ALPHA, k))
+    th_star = nr.meta_loss_minimizer(tasks, k, ALPHA)
+    assert abs(float(nr.meta_gradient(th_star, tasks, k, ALPHA))) < 1e-6 * float(
+        nr.meta_loss_curvature(tasks, k, ALPHA))
     # the meta-loss is a parabola with the stated curvature
     h = 1e-3
-    ml = [nr.meta_loss(th_star + d, tasks, ALPHA, k) for d in (h, 0.0, -h)]
+    ml = [nr.meta_loss(th_star + d, tasks, k, ALPHA) for d in (h, 0.0, -h)]
     second = (ml[0] - 2 * ml[1] + ml[2]) / h**2
-    assert close(second, nr.meta_loss_curvature(tasks, ALPHA, k), rel=1e-5)
+    assert close(second, nr.meta_loss_curvature(tasks, k, ALPHA), rel=1e-5)
     grid = torch.linspace(float(th_star) - 1, float(th_star) + 1, 2001, dtype=torch.float64)
-    assert abs(float(grid[nr.meta_loss(grid, tasks, ALPHA, k).argmin()] - th_star)) <= 1e-3
+    assert abs(float(grid[nr.meta_loss(grid, tasks, k, ALPHA).argmin()] - th_star)) <= 1e-3
 
 
 def test_one_meta_step_overshoots_by_the_curvature_factor(tasks):
-    th_star = nr.meta_loss_minimizer(tasks, ALPHA)
-    curv = nr.meta_loss_curvature(tasks, ALPHA)
-    th1 = nr.meta_update(THETA0, tasks, ALPHA, BETA)
+    th_star = nr.meta_loss_minimizer(tasks, 1, ALPHA)
+    curv = nr.meta_loss_curvature(tasks, 1, ALPHA)
+    th1 = nr.meta_update(THETA0, tasks, 1, ALPHA, BETA)
     assert close(th1 - th_star, (1 - BETA * curv) * (THETA0 - th_star), rel=1e-9)
 
 
@@ -196,16 +196,16 @@ def test_mis_shaped_inputs_give_clear_errors():
     with pytest.raises(ValueError, match="empty"):
         nr.as_data(torch.ones(0), torch.ones(0))
     with pytest.raises(ValueError, match="steps must be an integer"):
-        nr.adapt(1.0, torch.ones(2), torch.ones(2), 0.1, steps=-1)
+        nr.adapt(1.0, torch.ones(2), torch.ones(2), inner_steps=-1, inner_lr=0.1)
     with pytest.raises(ValueError, match="scalar theta"):
         nr.autograd_loss_grad(torch.ones(3), torch.ones(2), torch.ones(2))
     with pytest.raises(ValueError, match="different"):
         nr.to_task_batch([nr.NeuronTask.from_pairs([(1, 1)], [(2, 2)]),
                           nr.NeuronTask.from_pairs([(1, 1), (2, 2)], [(2, 2)])])
     with pytest.raises(TypeError, match="NeuronTask.from_pairs"):
-        nr.meta_gradient(1.0, [((1, 1), (2, 2))], 0.1)
+        nr.meta_gradient(1.0, [((1, 1), (2, 2))], 1, 0.1)
     with pytest.raises(ValueError, match="at least one task"):
-        nr.meta_update(1.0, [], 0.1, 0.5)
+        nr.meta_update(1.0, [], 1, 0.1, 0.5)
     with pytest.raises(ValueError, match="all inputs are 0"):
         nr.least_squares_weight(torch.zeros(2), torch.ones(2))
 

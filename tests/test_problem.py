@@ -170,12 +170,12 @@ def test_meta_training_lowers_the_query_loss_and_is_deterministic():
             pred = feature_ridge_predict(model, p, test.x_support, test.y_support, test.x_query)
             return ((pred - test.y_query) ** 2).mean().item()
 
-    kw = dict(meta_batch=10, lr=5e-3, seed=0, device="cpu", progress=False)
-    p1, hist = meta_train_feature_ridge(model, p0, tasks, steps=80, **kw)
+    kw = dict(meta_batch_size=10, meta_lr=5e-3, seed=0, device="cpu", progress=False)
+    p1, hist = meta_train_feature_ridge(model, p0, tasks, iterations=80, **kw)
     assert len(hist) == 80
     assert query_mse(p1) < 0.7 * query_mse(p0)
-    a, ha = meta_train_feature_ridge(model, p0, tasks, steps=5, **kw)
-    b, hb = meta_train_feature_ridge(model, p0, tasks, steps=5, **kw)
+    a, ha = meta_train_feature_ridge(model, p0, tasks, iterations=5, **kw)
+    b, hb = meta_train_feature_ridge(model, p0, tasks, iterations=5, **kw)
     assert ha == hb == hist[:5] and all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -184,7 +184,7 @@ def test_query_is_support_trains_on_the_support_set_only():
     torch.manual_seed(0)
     model = MLP(1, (20,), 10)
     p0 = params(model, detach=True)
-    kw = dict(steps=3, meta_batch=4, seed=0, device="cpu", progress=False)
+    kw = dict(iterations=3, meta_batch_size=4, seed=0, device="cpu", progress=False)
     _, h_disjoint = meta_train_feature_ridge(model, p0, tasks, **kw)
     _, h_support = meta_train_feature_ridge(model, p0, tasks, query_is_support=True, **kw)
     # same tasks, but the support-scored loss is the (much smaller) training error of the head

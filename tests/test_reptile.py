@@ -8,10 +8,11 @@ import torch
 
 from course_pkg.algorithms import reptile, toy
 from course_pkg.algorithms.core import inner_adapt, loss_at
-from course_pkg.algorithms.maml import MetaConfig, meta_gradient, meta_train, pretrained_gradient
-from course_pkg.models import MLP
+from course_pkg.algorithms.maml import meta_gradient, pretrained_gradient
+from course_pkg.algorithms.training import MetaConfig, meta_train
+from course_pkg.models import MLP, LinearToy
 from course_pkg.models import params as model_params
-from course_pkg.tasks import SinusoidTasks, TaskBatch
+from course_pkg.tasks import QuadraticTasks, SinusoidTasks, TaskBatch, landscape_tasks
 
 
 def _double(batch: TaskBatch) -> TaskBatch:
@@ -59,14 +60,14 @@ def test_serial_equals_batched(data, batch_size):
 def test_minibatches_cycle_in_order():
     model, p, batch = _mlp_setup(K=6)
     x, y = batch.x_support[0], batch.y_support[0]
-    phi = reptile.reptile_adapt(model, p, x, y, steps=3, lr=0.05, batch_size=3)
+    phi = reptile.reptile_adapt(model, p, x, y, inner_steps=3, inner_lr=0.05, batch_size=3)
     manual = dict(p)
     for sl in (slice(0, 3), slice(3, 6), slice(0, 3)):
         g = torch.func.grad(lambda q, sl=sl: loss_at(model, q, x[sl], y[sl]))(manual)
         manual = {k: manual[k] - 0.05 * g[k] for k in manual}
     assert all(torch.allclose(phi[k], manual[k], atol=1e-12) for k in p)
     with pytest.raises(ValueError, match="divide"):
-        reptile.reptile_adapt(model, p, x, y, steps=1, lr=0.1, batch_size=4)
+        reptile.reptile_adapt(model, p, x, y, inner_steps=1, inner_lr=0.1, batch_size=4)
 
 
 def test_one_inner_step_is_joint_training_sgd_up_to_scale():
@@ -92,8 +93,8 @@ def test_one_inner_step_is_joint_training_sgd_up_to_scale():
 def test_reptile_on_quadratics_matches_closed_form(k):
     """On quadratic tasks φ_i = w_i + (I − αH_i)^k (θ − w_i) exactly, so
     Δ = mean_i ((I − αH_i)^k − I)(θ − w_i); for large k, θ + Δ → mean_i w_i."""
-    model = toy.LinearToy().double()
-    batch = _double(toy.QuadraticTasks().sample(4, 8, 8, generator=1, device="cpu"))
+    model = LinearToy().double()
+    batch = _double(QuadraticTasks().sample(4, 8, 8, generator=1, device="cpu"))
     theta = torch.tensor([0.7, -0.4], dtype=torch.float64)
     alpha = 0.3
     delta = reptile.reptile_update(model, {"theta": theta}, batch, inner_steps=k,
@@ -150,7 +151,7 @@ def test_bad_arguments_give_clear_errors():
 
 
 def _curve_setup(theta=(0.3, 0.2), task=0):
-    model, batch = toy.landscape_tasks("curve", k_support=10, k_query=10, device="cpu")
+    model, batch = landscape_tasks("curve", k_support=10, k_query=10, device="cpu")
     model, batch = model.double(), _double(batch)
     b = batch.task(task)
     return model, {"theta": torch.tensor(theta, dtype=torch.float64)}, [t[0] for t in b]
@@ -163,7 +164,7 @@ def _slopes(model, p, data, order):
     terms = reptile.taylor_terms(model, p, *data)
     errs = {m: [] for m in ("fomaml", "reptile", "maml")}
     for a in ALPHAS:
-        exact = reptile.two_batch_directions(model, p, *data, alpha=float(a))
+        exact = reptile.two_batch_directions(model, p, *data, inner_lr=float(a))
         pred = reptile.taylor_predictions(terms, float(a), order)
         for m in errs:
             errs[m].append(float((exact[m] - pred[m]).norm()))
@@ -201,7 +202,7 @@ def test_exact_directions_match_the_package_implementations():
 def test_A_and_B_terms_after_averaging_over_batch_order():
     """E over tasks and over the order of the two batches: FOMAML ≈ A − αB, MAML ≈ A − 2αB,
     Reptile ≈ 2A − αB, with A the mean gradient and B = ½ E[H⁽¹⁾g⁽⁰⁾ + H⁽⁰⁾g⁽¹⁾]."""
-    model, batch = toy.landscape_tasks("curve", k_support=10, k_query=10, device="cpu")
+    model, batch = landscape_tasks("curve", k_support=10, k_query=10, device="cpu")
     model, batch = model.double(), _double(batch)
     p = {"theta": torch.tensor([0.1, -0.3], dtype=torch.float64)}
     pairs = []
@@ -217,7 +218,7 @@ def test_A_and_B_terms_after_averaging_over_batch_order():
     predicted = {"fomaml": (1, 1), "maml": (1, 2), "reptile": (2, 1)}  # (coef of A, of αB)
     errs = {m: [] for m in predicted}
     for a in ALPHAS:
-        exact = [reptile.two_batch_directions(model, p, *d, alpha=float(a)) for d in pairs]
+        exact = [reptile.two_batch_directions(model, p, *d, inner_lr=float(a)) for d in pairs]
         for m, (ca, cb) in predicted.items():
             mean = torch.stack([e[m] for e in exact]).mean(0)
             errs[m].append(float((mean - (ca * A - cb * a * B)).norm()))

@@ -11,6 +11,7 @@ import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
 
+from course_pkg.experiments.rl import config_for, load_model
 from course_pkg.models import params as module_params
 from course_pkg.rl import (
     BernoulliBandits,
@@ -23,7 +24,6 @@ from course_pkg.rl import (
     fit_linear_baseline,
     gae,
     gaussian_log_prob,
-    load_model,
     meta_pg_surrogate,
     play_oracle,
     play_random,
@@ -37,7 +37,6 @@ from course_pkg.rl import (
 )
 from course_pkg.rl.maml import make_policy
 from course_pkg.rl.toy import exact_meta_objective, meta_gradient_estimates
-from course_pkg.rl.train import config_for
 
 # ------------------------------------------------------------------------------ environments
 
@@ -107,7 +106,7 @@ def test_vectorised_env_rejects_bad_input():
 
 
 def test_bernoulli_bandit_rewards_follow_probabilities():
-    bandits = BernoulliBandits(k=3, horizon=2000)
+    bandits = BernoulliBandits(n_arms=3, horizon=2000)
     probs, u = bandits.sample(4, generator=1)
     arms = torch.full((4,), 2)
     rates = torch.stack([BernoulliBandits.pull(probs, u[:, t], arms) for t in range(2000)]).mean(0)
@@ -184,7 +183,7 @@ def test_meta_gradient_with_likelihood_ratio_term_is_unbiased():
     exact = torch.autograd.grad(exact_j, theta)[0]
     assert torch.allclose(exact_meta_objective(theta, r, alpha, k_in), exact_j)
 
-    kw = dict(alpha=alpha, k=k_in, m=4, tasks=30000, seed=0)
+    kw = dict(inner_lr=alpha, k_traj=k_in, m=4, tasks=30000, seed=0)
     est = meta_gradient_estimates(theta, r, lr_term=True, **kw)
     mean, se = est.mean(0), est.std(0) / math.sqrt(est.shape[0])
     assert torch.all((mean - exact).abs() < 4 * se), (mean, exact, se)
@@ -208,7 +207,7 @@ def test_inner_step_is_differentiated_second_order():
     outer_adv = advantages(outer)
 
     def f(th, first_order=False):
-        phi = adapt_step(model, th, inner, lr=0.5, first_order=first_order)
+        phi = adapt_step(model, th, inner, inner_lr=0.5, first_order=first_order)
         logp = torch.func.vmap(lambda p, o, a: gaussian_log_prob(model, p, o, a))(
             phi, outer.obs, outer.actions
         )
@@ -239,7 +238,7 @@ def test_rollouts_are_seeded_and_per_task_params_are_checked():
     a = sample_trajectories(model, theta, goals, 2, generator=5, horizon=20)
     b = sample_trajectories(model, theta, goals, 2, generator=5, horizon=20)
     assert torch.equal(a.rewards, b.rewards) and a.obs.shape == (3, 2, 20, 2)
-    phi = adapt_step(model, theta, a, lr=0.1, first_order=True)
+    phi = adapt_step(model, theta, a, inner_lr=0.1, first_order=True)
     assert phi["log_std"].shape == (3, 2)
     with pytest.raises(ValueError, match="per-task parameters"):
         sample_trajectories(model, phi, sample_goals(4, 0), 2, generator=5, horizon=20)
@@ -249,7 +248,7 @@ def test_committed_maml_checkpoint_adapts_on_held_out_goals():
     model, meta = load_model("maml-nav", scale="cpu", train_if_missing=False)
     goals = sample_goals(40, 777)
     returns, _ = adaptation_returns(
-        model, module_params(model, detach=True), goals, 20, meta["config"]["inner_lr"], 1, 9
+        model, module_params(model, detach=True), goals, 20, 1, meta["config"]["inner_lr"], 9
     )
     gain = returns[1] - returns[0]  # paired over goals
     lower = gain.mean() - 3 * gain.std() / math.sqrt(len(gain))
@@ -258,15 +257,15 @@ def test_committed_maml_checkpoint_adapts_on_held_out_goals():
 
 
 def test_tiny_maml_from_scratch_improves_post_adaptation_return():
-    cfg = {**config_for("maml-nav"), "iterations": 25, "meta_batch": 10, "k_traj": 10,
-           "outer_traj": 10, "hidden": [16, 16], "outer_lr": 0.01}
+    cfg = config_for("maml-nav", iterations=25, meta_batch_size=10, k_traj=10, outer_traj=10,
+                     hidden=[16, 16], meta_lr=0.01)
     state, metrics = train_maml_nav(cfg, device="cpu", progress=False)
     assert len(metrics["post"]) == 25
     model = make_policy(cfg)
     goals = sample_goals(30, 321)
-    before, _ = adaptation_returns(model, module_params(model, detach=True), goals, 10, 0.1, 1, 4)
+    before, _ = adaptation_returns(model, module_params(model, detach=True), goals, 10, 1, 0.1, 4)
     model.load_state_dict(state)
-    after, _ = adaptation_returns(model, module_params(model, detach=True), goals, 10, 0.1, 1, 4)
+    after, _ = adaptation_returns(model, module_params(model, detach=True), goals, 10, 1, 0.1, 4)
     gain = after[1] - before[1]  # post-adaptation return: meta-trained vs untrained init
     assert gain.mean() - 3 * gain.std() / math.sqrt(30) > 0, gain.mean()
 

@@ -21,7 +21,7 @@ end on ``L(f_θ(D_i^tr), D_i^ts)`` over many tasks. Two instances:
 Shapes follow :mod:`course_pkg.algorithms.metric`: ``forward(x_support, y_support, x_query,
 n_way, y_query=None) -> (scores (T, Q, N), loss (T,) | None)`` for the classifier, and
 ``forward(x_support, y_support, x_query, y_query=None) -> (predictions (T, Q, 1), loss (T,) |
-None)`` for the regressor. Both train with :func:`course_pkg.algorithms.maml.meta_train`
+None)`` for the regressor. Both train with :func:`course_pkg.algorithms.training.meta_train`
 (:func:`train_blackbox_classifier`, :func:`train_regressor`).
 """
 
@@ -36,13 +36,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from course_pkg.algorithms.core import Params
-from course_pkg.algorithms.maml import MetaConfig, as_task_batch, meta_train
+from course_pkg.algorithms.core import Params, as_task_batch
 from course_pkg.algorithms.metric import EpisodeSampler, episodic_gradient, one_hot
+from course_pkg.algorithms.training import MetaConfig, meta_train
 from course_pkg.models import MLP, Conv4
 from course_pkg.models import params as model_params
 from course_pkg.tasks import SinusoidTasks, TaskBatch
-from course_pkg.utils import check_same_device, get_device
+from course_pkg.utils import as_generator, check_same_device, get_device, seeded
 
 __all__ = [
     "BlackBoxClassifier",
@@ -186,7 +186,7 @@ def train_regressor(
     meta_batch_size: int = 25,
     k_support: int = 10,
     k_query: int = 10,
-    lr: float = 1e-3,
+    meta_lr: float = 1e-3,
     seed: int = 0,
     tasks: Any = None,
     device: str | torch.device | None = None,
@@ -197,7 +197,7 @@ def train_regressor(
     Returns ``(params, history)``; the model's own parameters stay unchanged.
     """
     config = MetaConfig(iterations=iterations, meta_batch_size=meta_batch_size,
-                        k_support=k_support, k_query=k_query, meta_lr=lr, seed=seed,
+                        k_support=k_support, k_query=k_query, meta_lr=meta_lr, seed=seed,
                         algorithm=f"blackbox-{model.mode}")
     trainable = {k: v for k, v in model_params(model, detach=True).items()
                  if dict(model.named_parameters())[k].requires_grad}
@@ -226,8 +226,7 @@ def label_offset_inputs(z: torch.Tensor, y: torch.Tensor, n_way: int) -> torch.T
 
 def shuffle_support(batch: TaskBatch, generator: torch.Generator | int = 0) -> TaskBatch:
     """A copy of ``batch`` whose support set is in a random order, independently per task."""
-    g = generator if isinstance(generator, torch.Generator) else torch.Generator().manual_seed(
-        int(generator))
+    g = as_generator(generator)
     t, s = batch.y_support.shape
     order = torch.argsort(torch.rand(t, s, generator=g), dim=1).to(batch.device)
     xs = torch.gather(batch.x_support, 1,
@@ -423,20 +422,17 @@ class BlackBoxClassifier(nn.Module):
 def make_blackbox_classifier(n_way: int = 5, hidden: int = 64, seed: int | None = 0,
                              **kwargs: Any) -> BlackBoxClassifier:
     """:class:`BlackBoxClassifier` with reproducible initial weights when ``seed`` is given."""
-    if seed is None:
-        return BlackBoxClassifier(n_way, hidden, **kwargs)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         return BlackBoxClassifier(n_way, hidden, **kwargs)
 
 
 def train_blackbox_classifier(
     model: BlackBoxClassifier,
-    k_shot: int = 1,
-    q_query: int = 5,
+    k_support: int = 1,
+    k_query: int = 5,
     iterations: int = 300,
     meta_batch_size: int = 4,
-    lr: float = 1e-3,
+    meta_lr: float = 1e-3,
     seed: int = 0,
     device: str | torch.device | None = None,
     progress: bool = True,
@@ -444,7 +440,7 @@ def train_blackbox_classifier(
     """Train on shuffled ``model.n_way``-way episodes of the glyph training split (Adam,
     ``meta_train``). Returns ``(params, history)``."""
     config = MetaConfig(iterations=iterations, meta_batch_size=meta_batch_size,
-                        k_support=k_shot, k_query=q_query, meta_lr=lr, seed=seed,
+                        k_support=k_support, k_query=k_query, meta_lr=meta_lr, seed=seed,
                         algorithm=f"blackbox-{model.core_name}", grad_clip=10.0)
 
     def grad_fn(meta_params: Params, batch: TaskBatch):

@@ -7,15 +7,62 @@ them with ``torch.func.functional_call``. Nothing here edits a module's private 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from course_pkg.tasks import TaskBatch
+from course_pkg.utils import check_same_device
+
 Params = dict[str, torch.Tensor]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+InnerLR = float | Mapping[str, torch.Tensor]
+#: Meta-SGD stores its learned rate of parameter ``name`` as ``"inner_lr:<name>"``.
+LR_PREFIX = "inner_lr:"
+
+
+def as_task_batch(batch: TaskBatch | Sequence[torch.Tensor]) -> TaskBatch:
+    """Accept a :class:`TaskBatch` or a tuple ``(xs, ys, xq, yq)``; validate shapes."""
+    if isinstance(batch, TaskBatch):
+        batch.validate()
+        return batch
+    if isinstance(batch, Sequence) and len(batch) == 4:
+        return TaskBatch(*batch)
+    raise TypeError(
+        "expected a TaskBatch or a tuple (x_support, y_support, x_query, y_query) with a "
+        f"leading task dimension; got {type(batch).__name__}"
+    )
+
+
+def checked_batch(params: Mapping[str, torch.Tensor], batch) -> TaskBatch:
+    """:func:`as_task_batch`, plus a clear error when it is not on the parameters' device."""
+    batch = as_task_batch(batch)
+    check_same_device(params, batch.x_support)
+    return batch
+
+
+def split_meta_params(meta_params: Mapping[str, torch.Tensor]) -> tuple[Params, Params | None]:
+    """Split ``{name: θ, "inner_lr:name": α}`` into ``(params, inner_lrs or None)``."""
+    params = {k: v for k, v in meta_params.items() if not k.startswith(LR_PREFIX)}
+    lrs = {k[len(LR_PREFIX):]: v for k, v in meta_params.items() if k.startswith(LR_PREFIX)}
+    return params, (lrs or None)
+
+
+def flat(params: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """All tensors of a parameter (or gradient) dict as one 1-D tensor, in the dict's order."""
+    return torch.cat([v.reshape(-1) for v in params.values()])
+
+
+def lr_for(inner_lr: InnerLR, params: Mapping[str, torch.Tensor]) -> InnerLR:
+    """``inner_lr`` after checking that a dict of rates covers every parameter."""
+    if isinstance(inner_lr, Mapping):
+        missing = set(params) - set(inner_lr)
+        if missing:
+            raise KeyError(f"inner_lr has no learning rate for parameters {sorted(missing)}")
+    return inner_lr
 
 
 def mse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -89,23 +136,24 @@ def inner_adapt(
     params: Mapping[str, torch.Tensor],
     x: torch.Tensor,
     y: torch.Tensor,
-    steps: int,
-    lr: float | Mapping[str, torch.Tensor],
+    inner_steps: int,
+    inner_lr: float | Mapping[str, torch.Tensor],
     loss_fn: LossFn = mse_loss,
     first_order: bool = False,
     return_trajectory: bool = False,
 ) -> Params | list[Params]:
-    """``steps`` SGD steps on one task's support set ``x (K, …)``, ``y (K, …)`` from ``params``.
+    """``inner_steps`` SGD steps (step size ``inner_lr``) from ``params`` on one task's support
+    set ``x (K, …)``, ``y (K, …)``.
 
     Gradients come from ``torch.func.grad``, so this composes with ``torch.vmap`` over tasks and
     stays differentiable w.r.t. ``params`` (second-order MAML). With ``first_order=True`` each
     inner gradient is evaluated at detached parameters, i.e. treated as a constant (FOMAML; no
-    graph is built for it, and ``φ⁽ᵏ⁾`` still depends on ``params`` and a tensor ``lr`` through
-    the SGD updates themselves). Returns the adapted
-    parameters ``φ⁽ᵏ⁾``, or the list ``[φ⁽⁰⁾, …, φ⁽ᵏ⁾]`` when ``return_trajectory``.
+    graph is built for it, and ``φ⁽ᵏ⁾`` still depends on ``params`` and a tensor ``inner_lr``
+    through the SGD updates themselves). Returns the adapted parameters ``φ⁽ᵏ⁾``, or the list
+    ``[φ⁽⁰⁾, …, φ⁽ᵏ⁾]`` when ``return_trajectory``.
     """
-    if steps < 0:
-        raise ValueError(f"steps must be ≥ 0, got {steps}")
+    if inner_steps < 0:
+        raise ValueError(f"inner_steps must be ≥ 0, got {inner_steps}")
 
     def support_loss(p: Params) -> torch.Tensor:
         return loss_at(model, p, x, y, loss_fn)
@@ -113,12 +161,12 @@ def inner_adapt(
     grad_fn = torch.func.grad(support_loss)
     phi: Params = dict(params)
     traj = [phi]
-    for _ in range(steps):
+    for _ in range(inner_steps):
         if first_order:
             g = grad_fn({k: v.detach() for k, v in phi.items()})
         else:
             g = grad_fn(phi)
-        phi = sgd_step(phi, g, lr)
+        phi = sgd_step(phi, g, inner_lr)
         if return_trajectory:
             traj.append(phi)
     return traj if return_trajectory else phi
@@ -129,8 +177,8 @@ def batched_inner_adapt(
     params: Mapping[str, torch.Tensor],
     x: torch.Tensor,
     y: torch.Tensor,
-    steps: int,
-    lr: float | Mapping[str, torch.Tensor],
+    inner_steps: int,
+    inner_lr: float | Mapping[str, torch.Tensor],
     loss_fn: LossFn = mse_loss,
     first_order: bool = False,
     return_trajectory: bool = False,
@@ -141,7 +189,7 @@ def batched_inner_adapt(
     one copy per task, the per-task losses (a ``vmap`` of the forward pass) are summed and
     ``torch.autograd.grad`` of that sum w.r.t. the copies gives every task's own gradient
     (tasks share no parameters). With ``create_graph`` the result stays differentiable w.r.t.
-    ``params`` and a tensor ``lr`` (second-order MAML); this is faster than nesting
+    ``params`` and a tensor ``inner_lr`` (second-order MAML); this is faster than nesting
     ``torch.func.grad`` inside ``vmap`` under an outer backward pass, and it is right for
     BatchNorm models, where that nesting is not: in torch 2.14, differentiating
     ``vmap(inner_adapt)`` of a Conv4 a second time is off by about 1 % of the gradient's scale
@@ -150,18 +198,18 @@ def batched_inner_adapt(
     evaluates each inner gradient at detached parameters (FOMAML).
     Returns ``{name: (T, *shape)}`` (or the trajectory ``[φ⁽⁰⁾, …, φ⁽ᵏ⁾]``).
     """
-    if steps < 0:
-        raise ValueError(f"steps must be ≥ 0, got {steps}")
+    if inner_steps < 0:
+        raise ValueError(f"inner_steps must be ≥ 0, got {inner_steps}")
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x has {x.shape[0]} tasks but y has {y.shape[0]}")
     num_tasks = x.shape[0]
-    lr_tensors = list(lr.values()) if isinstance(lr, Mapping) else []
+    lr_tensors = list(inner_lr.values()) if isinstance(inner_lr, Mapping) else []
     track = torch.is_grad_enabled() and any(
         t.requires_grad for t in [*params.values(), *lr_tensors])
     task_losses = torch.vmap(lambda p, xx, yy: loss_at(model, p, xx, yy, loss_fn))
     phi: Params = {k: v.expand(num_tasks, *v.shape) for k, v in params.items()}
     traj = [phi]
-    for _ in range(steps):
+    for _ in range(inner_steps):
         if first_order or not track:
             leaf = {k: v.detach().requires_grad_(True) for k, v in phi.items()}
             with torch.enable_grad():
@@ -169,7 +217,7 @@ def batched_inner_adapt(
         else:
             g = torch.autograd.grad(task_losses(phi, x, y).sum(), list(phi.values()),
                                     create_graph=True)
-        phi = sgd_step(phi, dict(zip(phi, g)), lr)
+        phi = sgd_step(phi, dict(zip(phi, g)), inner_lr)
         if return_trajectory:  # otherwise keep no old iterate alive (FOMAML's memory stays flat)
             traj.append(phi)
     return traj if return_trajectory else phi

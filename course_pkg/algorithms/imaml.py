@@ -4,8 +4,9 @@ Each task adapts by (approximately) solving a *proximal* problem
 
     φ*(θ) = argmin_φ  L_s(φ) + λ/2 ‖φ − θ‖²,
 
-here with ``k`` steps of gradient descent from ``φ = θ`` (:func:`proximal_adapt`). At an exact
-minimiser ``∇L_s(φ*) + λ(φ* − θ) = 0``; differentiating this identity in ``θ`` (implicit function
+here with ``inner_steps`` steps of gradient descent from ``φ = θ`` (:func:`proximal_adapt`). At
+an exact minimiser ``∇L_s(φ*) + λ(φ* − θ) = 0``; differentiating this identity in ``θ`` (implicit
+function
 theorem) gives ``dφ*/dθ = (I + H/λ)⁻¹`` with ``H = ∇²L_s(φ*)``, so the task's meta-gradient is
 
     g = (I + H/λ)⁻¹ ∇L_q(φ*),
@@ -30,16 +31,16 @@ import torch
 from torch import nn
 
 from course_pkg.algorithms.core import LossFn, Params, loss_at, mse_loss, sgd_step
-from course_pkg.algorithms.maml import register_algorithm
 from course_pkg.tasks import TaskBatch
 from course_pkg.utils import check_same_device
 
 __all__ = [
     "conjugate_gradient",
-    "evaluate_proximal_adaptation",
     "hessian_vector_product",
     "imaml_meta_gradient",
     "implicit_meta_gradient",
+    "make_imaml_grad_fn",
+    "power_iteration",
     "proximal_adapt",
     "unrolled_meta_gradient",
 ]
@@ -80,7 +81,7 @@ def _zeros_like(x: V) -> V:
 def conjugate_gradient(
     matvec: Callable[[V], V],
     b: V,
-    steps: int = 10,
+    cg_steps: int = 10,
     tol: float = 1e-10,
     x0: V | None = None,
     return_iterates: bool = False,
@@ -88,21 +89,21 @@ def conjugate_gradient(
     """Solve ``A x = b`` for symmetric positive-definite ``A`` given only ``v ↦ A v``.
 
     ``b`` is a tensor or a dict of tensors (then ``matvec`` maps dicts to dicts). Runs at most
-    ``steps`` iterations (exact in ``n`` steps for an ``n``-dimensional problem in exact
+    ``cg_steps`` iterations (exact in ``n`` steps for an ``n``-dimensional problem in exact
     arithmetic) and stops updating once ``‖r‖ ≤ tol · ‖b‖`` or a direction of non-positive
     curvature ``pᵀAp ≤ 0`` appears. The stopping rule is a mask, not a Python branch, so the
     function runs inside ``torch.vmap`` (one independent solve per task). With
-    ``return_iterates`` the list ``[x₀, x₁, …, x_steps]`` is returned instead of the last one.
+    ``return_iterates`` the list ``[x₀, x₁, …, x_cg_steps]`` is returned instead of the last one.
     """
-    if steps < 0:
-        raise ValueError(f"steps must be ≥ 0, got {steps}")
+    if cg_steps < 0:
+        raise ValueError(f"cg_steps must be ≥ 0, got {cg_steps}")
     x = _zeros_like(b) if x0 is None else x0
     r = b if x0 is None else _axpy(torch.tensor(-1.0), matvec(x0), b)
     p = r
     rs = _dot(r, r)
     threshold = (tol**2) * _dot(b, b)
     iterates = [x]
-    for _ in range(steps):
+    for _ in range(cg_steps):
         Ap = matvec(p)
         pAp = _dot(p, Ap)
         active = (rs > threshold) & (pAp > 0)
@@ -115,6 +116,27 @@ def conjugate_gradient(
         rs = torch.where(active, rs_new, rs)
         iterates.append(x)
     return iterates if return_iterates else x
+
+
+def power_iteration(matvec: Callable[[V], V], v0: V, iterations: int = 30) -> torch.Tensor:
+    """Dominant eigenvalue of a symmetric ``A`` given only ``v ↦ A v`` (tensors or dicts).
+
+    ``v ← A v / ‖A v‖`` ``iterations`` times from ``v0 / ‖v0‖``, then the Rayleigh quotient
+    ``vᵀ A v`` (``iterations + 1`` products in all). With :func:`hessian_vector_product` as
+    ``matvec`` this is the largest Hessian eigenvalue (curvature) of a task's loss. Works
+    inside ``torch.vmap``. Returns a scalar tensor.
+    """
+    if iterations < 0:
+        raise ValueError(f"iterations must be ≥ 0, got {iterations}")
+
+    def normalise(v: V) -> V:
+        norm = torch.sqrt(_dot(v, v))
+        return v / norm if _is_tensor(v) else {k: t / norm for k, t in v.items()}
+
+    v = normalise(v0)
+    for _ in range(iterations):
+        v = normalise(matvec(v))
+    return _dot(matvec(v), v)
 
 
 def hessian_vector_product(
@@ -161,15 +183,16 @@ def proximal_adapt(
     params: Mapping[str, torch.Tensor],
     x: torch.Tensor,
     y: torch.Tensor,
-    lam: float,
-    steps: int,
-    lr: float,
+    imaml_lambda: float,
+    inner_steps: int,
+    inner_lr: float,
     loss_fn: LossFn = mse_loss,
     detach: bool = True,
     backtrack: bool = False,
     return_trajectory: bool = False,
 ) -> Params | list[Params]:
-    """``steps`` gradient-descent steps on ``L(φ) + λ/2 ‖φ − θ‖²`` from ``φ = θ = params``.
+    """``inner_steps`` gradient-descent steps (step ``inner_lr``) on ``L(φ) + λ/2 ‖φ − θ‖²``
+    (``λ = imaml_lambda``) from ``φ = θ = params``.
 
     One task's data ``x (K, …)``, ``y (K, …)``. With ``detach=True`` (iMAML) ``θ`` is a
     constant, so no graph links ``φ`` to ``θ``; ``detach=False`` keeps the whole unrolled
@@ -177,34 +200,35 @@ def proximal_adapt(
 
     ``backtrack=True`` makes the solver monotone: a step that would increase the regularised
     loss is rejected and the task's step size halved (kept for later steps). Gradient descent
-    with a fixed ``lr`` diverges where the curvature exceeds ``2/lr − λ``; meta-training can
-    drive ``θ`` there, and the implicit gradient, which assumes a converged ``φ``, gives no signal
+    with a fixed ``inner_lr`` diverges where the curvature exceeds ``2/inner_lr − λ``;
+    meta-training can drive ``θ`` there, and the implicit gradient, which assumes a converged
+    ``φ``, gives no signal
     to come back. Costs one extra forward pass per step. Works inside ``torch.vmap`` (the
     accept/reject decision is a mask). Returns ``φ``, or ``[φ⁽⁰⁾, …, φ⁽ᵏ⁾]`` with
     ``return_trajectory``.
     """
-    if lam <= 0:
-        raise ValueError(f"lam (the proximal strength λ) must be > 0, got {lam}")
-    if steps < 0:
-        raise ValueError(f"steps must be ≥ 0, got {steps}")
+    if imaml_lambda <= 0:
+        raise ValueError(f"imaml_lambda (the proximal strength λ) must be > 0, got {imaml_lambda}")
+    if inner_steps < 0:
+        raise ValueError(f"inner_steps must be ≥ 0, got {inner_steps}")
     theta = {k: (v.detach() if detach else v) for k, v in params.items()}
 
     def objective(phi: Params) -> torch.Tensor:
         prox = sum(((phi[k] - theta[k]) ** 2).sum() for k in phi)
-        return loss_at(model, phi, x, y, loss_fn) + 0.5 * lam * prox
+        return loss_at(model, phi, x, y, loss_fn) + 0.5 * imaml_lambda * prox
 
     phi: Params = dict(theta)
-    traj = [phi]  # grows only with return_trajectory: memory must not depend on steps
+    traj = [phi]  # grows only with return_trajectory: memory must not depend on inner_steps
     if not backtrack:
         grad_fn = torch.func.grad(objective)
-        for _ in range(steps):
-            phi = sgd_step(phi, grad_fn(phi), lr)
+        for _ in range(inner_steps):
+            phi = sgd_step(phi, grad_fn(phi), inner_lr)
             if return_trajectory:
                 traj.append(phi)
         return traj if return_trajectory else phi
     grad_and_value = torch.func.grad_and_value(objective)
-    step = torch.full((), float(lr), dtype=x.dtype, device=x.device)
-    for _ in range(steps):
+    step = torch.full((), float(inner_lr), dtype=x.dtype, device=x.device)
+    for _ in range(inner_steps):
         g, value = grad_and_value(phi)
         cand = sgd_step(phi, g, step)
         ok = objective(cand) <= value
@@ -215,35 +239,6 @@ def proximal_adapt(
     return traj if return_trajectory else phi
 
 
-def evaluate_proximal_adaptation(
-    model: nn.Module,
-    params: Mapping[str, torch.Tensor],
-    batch: TaskBatch,
-    steps: int,
-    lr: float,
-    lam: float,
-    loss_fn: LossFn = mse_loss,
-    backtrack: bool = True,
-    chunk_size: int | None = 256,
-) -> torch.Tensor:
-    """iMAML's own test-time adaptation: query loss after 0…``steps`` proximal GD steps.
-
-    The analogue of :func:`course_pkg.algorithms.maml.evaluate_adaptation` for the proximal
-    inner loop (:func:`proximal_adapt` with ``lam``, ``lr`` and ``backtrack``) on each task's
-    support set. Returns a ``(T, steps + 1)`` tensor (column 0: the loss at ``θ``).
-    """
-    check_same_device(params, *batch)
-    theta = {k: v.detach() for k, v in params.items()}
-
-    def one(xs, ys, xq, yq):
-        traj = proximal_adapt(model, theta, xs, ys, lam, steps, lr, loss_fn,
-                              backtrack=backtrack, return_trajectory=True)
-        return torch.stack([loss_at(model, phi, xq, yq, loss_fn) for phi in traj])
-
-    with torch.no_grad():
-        return torch.vmap(one, chunk_size=chunk_size)(*batch).detach()
-
-
 def implicit_meta_gradient(
     model: nn.Module,
     phi: Mapping[str, torch.Tensor],
@@ -251,7 +246,7 @@ def implicit_meta_gradient(
     y_support: torch.Tensor,
     x_query: torch.Tensor,
     y_query: torch.Tensor,
-    lam: float,
+    imaml_lambda: float,
     cg_steps: int = 10,
     damping: float = 0.0,
     loss_fn: LossFn = mse_loss,
@@ -269,7 +264,7 @@ def implicit_meta_gradient(
 
     def matvec(v: Params) -> Params:
         hv = hessian_vector_product(model, phi, x_support, y_support, v, loss_fn, hvp_mode)
-        return {k: (1.0 + damping) * v[k] + hv[k] / lam for k in v}
+        return {k: (1.0 + damping) * v[k] + hv[k] / imaml_lambda for k in v}
 
     return conjugate_gradient(matvec, g_query, cg_steps), query_loss
 
@@ -278,7 +273,7 @@ def imaml_meta_gradient(
     model: nn.Module,
     params: Mapping[str, torch.Tensor],
     batch: TaskBatch,
-    lam: float = 1.0,
+    imaml_lambda: float = 1.0,
     inner_steps: int = 10,
     inner_lr: float = 0.02,
     cg_steps: int = 5,
@@ -301,9 +296,9 @@ def imaml_meta_gradient(
     theta = {k: v.detach() for k, v in params.items()}
 
     def one(xs, ys, xq, yq):
-        phi = proximal_adapt(model, theta, xs, ys, lam, inner_steps, inner_lr, loss_fn,
+        phi = proximal_adapt(model, theta, xs, ys, imaml_lambda, inner_steps, inner_lr, loss_fn,
                              backtrack=backtrack)
-        return implicit_meta_gradient(model, phi, xs, ys, xq, yq, lam, cg_steps, damping,
+        return implicit_meta_gradient(model, phi, xs, ys, xq, yq, imaml_lambda, cg_steps, damping,
                                       loss_fn, hvp_mode)
 
     if batched:
@@ -323,7 +318,7 @@ def unrolled_meta_gradient(
     model: nn.Module,
     params: Mapping[str, torch.Tensor],
     batch: TaskBatch,
-    lam: float = 1.0,
+    imaml_lambda: float = 1.0,
     inner_steps: int = 10,
     inner_lr: float = 0.02,
     loss_fn: LossFn = mse_loss,
@@ -339,7 +334,7 @@ def unrolled_meta_gradient(
 
     def meta_loss(p: Params) -> torch.Tensor:
         def one(xs, ys, xq, yq):
-            phi = proximal_adapt(model, p, xs, ys, lam, inner_steps, inner_lr, loss_fn,
+            phi = proximal_adapt(model, p, xs, ys, imaml_lambda, inner_steps, inner_lr, loss_fn,
                                  detach=False)
             return loss_at(model, phi, xq, yq, loss_fn)
 
@@ -349,45 +344,29 @@ def unrolled_meta_gradient(
     return loss.detach(), {k: v.detach() for k, v in grads.items()}
 
 
-# --------------------------------------------------------------------------- registry
+# --------------------------------------------------------------------------- meta_train plug-in
 
 
-def _imaml_factory(model: nn.Module, config, loss_fn: LossFn):
-    """``meta_train`` plug-in: ``MetaConfig(algorithm="imaml", options={"lam": …, …})``.
+def make_imaml_grad_fn(model: nn.Module, config, loss_fn: LossFn = mse_loss):
+    """``meta_grad_fn`` of ``MetaConfig(algorithm="imaml", options={"imaml_lambda": …, …})``
+    (listed in :data:`course_pkg.algorithms.training.ALGORITHMS`).
 
     Uses ``config.inner_steps``/``config.inner_lr`` for the proximal inner loop and
-    ``config.options`` keys ``lam`` (1.0), ``cg_steps`` (5), ``damping`` (0.0), ``hvp_mode``
-    (``"auto"``) and ``backtrack`` (False).
+    ``config.options`` keys ``imaml_lambda`` (1.0), ``cg_steps`` (5), ``damping`` (0.0),
+    ``hvp_mode`` (``"auto"``) and ``backtrack`` (False).
     """
     opts = dict(config.options)
+    unknown = set(opts) - {"imaml_lambda", "cg_steps", "damping", "hvp_mode", "backtrack"}
+    if unknown:
+        raise ValueError(f"unknown iMAML options {sorted(unknown)}; use imaml_lambda, cg_steps, "
+                         "damping, hvp_mode, backtrack")
 
     def meta_grad_fn(meta_params: Params, batch: TaskBatch):
         return imaml_meta_gradient(
-            model, meta_params, batch, lam=float(opts.get("lam", 1.0)),
+            model, meta_params, batch, imaml_lambda=float(opts.get("imaml_lambda", 1.0)),
             inner_steps=config.inner_steps, inner_lr=config.inner_lr,
             cg_steps=int(opts.get("cg_steps", 5)), damping=float(opts.get("damping", 0.0)),
             loss_fn=loss_fn, hvp_mode=opts.get("hvp_mode", "auto"),
             backtrack=bool(opts.get("backtrack", False)))
 
     return meta_grad_fn
-
-
-register_algorithm("imaml", _imaml_factory, overwrite=True)
-
-#: Sinusoid settings of the ``sinusoid_imaml_k10`` checkpoint (``python -m course_pkg.train
-#: sinusoid --algo imaml``): the shared base (25 tasks, Adam 1e-3, α = 0.01) with a proximal
-#: inner loop of 20 GD steps, λ = 10 (about 1/(α·10): as strong a pull to θ as 10 plain SGD
-#: steps exert), 5 CG steps, and backtracking in the inner loop (without it meta-training drives
-#: θ to curvatures above 2/α − λ, where the inner loop diverges; see chapter 10).
-SINUSOID_DEFAULTS: dict = {"inner_steps": 20, "inner_lr": 0.01,
-                           "options": {"lam": 10.0, "cg_steps": 5, "damping": 0.0,
-                                       "backtrack": True}}
-
-
-def _register_sinusoid() -> None:
-    from course_pkg.train import register_sinusoid_defaults
-
-    register_sinusoid_defaults("imaml", SINUSOID_DEFAULTS, shots=(10,))
-
-
-_register_sinusoid()

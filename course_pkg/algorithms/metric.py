@@ -28,7 +28,7 @@ with another's); everything after it is batched over the task dimension directly
 functions (:func:`class_prototypes`, :func:`prototypical_logits`, :func:`matching_attention`, …)
 accept any leading batch dimensions.
 
-Training uses the shared loop :func:`course_pkg.algorithms.maml.meta_train` with
+Training uses the shared loop :func:`course_pkg.algorithms.training.meta_train` with
 :func:`episodic_gradient` as its ``meta_grad_fn`` and :class:`EpisodeSampler` as task sampler
 (:func:`train_episodic`); the four methods are also registered there as algorithms
 ``"protonet"``, ``"matching"``, ``"relation"`` and ``"siamese"``.
@@ -45,12 +45,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from course_pkg.algorithms.core import Params
-from course_pkg.algorithms.maml import MetaConfig, as_task_batch, meta_train, register_algorithm
+from course_pkg.algorithms.core import Params, as_task_batch
+from course_pkg.algorithms.training import MetaConfig, meta_train
 from course_pkg.models import Conv4, conv_block
 from course_pkg.models import params as model_params
 from course_pkg.tasks import TaskBatch
-from course_pkg.utils import check_same_device, get_device
+from course_pkg.utils import check_same_device, get_device, seeded
 
 __all__ = [
     "METHODS",
@@ -68,6 +68,7 @@ __all__ = [
     "episodic_gradient",
     "episodic_loss",
     "evaluate",
+    "make_episodic_grad_fn",
     "make_learner",
     "matching_attention",
     "matching_log_probs",
@@ -407,10 +408,7 @@ def make_learner(method: str, hidden: int = 64, seed: int | None = 0, **kwargs: 
     reproducible (the global RNG is restored afterwards)."""
     if method not in METHODS:
         raise KeyError(f"unknown metric method {method!r}; choose from {sorted(METHODS)}")
-    if seed is None:
-        return METHODS[method](hidden, **kwargs)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         return METHODS[method](hidden, **kwargs)
 
 
@@ -465,7 +463,7 @@ def episodic_gradient(
     model: nn.Module, params: Mapping[str, torch.Tensor], batch: TaskBatch
 ) -> tuple[torch.Tensor, Params]:
     """``(loss, grads)`` of :func:`episodic_loss` w.r.t. ``params`` (detached), in the protocol
-    of :func:`course_pkg.algorithms.maml.meta_train`."""
+    of :func:`course_pkg.algorithms.training.meta_train`."""
     theta = {k: v.detach().requires_grad_(True) for k, v in params.items()}
     with torch.enable_grad():
         loss = episodic_loss(model, theta, batch)
@@ -488,7 +486,7 @@ def evaluate(
 
 # ----------------------------------------------------------------------------- training
 class EpisodeSampler:
-    """Task sampler for :func:`~course_pkg.algorithms.maml.meta_train` over N-way episodes.
+    """Task sampler for :func:`~course_pkg.algorithms.training.meta_train` over N-way episodes.
 
     ``sample(num_tasks, k_support, k_query, generator=None, device=None)`` returns
     :func:`course_pkg.data.episodes` of ``split`` with ``k_support`` shots and ``k_query``
@@ -519,11 +517,11 @@ class EpisodeSampler:
 def train_episodic(
     model: nn.Module,
     n_way: int = 5,
-    k_shot: int = 1,
-    q_query: int = 5,
+    k_support: int = 1,
+    k_query: int = 5,
     iterations: int = 300,
     meta_batch_size: int = 4,
-    lr: float = 1e-3,
+    meta_lr: float = 1e-3,
     seed: int = 0,
     device: str | torch.device | None = None,
     progress: bool = True,
@@ -531,13 +529,13 @@ def train_episodic(
 ) -> tuple[Params, dict[str, list]]:
     """Train ``model`` episodically with Adam on :func:`episodic_loss` via ``meta_train``.
 
-    Each iteration draws ``meta_batch_size`` ``n_way``-way ``k_shot``-shot episodes with
-    ``q_query`` queries per class (:class:`EpisodeSampler` on the glyph training split unless
+    Each iteration draws ``meta_batch_size`` ``n_way``-way ``k_support``-shot episodes with
+    ``k_query`` queries per class (:class:`EpisodeSampler` on the glyph training split unless
     ``sampler`` is given). Returns ``(params, history)``; ``params`` live on ``device`` and the
     model's own parameters are left unchanged.
     """
     config = MetaConfig(iterations=iterations, meta_batch_size=meta_batch_size,
-                        k_support=k_shot, k_query=q_query, meta_lr=lr, seed=seed,
+                        k_support=k_support, k_query=k_query, meta_lr=meta_lr, seed=seed,
                         algorithm=getattr(model, "method", "episodic"))
     dev = get_device(device)
 
@@ -548,12 +546,12 @@ def train_episodic(
                       params=model_params(model, detach=True), device=dev, progress=progress)
 
 
-def _episodic_factory(model: nn.Module, config: MetaConfig, loss_fn=None):
+def make_episodic_grad_fn(model: nn.Module, config: MetaConfig | None = None, loss_fn=None):
+    """``meta_grad_fn`` of an episodic learner (:func:`episodic_gradient`), for ``meta_train``
+    or :func:`~course_pkg.algorithms.training.register_algorithm`."""
+
     def meta_grad_fn(meta_params: Params, batch: TaskBatch):
         return episodic_gradient(model, meta_params, batch)
 
     return meta_grad_fn
 
-
-for _name in METHODS:
-    register_algorithm(_name, _episodic_factory, overwrite=True)

@@ -31,11 +31,11 @@ from torch import nn
 
 from course_pkg.algorithms.core import LossFn, Params, inner_adapt, loss_at, mse_loss, sgd_step
 from course_pkg.algorithms.imaml import hessian_vector_product
-from course_pkg.algorithms.maml import register_algorithm
 from course_pkg.tasks import TaskBatch
 from course_pkg.utils import check_same_device
 
 __all__ = [
+    "make_reptile_grad_fn",
     "reptile_adapt",
     "reptile_meta_gradient",
     "reptile_step",
@@ -53,12 +53,13 @@ def reptile_adapt(
     params: Mapping[str, torch.Tensor],
     x: torch.Tensor,
     y: torch.Tensor,
-    steps: int,
-    lr: float,
+    inner_steps: int,
+    inner_lr: float,
     batch_size: int | None = None,
     loss_fn: LossFn = mse_loss,
 ) -> Params:
-    """``steps`` SGD steps of Reptile's inner loop on one task's data ``x (N, …)``, ``y (N, …)``.
+    """``inner_steps`` SGD steps (step ``inner_lr``) of Reptile's inner loop on one task's data
+    ``x (N, …)``, ``y (N, …)``.
 
     With ``batch_size=None`` every step uses all ``N`` examples (the same iterates as
     :func:`~course_pkg.algorithms.core.inner_adapt`). Otherwise step ``t`` uses the ``t mod
@@ -78,8 +79,8 @@ def reptile_adapt(
 
     grad_fn = torch.func.grad(batch_loss)
     phi: Params = dict(params)
-    for t in range(steps):
-        phi = sgd_step(phi, grad_fn(phi, t % nb), lr)
+    for t in range(inner_steps):
+        phi = sgd_step(phi, grad_fn(phi, t % nb), inner_lr)
     return phi
 
 
@@ -131,10 +132,10 @@ def reptile_update(
 
 
 def reptile_step(
-    params: Mapping[str, torch.Tensor], delta: Mapping[str, torch.Tensor], outer_lr: float
+    params: Mapping[str, torch.Tensor], delta: Mapping[str, torch.Tensor], meta_lr: float
 ) -> Params:
     """The outer step ``θ + ε Δ`` (returns new tensors; ``params`` is not modified)."""
-    return {k: p.detach() + outer_lr * delta[k] for k, p in params.items()}
+    return {k: p.detach() + meta_lr * delta[k] for k, p in params.items()}
 
 
 def reptile_meta_gradient(
@@ -178,7 +179,7 @@ def two_batch_directions(
     y0: torch.Tensor,
     x1: torch.Tensor,
     y1: torch.Tensor,
-    alpha: float,
+    inner_lr: float,
     loss_fn: LossFn = mse_loss,
 ) -> dict[str, torch.Tensor]:
     """The exact meta-update directions of one task with two minibatches (0) and (1).
@@ -194,11 +195,11 @@ def two_batch_directions(
     def l1(p: Params) -> torch.Tensor:
         return loss_at(model, p, x1, y1, loss_fn)
 
-    phi1 = inner_adapt(model, theta, x0, y0, 1, alpha, loss_fn)
+    phi1 = inner_adapt(model, theta, x0, y0, 1, inner_lr, loss_fn)
     fomaml = torch.func.grad(l1)(phi1)
-    maml = torch.func.grad(lambda p: l1(inner_adapt(model, p, x0, y0, 1, alpha, loss_fn)))(theta)
-    phi2 = sgd_step(phi1, fomaml, alpha)
-    reptile = {k: (theta[k] - phi2[k]) / alpha for k in theta}
+    maml = torch.func.grad(lambda p: l1(inner_adapt(model, p, x0, y0, 1, inner_lr, loss_fn)))(theta)
+    phi2 = sgd_step(phi1, fomaml, inner_lr)
+    reptile = {k: (theta[k] - phi2[k]) / inner_lr for k in theta}
     return {"fomaml": _flat(fomaml), "maml": _flat(maml), "reptile": _flat(reptile)}
 
 
@@ -240,7 +241,7 @@ def taylor_terms(
 
 
 def taylor_predictions(
-    terms: Mapping[str, torch.Tensor], alpha: float, order: int = 1
+    terms: Mapping[str, torch.Tensor], inner_lr: float, order: int = 1
 ) -> dict[str, torch.Tensor]:
     """Taylor expansions in ``α`` of the three directions of :func:`two_batch_directions`.
 
@@ -253,7 +254,7 @@ def taylor_predictions(
     """
     if order not in (1, 2):
         raise ValueError(f"order must be 1 or 2, got {order}")
-    t, a = terms, alpha
+    t, a = terms, inner_lr
     g_hat = t["g1"] - a * t["H1g0"]
     maml = g_hat - a * t["H0g1"]
     if order == 2:
@@ -262,16 +263,20 @@ def taylor_predictions(
     return {"fomaml": g_hat, "reptile": t["g0"] + g_hat, "maml": maml}
 
 
-# --------------------------------------------------------------------------- registry
+# --------------------------------------------------------------------------- meta_train plug-in
 
 
-def _reptile_factory(model: nn.Module, config, loss_fn: LossFn):
-    """``meta_train`` plug-in: ``MetaConfig(algorithm="reptile", optimizer="sgd", meta_lr=ε)``.
+def make_reptile_grad_fn(model: nn.Module, config, loss_fn: LossFn = mse_loss):
+    """``meta_grad_fn`` of ``MetaConfig(algorithm="reptile", optimizer="sgd", meta_lr=ε)``
+    (listed in :data:`course_pkg.algorithms.training.ALGORITHMS`).
 
     Uses ``config.inner_steps``/``config.inner_lr``; ``config.options`` may set ``data``
     (``"support+query"``) and ``batch_size`` (``None``: full batch) of the inner loop.
     """
     opts = dict(config.options)
+    unknown = set(opts) - {"data", "batch_size"}
+    if unknown:
+        raise ValueError(f"unknown Reptile options {sorted(unknown)}; use data, batch_size")
 
     def meta_grad_fn(meta_params: Params, batch: TaskBatch):
         return reptile_meta_gradient(model, meta_params, batch, config.inner_steps,
@@ -279,21 +284,3 @@ def _reptile_factory(model: nn.Module, config, loss_fn: LossFn):
                                      opts.get("data", "support+query"), loss_fn)
 
     return meta_grad_fn
-
-
-register_algorithm("reptile", _reptile_factory, overwrite=True)
-
-#: Sinusoid settings of the ``sinusoid_reptile_k10`` checkpoint (``python -m course_pkg.train
-#: sinusoid --algo reptile``): the shared base (25 tasks, Adam 1e-3, α = 0.01) with 10 inner steps
-#: on support + query; Adam on the pseudo-gradient θ − φ̄ stands in for the paper's annealed ε.
-SINUSOID_DEFAULTS: dict = {"inner_steps": 10, "inner_lr": 0.01,
-                           "options": {"data": "support+query"}}
-
-
-def _register_sinusoid() -> None:
-    from course_pkg.train import register_sinusoid_defaults
-
-    register_sinusoid_defaults("reptile", SINUSOID_DEFAULTS, shots=(10,))
-
-
-_register_sinusoid()

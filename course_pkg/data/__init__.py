@@ -37,7 +37,7 @@ source="glyphs") -> TaskBatch``
 source="glyphs") -> TaskBatch``
     The fixed evaluation episodes (seed :data:`EVAL_SEED`) every chapter compares methods on;
     ``num_tasks`` defaults to 200 (600 with ``COURSE_SCALE=paper``).
-``mean_ci95(values) -> (mean, half_width)``: 95 % normal-approximation confidence interval.
+``mean_ci95``: alias of :func:`course_pkg.utils.mean_ci` (95 % normal-approximation interval).
 
 Environment variables: ``COURSE_DATA_DIR`` (cache root), ``COURSE_OMNIGLOT_DIR`` (real
 Omniglot), ``COURSE_SCALE=paper`` (more evaluation episodes).

@@ -67,27 +67,6 @@ def _omniglot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pretrain(args: argparse.Namespace) -> int:
-    import torch
-
-    from course_pkg.algorithms.finetune import design_choice_table, pretrained_conv4
-
-    torch.set_num_threads(args.threads if args.threads else 1)
-    t0 = time.perf_counter()
-    _, meta = pretrained_conv4(retrain=args.force, progress=True)
-    how = "loaded (config unchanged)" if meta["loaded"] else "trained and saved"
-    print(f"Conv4 {how} in {time.perf_counter() - t0:.1f} s; metrics: {meta['metrics']}")
-    t0 = time.perf_counter()
-    _, meta = design_choice_table(recompute=args.force, progress=True)
-    how = "loaded (config unchanged)" if meta["loaded"] else "computed and saved"
-    print(f"design-choice table {how} in {time.perf_counter() - t0:.1f} s")
-    print(f"learning rates chosen on meta-validation: lr={meta['metrics']['lr']}, "
-          f"lr_big={meta['metrics']['lr_big']}")
-    for row, (m, ci) in meta["metrics"]["mean_ci95"].items():
-        print(f"  {row:<50} {100 * m:5.1f} ± {100 * ci:.1f} %")
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_pkg.data", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -102,12 +81,6 @@ def main(argv: list[str] | None = None) -> int:
     o = sub.add_parser("omniglot", help="check a local Omniglot folder")
     o.add_argument("--root", default=None, help="folder (default $COURSE_OMNIGLOT_DIR)")
     o.set_defaults(func=_omniglot)
-    p = sub.add_parser("pretrain", help="train the Conv4 fine-tuned in chapter 2")
-    p.add_argument("--force", action="store_true", help="retrain even if the checkpoint matches")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads (default 1: fastest for these small convolutions, "
-                        "and the setting the committed files were made with)")
-    p.set_defaults(func=_pretrain)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -13,17 +13,14 @@ random stream.
 from __future__ import annotations
 
 import functools
-import math
 import os
 import random
-from collections.abc import Sequence
 
-import numpy as np
 import torch
 
 from course_pkg.data.datasets import FewShotImages, glyph_splits
 from course_pkg.tasks import TaskBatch
-from course_pkg.utils import get_device, import_learn2learn
+from course_pkg.utils import get_device, import_learn2learn, mean_ci
 
 #: Seed of the fixed evaluation episodes shared by every chapter (:func:`eval_episodes`).
 EVAL_SEED = 20240
@@ -188,11 +185,6 @@ def eval_episodes(
     return copy.to(get_device(device))
 
 
-def mean_ci95(values: Sequence[float] | np.ndarray | torch.Tensor) -> tuple[float, float]:
-    """Mean and half-width of the 95 % normal-approximation confidence interval,
-    ``1.96 · s / √n`` with the sample standard deviation ``s`` (0 for a single value)."""
-    v = torch.as_tensor(values, dtype=torch.float64).flatten().cpu()
-    if v.numel() == 0:
-        raise ValueError("mean_ci95 needs at least one value")
-    half = 1.96 * v.std(unbiased=True).item() / math.sqrt(v.numel()) if v.numel() > 1 else 0.0
-    return float(v.mean()), float(half)
+#: Alias of :func:`course_pkg.utils.mean_ci` (the one confidence interval of the package), kept
+#: for ``algorithms/finetune.py`` and ``experiments/fewshot.py``; new code uses ``mean_ci``.
+mean_ci95 = mean_ci

@@ -1,7 +1,20 @@
-"""Runs of the course: configurations, checkpoints and result tables.
+"""Runs of the course: configurations, checkpoints, the command line and result tables.
 
-``course_pkg.experiments.fewshot`` holds the few-shot comparison (configs, training, the table).
-The names below are re-exported so that ``from course_pkg.experiments import load_table`` works.
+Nothing below this layer (``algorithms``, ``rl``, ``viz``, ``grading``, ``data``, ``tasks``,
+``models``, ``utils``) knows about runs; modules here import them, never the other way round.
+
+- ``common``      the scale switch and the flags every training subcommand shares
+- ``registry``    the one list of run families (``FAMILIES``)
+- ``cli``         ``python -m course_pkg.train …`` (``course_pkg/train.py`` is its entry point)
+- ``sinusoid``    sinusoid regression runs (chapters 4, 7–11): configs, ``load_sinusoid``
+- ``glyphs``      chapter 2's pre-trained Conv4 and fine-tuning table
+- ``fewshot``     the few-shot comparison (chapters 4–5): configs, training, the table
+- ``fewshot_cli`` the few-shot family's command line (until ``fewshot`` provides it)
+- ``rl``          meta-RL runs (chapter 12): configs, ``load_model``, evaluation tables
+- ``results``     stored results the chapters read (benchmark records)
+
+The few-shot names below are re-exported so that ``from course_pkg.experiments import
+load_table`` works.
 """
 
 from course_pkg.experiments.fewshot import (  # noqa: F401

@@ -7,7 +7,8 @@
 - ``rl2``        RL² on bandits
 - ``bandits``    random, UCB1, Thompson sampling and oracle strategies
 - ``evaluation`` held-out evaluation with confidence intervals
-- ``train``      configurations, checkpoints and ``python -m course_pkg.rl train ...``
+
+The runs (configurations, checkpoints, command line) are in :mod:`course_pkg.experiments.rl`.
 """
 
 from course_pkg.rl.bandits import (
@@ -36,12 +37,9 @@ from course_pkg.rl.maml import (
 from course_pkg.rl.policies import GaussianMLPPolicy, GRUPolicy, gaussian_log_prob
 from course_pkg.rl.returns import discounted_returns, fit_linear_baseline, gae
 from course_pkg.rl.rl2 import rl2_rollout, train_rl2_bandit
-from course_pkg.rl.stats import mean_ci
-from course_pkg.rl.train import CONFIGS, config_for, load_model
 
 __all__ = [
     "BernoulliBandits",
-    "CONFIGS",
     "GRUPolicy",
     "GaussianMLPPolicy",
     "PointNavEnv",
@@ -52,15 +50,12 @@ __all__ = [
     "adapted_rollout",
     "advantages",
     "bandit_comparison",
-    "config_for",
     "cumulative_regret",
     "discounted_returns",
     "fit_linear_baseline",
     "gae",
     "gaussian_log_prob",
-    "load_model",
     "maml_objective",
-    "mean_ci",
     "meta_pg_surrogate",
     "navigation_adaptation",
     "play_oracle",

@@ -17,8 +17,9 @@ import math
 import numpy as np
 import torch
 
-from course_pkg.rl.envs import BernoulliBandits, _as_generator
+from course_pkg.rl.envs import BernoulliBandits
 from course_pkg.rl.policies import GRUPolicy
+from course_pkg.utils import as_generator
 
 
 def _play(probs: torch.Tensor, uniforms: torch.Tensor, choose) -> dict[str, torch.Tensor]:
@@ -44,7 +45,7 @@ def play_random(
     probs: torch.Tensor, uniforms: torch.Tensor, generator: torch.Generator | int | None = None
 ) -> dict[str, torch.Tensor]:
     """A uniformly random arm at every pull."""
-    g = _as_generator(generator)
+    g = as_generator(generator)
     b, h, k = uniforms.shape
     choices = torch.randint(k, (h, b), generator=g).to(probs.device)
     return _play(probs, uniforms, lambda t, n, s: choices[t])

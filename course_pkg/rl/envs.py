@@ -22,18 +22,11 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+from course_pkg.utils import as_generator
+
 GOAL_LOW, GOAL_HIGH = -0.5, 0.5
 MAX_ACTION = 0.1
 HORIZON = 100
-
-
-def _as_generator(generator: torch.Generator | int | None) -> torch.Generator:
-    """A CPU ``torch.Generator``: pass one through, seed a new one from an int, or seed 0."""
-    if isinstance(generator, torch.Generator):
-        return generator
-    g = torch.Generator()
-    g.manual_seed(0 if generator is None else int(generator))
-    return g
 
 
 def sample_goals(
@@ -50,7 +43,7 @@ def sample_goals(
     """
     if n < 1:
         raise ValueError(f"need at least one task, got n={n}")
-    g = _as_generator(generator)
+    g = as_generator(generator)
     goals = low + (high - low) * torch.rand(n, 2, generator=g)
     return goals.to(device)
 
@@ -179,7 +172,7 @@ class VecPointNav:
 
 @dataclass
 class BernoulliBandits:
-    """Task distribution of ``k``-armed Bernoulli bandits played for ``horizon`` pulls.
+    """Task distribution of ``n_arms``-armed Bernoulli bandits played for ``horizon`` pulls.
 
     A task is ``p (k,)`` with ``p_a ~ U[0, 1]``. :meth:`sample` draws tasks and, for common random
     numbers, one uniform per (task, pull, arm): arm ``a`` pulled at step ``t`` pays
@@ -187,12 +180,13 @@ class BernoulliBandits:
     outcome whenever it makes the same choice, which makes comparisons much less noisy.
     """
 
-    k: int = 5
+    n_arms: int = 5
     horizon: int = 100
 
     def __post_init__(self) -> None:
-        if self.k < 2 or self.horizon < 1:
-            raise ValueError(f"need k ≥ 2 arms and horizon ≥ 1, got k={self.k}, {self.horizon=}")
+        if self.n_arms < 2 or self.horizon < 1:
+            raise ValueError(
+                f"need n_arms ≥ 2 and horizon ≥ 1, got {self.n_arms=}, {self.horizon=}")
 
     def sample(
         self,
@@ -201,9 +195,9 @@ class BernoulliBandits:
         device: str | torch.device = "cpu",
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(probs (n, k), uniforms (n, horizon, k))`` drawn on the CPU, moved to ``device``."""
-        g = _as_generator(generator)
-        probs = torch.rand(n, self.k, generator=g)
-        u = torch.rand(n, self.horizon, self.k, generator=g)
+        g = as_generator(generator)
+        probs = torch.rand(n, self.n_arms, generator=g)
+        u = torch.rand(n, self.horizon, self.n_arms, generator=g)
         return probs.to(device), u.to(device)
 
     @staticmethod

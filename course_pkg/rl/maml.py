@@ -29,10 +29,11 @@ from torch import nn
 from torch.func import grad, vmap
 
 from course_pkg.models import params as module_params
-from course_pkg.rl.envs import HORIZON, MAX_ACTION, VecPointNav, _as_generator, sample_goals
+from course_pkg.rl.envs import HORIZON, MAX_ACTION, VecPointNav, sample_goals
 from course_pkg.rl.policies import GaussianMLPPolicy, gaussian_log_prob, policy_mean_std
 from course_pkg.rl.returns import discounted_returns, fit_linear_baseline, gae
-from course_pkg.utils import check_finite, get_device, seed_everything
+from course_pkg.utils import as_generator, check_finite, get_device, seed_everything, seeded
+from course_pkg.utils import progress as progress_bar
 
 Params = dict[str, torch.Tensor]
 
@@ -87,7 +88,7 @@ def sample_trajectories(
     noise is drawn on the CPU from ``generator`` (an int is a seed), so a seed fixes the rollout
     on any device.
     """
-    g = _as_generator(generator)
+    g = as_generator(generator)
     t_count = goals.shape[0]
     batched = _is_batched(model, params)
     if batched and next(iter(params.values())).shape[0] != t_count:
@@ -127,7 +128,7 @@ def sample_trajectories(
 
 
 def advantages(
-    traj: Trajectories, gamma: float = 0.99, lam: float = 1.0, normalize: bool = False
+    traj: Trajectories, gamma: float = 0.99, gae_lambda: float = 1.0, normalize: bool = False
 ) -> torch.Tensor:
     """GAE advantages ``(T, N, H)`` against a linear baseline fitted per task on ``traj``.
 
@@ -137,7 +138,7 @@ def advantages(
     with torch.no_grad():
         returns = discounted_returns(traj.rewards, gamma)
         values = fit_linear_baseline(traj.obs, returns)
-        adv = gae(traj.rewards, values, gamma, lam)
+        adv = gae(traj.rewards, values, gamma, gae_lambda)
         if normalize:
             mean = adv.mean(dim=(1, 2), keepdim=True)
             std = adv.std(dim=(1, 2), keepdim=True)
@@ -159,18 +160,19 @@ def adapt_step(
     model: nn.Module,
     params: Mapping[str, torch.Tensor],
     traj: Trajectories,
-    lr: float,
+    inner_lr: float,
     first_order: bool = False,
     gamma: float = 0.99,
-    lam: float = 1.0,
+    gae_lambda: float = 1.0,
 ) -> Params:
-    """One policy-gradient step per task: ``φ_i = θ − lr ∇ L_i`` → per-task params ``(T, ...)``.
+    """One policy-gradient step per task: ``φ_i = θ − inner_lr ∇ L_i`` → per-task params ``(T,
+    ...)``.
 
     ``L_i`` is :func:`reinforce_loss` on task ``i``'s trajectories with normalised GAE
     advantages. ``params`` may be shared (``θ``) or per-task (a previous step's ``φ``). The result
     stays differentiable with respect to ``params`` (second order) unless ``first_order``.
     """
-    adv = advantages(traj, gamma, lam, normalize=True)
+    adv = advantages(traj, gamma, gae_lambda, normalize=True)
 
     def task_loss(p: Params, obs: torch.Tensor, act: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         return reinforce_loss(gaussian_log_prob(model, p, obs, act), a)
@@ -181,7 +183,7 @@ def adapt_step(
     )
     if first_order:
         grads = {k: v.detach() for k, v in grads.items()}
-    return {k: p - lr * grads[k] for k, p in params.items()}
+    return {k: p - inner_lr * grads[k] for k, p in params.items()}
 
 
 def meta_pg_surrogate(
@@ -226,11 +228,11 @@ def maml_objective(
     inner: Trajectories,
     outer: Trajectories,
     gamma: float = 0.99,
-    lam: float = 1.0,
+    gae_lambda: float = 1.0,
     exploration_term: bool = True,
 ) -> torch.Tensor:
     """The meta-surrogate of one batch of tasks (see :func:`meta_pg_surrogate`)."""
-    outer_adv = advantages(outer, gamma, lam)
+    outer_adv = advantages(outer, gamma, gae_lambda)
     outer_logp = vmap(lambda p, o, a: gaussian_log_prob(model, p, o, a))(
         dict(phi), outer.obs, outer.actions
     )
@@ -246,16 +248,12 @@ def maml_objective(
 
 def make_policy(config: Mapping[str, Any]) -> GaussianMLPPolicy:
     """The navigation policy described by ``config`` (``hidden``, ``init_std``), seeded."""
-    torch.manual_seed(int(config["seed"]))
-    return GaussianMLPPolicy(2, 2, tuple(config["hidden"]), float(config["init_std"]))
+    with seeded(int(config["seed"])):
+        return GaussianMLPPolicy(2, 2, tuple(config["hidden"]), float(config["init_std"]))
 
 
 def _progress(iterable, desc: str, enabled: bool):
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, desc=desc)
+    return progress_bar(iterable, desc=desc, disable=not enabled)
 
 
 def train_maml_nav(
@@ -263,27 +261,29 @@ def train_maml_nav(
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Meta-train the Gaussian policy with MAML-PG; returns ``(state_dict, metrics)``.
 
-    ``config`` keys: ``seed, iterations, meta_batch, k_traj, outer_traj, inner_lr, outer_lr,
-    hidden, init_std, gamma, lam, first_order, exploration_term``. ``metrics`` holds the per-
+    ``config`` keys: ``seed, iterations, meta_batch_size, k_traj, outer_traj, inner_lr,
+    meta_lr, hidden, init_std, gamma, gae_lambda, first_order, exploration_term``. ``metrics``
+    holds the per-
     iteration mean returns before (``pre``) and after (``post``) the inner step and the wall time.
     """
     dev = get_device(device)
     gen = seed_everything(int(config["seed"]))
     model = make_policy(config).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=float(config["outer_lr"]))
-    gamma, lam = float(config["gamma"]), float(config["lam"])
+    opt = torch.optim.Adam(model.parameters(), lr=float(config["meta_lr"]))
+    gamma, gae_lambda = float(config["gamma"]), float(config["gae_lambda"])
     pre, post = [], []
     start = time.perf_counter()
     for it in _progress(range(int(config["iterations"])), "MAML-PG meta-training", progress):
-        goals = sample_goals(int(config["meta_batch"]), gen, device=dev)
+        goals = sample_goals(int(config["meta_batch_size"]), gen, device=dev)
         theta = module_params(model)
         inner = sample_trajectories(model, theta, goals, int(config["k_traj"]), gen)
         phi = adapt_step(
-            model, theta, inner, float(config["inner_lr"]), bool(config["first_order"]), gamma, lam
+            model, theta, inner, float(config["inner_lr"]), bool(config["first_order"]), gamma,
+            gae_lambda
         )
         outer = sample_trajectories(model, phi, goals, int(config["outer_traj"]), gen)
         objective = maml_objective(
-            model, theta, phi, inner, outer, gamma, lam, bool(config["exploration_term"])
+            model, theta, phi, inner, outer, gamma, gae_lambda, bool(config["exploration_term"])
         )
         check_finite(objective, it, "meta-objective")
         opt.zero_grad()
@@ -306,16 +306,16 @@ def train_pretrained_nav(
     dev = get_device(device)
     gen = seed_everything(int(config["seed"]))
     model = make_policy(config).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=float(config["outer_lr"]))
-    gamma, lam = float(config["gamma"]), float(config["lam"])
+    opt = torch.optim.Adam(model.parameters(), lr=float(config["meta_lr"]))
+    gamma, gae_lambda = float(config["gamma"]), float(config["gae_lambda"])
     n_traj = int(config["k_traj"]) + int(config["outer_traj"])
     history = []
     start = time.perf_counter()
     for it in _progress(range(int(config["iterations"])), "multi-task pretraining", progress):
-        goals = sample_goals(int(config["meta_batch"]), gen, device=dev)
+        goals = sample_goals(int(config["meta_batch_size"]), gen, device=dev)
         theta = module_params(model)
         traj = sample_trajectories(model, theta, goals, n_traj, gen)
-        adv = advantages(traj, gamma, lam)
+        adv = advantages(traj, gamma, gae_lambda)
         logp = gaussian_log_prob(model, theta, traj.obs, traj.actions)
         objective = (logp * adv).sum(-1).mean()
         check_finite(objective, it, "policy-gradient objective")
@@ -335,27 +335,28 @@ def adaptation_returns(
     params: Mapping[str, torch.Tensor],
     goals: torch.Tensor,
     n_traj: int,
+    inner_steps: int,
     inner_lr: float,
-    steps: int = 3,
     generator: torch.Generator | int | None = None,
     gamma: float = 0.99,
-    lam: float = 1.0,
+    gae_lambda: float = 1.0,
 ) -> tuple[torch.Tensor, list[Trajectories]]:
-    """Test-time adaptation on held-out ``goals``: ``steps`` policy-gradient steps, each on
+    """Test-time adaptation on held-out ``goals``: ``inner_steps`` policy-gradient steps, each on
     ``n_traj`` fresh trajectories of the current policy (first-order; nothing is meta-learned).
 
-    Returns ``(returns (steps + 1, T), trajectories)``: row ``j`` is each task's mean return
+    Returns ``(returns (inner_steps + 1, T), trajectories)``: row ``j`` is each task's mean return
     after ``j`` steps, and ``trajectories[j]`` the rollouts it was measured on.
     """
-    g = _as_generator(generator)
+    g = as_generator(generator)
     p: Params = {k: v.detach() for k, v in params.items()}
     rows, trajs = [], []
-    for j in range(steps + 1):
+    for j in range(inner_steps + 1):
         traj = sample_trajectories(model, p, goals, n_traj, g)
         rows.append(traj.returns.mean(-1))
         trajs.append(traj)
-        if j < steps:
-            p = adapt_step(model, p, traj, inner_lr, first_order=True, gamma=gamma, lam=lam)
+        if j < inner_steps:
+            p = adapt_step(model, p, traj, inner_lr, first_order=True, gamma=gamma,
+                           gae_lambda=gae_lambda)
             p = {k: v.detach() for k, v in p.items()}
     return torch.stack(rows), trajs
 
@@ -372,7 +373,7 @@ def adapted_rollout(
 
     ``goal (2,)``; returns ``(before, after)`` trajectories, each with ``T = 1``.
     """
-    g = _as_generator(generator)
+    g = as_generator(generator)
     goals = goal.reshape(1, 2)
     before = sample_trajectories(model, params, goals, k_traj, g)
     phi = adapt_step(model, params, before, inner_lr, first_order=True)

@@ -75,7 +75,7 @@ def gaussian_log_prob(
 
 
 class GRUPolicy(nn.Module):
-    """RL² policy for ``k``-armed bandits: a GRU reads the previous pull and its reward.
+    """RL² policy for ``n_arms``-armed bandits: a GRU reads the previous pull and its reward.
 
     Input per pull: ``[one-hot a_{t−1}, r_{t−1} · one-hot a_{t−1}, r_{t−1}, first-pull flag]``
     (the product places the reward on the pulled arm's slot, which makes "stay after a win"
@@ -87,11 +87,11 @@ class GRUPolicy(nn.Module):
     ``(logits (B, k), value (B,), h')``; ``prev_action = -1`` encodes "no previous pull".
     """
 
-    def __init__(self, k: int = 5, hidden: int = 64) -> None:
+    def __init__(self, n_arms: int = 5, hidden: int = 64) -> None:
         super().__init__()
-        self.k, self.hidden = k, hidden
-        self.cell = nn.GRUCell(2 * k + 2, hidden)
-        self.pi = nn.Linear(hidden, k)
+        self.n_arms, self.hidden = n_arms, hidden
+        self.cell = nn.GRUCell(2 * n_arms + 2, hidden)
+        self.pi = nn.Linear(hidden, n_arms)
         self.v = nn.Linear(hidden, 1)
 
     def initial_state(self, batch: int, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -101,7 +101,7 @@ class GRUPolicy(nn.Module):
         self, prev_action: torch.Tensor, prev_reward: torch.Tensor, h: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         first = (prev_action < 0).float()[:, None]
-        onehot = nn.functional.one_hot(prev_action.clamp(min=0).long(), self.k).float()
+        onehot = nn.functional.one_hot(prev_action.clamp(min=0).long(), self.n_arms).float()
         onehot = onehot * (1 - first)
         r = prev_reward[:, None] * (1 - first)
         x = torch.cat([onehot, onehot * r, r, first], dim=-1)

@@ -32,19 +32,22 @@ def discounted_returns(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
     return discount_cumsum(rewards, gamma)
 
 
-def gae(rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
+def gae(
+    rewards: torch.Tensor, values: torch.Tensor, gamma: float, gae_lambda: float
+) -> torch.Tensor:
     """Generalised advantage estimates (Schulman et al., 2016); ``rewards``, ``values (..., H)``.
 
     ``δ_t = r_t + γ V_{t+1} − V_t`` with ``V_H = 0`` and ``A_t = Σ_l (γλ)^l δ_{t+l}``.
-    ``lam = 1`` gives ``G_t − V_t`` (returns minus baseline), ``lam = 0`` the one-step TD error.
+    ``gae_lambda = 1`` gives ``G_t − V_t`` (returns minus baseline), ``gae_lambda = 0`` the
+    one-step TD error.
     """
     if rewards.shape != values.shape:
         raise ValueError(f"rewards {tuple(rewards.shape)} and values {tuple(values.shape)} differ")
-    if not 0.0 <= lam <= 1.0:
-        raise ValueError(f"lam must be in [0, 1], got {lam}")
+    if not 0.0 <= gae_lambda <= 1.0:
+        raise ValueError(f"gae_lambda must be in [0, 1], got {gae_lambda}")
     next_values = torch.cat([values[..., 1:], torch.zeros_like(values[..., :1])], dim=-1)
     deltas = rewards + gamma * next_values - values
-    return discount_cumsum(deltas, gamma * lam)
+    return discount_cumsum(deltas, gamma * gae_lambda)
 
 
 def baseline_features(obs: torch.Tensor, horizon: int | None = None) -> torch.Tensor:

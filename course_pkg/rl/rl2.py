@@ -14,10 +14,11 @@ from typing import Any
 
 import torch
 
-from course_pkg.rl.envs import BernoulliBandits, _as_generator
+from course_pkg.rl.envs import BernoulliBandits
 from course_pkg.rl.policies import GRUPolicy
 from course_pkg.rl.returns import discounted_returns, gae
-from course_pkg.utils import check_finite, get_device, seed_everything
+from course_pkg.utils import as_generator, check_finite, get_device, seed_everything, seeded
+from course_pkg.utils import progress as progress_bar
 
 
 def _sample_categorical(logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -40,10 +41,10 @@ def rl2_rollout(
     ``arms, rewards, logp, values, entropy`` all ``(B, H)``; gradients flow into ``logp``,
     ``values`` and ``entropy`` unless called under ``torch.no_grad()``.
     """
-    g = _as_generator(generator)
+    g = as_generator(generator)
     b, h = uniforms.shape[0], uniforms.shape[1]
-    if probs.shape != (b, policy.k):
-        raise ValueError(f"probs must be (tasks, {policy.k}), got {tuple(probs.shape)}")
+    if probs.shape != (b, policy.n_arms):
+        raise ValueError(f"probs must be (tasks, {policy.n_arms}), got {tuple(probs.shape)}")
     device = probs.device
     action_u = torch.rand(h, b, generator=g).to(device)
     state = policy.initial_state(b, device)
@@ -66,9 +67,9 @@ def rl2_rollout(
 
 
 def make_rl2_policy(config: Mapping[str, Any]) -> GRUPolicy:
-    """The GRU policy described by ``config`` (``arms``, ``hidden``), seeded."""
-    torch.manual_seed(int(config["seed"]))
-    return GRUPolicy(int(config["arms"]), int(config["hidden"]))
+    """The GRU policy described by ``config`` (``n_arms``, ``hidden``), seeded."""
+    with seeded(int(config["seed"])):
+        return GRUPolicy(int(config["n_arms"]), int(config["hidden"]))
 
 
 def train_rl2_bandit(
@@ -76,7 +77,8 @@ def train_rl2_bandit(
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Train the RL² GRU on ``k``-armed Bernoulli bandits; returns ``(state_dict, metrics)``.
 
-    ``config`` keys: ``seed, iterations, batch, arms, horizon, hidden, lr, gamma, lam,
+    ``config`` keys: ``seed, iterations, meta_batch_size, n_arms, horizon, hidden, meta_lr, gamma,
+    gae_lambda,
     value_coef, entropy_coef, entropy_final, grad_clip``. The entropy bonus decays linearly from
     ``entropy_coef`` to ``entropy_final``. ``metrics["reward"]`` is the mean total reward of each
     training batch.
@@ -84,22 +86,17 @@ def train_rl2_bandit(
     dev = get_device(device)
     gen = seed_everything(int(config["seed"]))
     policy = make_rl2_policy(config).to(dev)
-    bandits = BernoulliBandits(int(config["arms"]), int(config["horizon"]))
-    opt = torch.optim.Adam(policy.parameters(), lr=float(config["lr"]))
-    gamma, lam = float(config["gamma"]), float(config["lam"])
+    bandits = BernoulliBandits(int(config["n_arms"]), int(config["horizon"]))
+    opt = torch.optim.Adam(policy.parameters(), lr=float(config["meta_lr"]))
+    gamma, gae_lambda = float(config["gamma"]), float(config["gae_lambda"])
     iterations = int(config["iterations"])
     history = []
     start = time.perf_counter()
-    steps = range(iterations)
-    if progress:
-        from tqdm.auto import tqdm
-
-        steps = tqdm(steps, desc="RL² training")
-    for it in steps:
-        probs, u = bandits.sample(int(config["batch"]), gen, dev)
+    for it in progress_bar(range(iterations), desc="RL² training", disable=not progress):
+        probs, u = bandits.sample(int(config["meta_batch_size"]), gen, dev)
         roll = rl2_rollout(policy, probs, u, gen)
         returns = discounted_returns(roll["rewards"], gamma)
-        adv = gae(roll["rewards"], roll["values"].detach(), gamma, lam)
+        adv = gae(roll["rewards"], roll["values"].detach(), gamma, gae_lambda)
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
         frac = it / max(iterations - 1, 1)
         ent_coef = (1 - frac) * float(config["entropy_coef"])

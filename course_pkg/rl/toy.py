@@ -14,34 +14,35 @@ import itertools
 import torch
 
 from course_pkg.rl.maml import meta_pg_surrogate
+from course_pkg.utils import as_generator
 
 
-def _inner_step(theta: torch.Tensor, arms: torch.Tensor, r: torch.Tensor, alpha: float):
+def _inner_step(theta: torch.Tensor, arms: torch.Tensor, r: torch.Tensor, inner_lr: float):
     """``φ`` for inner arms ``(..., K)``; ``∇_θ log softmax(θ)_a = e_a − π`` written out."""
     pi = theta.softmax(-1)
     score = torch.nn.functional.one_hot(arms, theta.shape[-1]).to(theta.dtype) - pi[..., None, :]
-    return theta + alpha * (score * r[arms][..., None]).mean(-2)
+    return theta + inner_lr * (score * r[arms][..., None]).mean(-2)
 
 
 def exact_meta_objective(
-    theta: torch.Tensor, r: torch.Tensor, alpha: float, k: int
+    theta: torch.Tensor, r: torch.Tensor, inner_lr: float, k_traj: int
 ) -> torch.Tensor:
     """``J(θ)`` by enumerating all ``n^K`` inner samples (differentiable in ``θ (n,)``)."""
     n = theta.shape[-1]
     log_pi = theta.log_softmax(-1)
     total = theta.new_zeros(())
-    for arms in itertools.product(range(n), repeat=k):
+    for arms in itertools.product(range(n), repeat=k_traj):
         a = torch.tensor(arms)
         prob = log_pi[a].sum().exp()
-        total = total + prob * (_inner_step(theta, a, r, alpha).softmax(-1) @ r)
+        total = total + prob * (_inner_step(theta, a, r, inner_lr).softmax(-1) @ r)
     return total
 
 
 def meta_gradient_estimates(
     theta: torch.Tensor,
     r: torch.Tensor,
-    alpha: float,
-    k: int,
+    inner_lr: float,
+    k_traj: int,
     m: int,
     tasks: int,
     lr_term: bool,
@@ -53,12 +54,12 @@ def meta_gradient_estimates(
     one backward pass returns every task's estimate. ``lr_term`` adds the likelihood-ratio term
     for sampling the inner arms from ``π_θ``.
     """
-    g = torch.Generator().manual_seed(seed)
+    g = as_generator(seed)
     n = theta.shape[-1]
     th = theta.detach().expand(tasks, n).clone().requires_grad_(True)
-    a_in = torch.multinomial(th.detach().softmax(-1), k, True, generator=g)
+    a_in = torch.multinomial(th.detach().softmax(-1), k_traj, True, generator=g)
     inner_logp = th.log_softmax(-1).gather(1, a_in)
-    phi = _inner_step(th, a_in, r, alpha)
+    phi = _inner_step(th, a_in, r, inner_lr)
     a_out = torch.multinomial(phi.detach().softmax(-1), m, True, generator=g)
     outer_logp = phi.log_softmax(-1).gather(1, a_out)
     outer_r = r[a_out]

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from course_pkg.algorithms.core import inner_adapt, loss_at
-from course_pkg.algorithms.toy import CurveToy, loss_surface, param_grid
+from course_pkg.algorithms.toy import loss_surface, param_grid
+from course_pkg.models import CurveToy
 from course_pkg.tasks import TaskBatch
 from course_pkg.viz._base import FigureLogic, encode, make_figure, to_list
 
@@ -30,7 +31,7 @@ GRID = {"a": (-1.5, 2.0, 51), "b": (-1.5, 2.0, 51)}
 class SoftplusToy(CurveToy):
     """``f(x) = softplus(a x + b)`` with ``theta = (a, b)``: inputs ``(…, 1)`` → ``(…, 1)``.
 
-    The :class:`~course_pkg.algorithms.toy.CurveToy` model with softplus in place of tanh.
+    The :class:`~course_pkg.models.CurveToy` model with softplus in place of tanh.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

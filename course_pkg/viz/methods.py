@@ -20,15 +20,13 @@ from course_pkg.algorithms.imaml import imaml_meta_gradient, implicit_meta_gradi
 from course_pkg.algorithms.maml import maml_loss, meta_gradient
 from course_pkg.algorithms.reptile import reptile_step, reptile_update
 from course_pkg.algorithms.toy import (
-    LinearToy,
-    QuadraticTasks,
-    landscape_tasks,
     loss_surface,
     param_grid,
     proximal_solution,
     quadratic_hessian,
 )
-from course_pkg.tasks import TaskBatch
+from course_pkg.models import LinearToy
+from course_pkg.tasks import QuadraticTasks, TaskBatch, landscape_tasks
 from course_pkg.viz._base import FigureLogic, encode, make_figure, to_list
 
 N_GRID = 41

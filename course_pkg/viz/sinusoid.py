@@ -10,7 +10,6 @@ steps with a small JavaScript MLP (``static/sinusoid.js``), checked against this
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,6 +18,7 @@ import torch
 from course_pkg.algorithms.core import forward, inner_adapt
 from course_pkg.models import MLP
 from course_pkg.tasks import SinusoidTasks
+from course_pkg.utils import seeded
 from course_pkg.viz._base import FigureLogic, encode, make_figure, to_list
 
 X_RANGE = (-5.0, 5.0)
@@ -28,39 +28,16 @@ MAX_STEPS = 10
 LABELS = {"pretrained": "pretrained (joint training)", "maml": "MAML"}
 
 
-def sinusoid_models() -> dict[str, dict[str, Any]]:
-    """The committed sinusoid checkpoints: ``{"pretrained"|"maml": {"state", "inner_lr",
-    "trained"}}``.
-
-    Loaded with the MAML chapter's loader (``course_pkg.train``). When a checkpoint is missing
-    (e.g. before ``make weights``) a seeded, untrained ``MLP(1, (40, 40), 1)`` stands in and
-    ``trained`` is ``False`` (the figure says so).
-    """
-    loaded: dict[str, tuple[dict[str, torch.Tensor], float]] = {}
-    try:
-        from course_pkg import train  # the MAML engineer's checkpoint loader
-
-        loader = getattr(train, "load_sinusoid_models", None)
-        if loader is not None:
-            for name, (state, meta) in loader().items():
-                if name in LABELS:
-                    cfg = meta.get("config", {})
-                    loaded[name] = ({k: v.detach().cpu() for k, v in state.items()},
-                                    float(cfg.get("inner_lr", 0.01)))
-    except ImportError:
-        pass
+def untrained_models() -> dict[str, dict[str, Any]]:
+    """Seeded, untrained ``MLP(1, (40, 40), 1)`` stand-ins for ``"pretrained"`` and ``"maml"``
+    (``trained`` is ``False``; the figure says so). The trained checkpoints come from
+    :func:`course_pkg.experiments.sinusoid.explorer_models`."""
     out: dict[str, dict[str, Any]] = {}
     for i, name in enumerate(("pretrained", "maml")):
-        if name in loaded:
-            state, lr = loaded[name]
-            out[name] = {"state": state, "inner_lr": lr, "trained": True}
-        else:
-            warnings.warn(f"sinusoid checkpoint {name!r} not found: using an untrained MLP",
-                          stacklevel=2)
-            torch.manual_seed(i)
-            out[name] = {"state": {k: v.detach().clone() for k, v in
-                                   MLP(1, (40, 40), 1).named_parameters()},
-                         "inner_lr": 0.01, "trained": False}
+        with seeded(i):
+            net = MLP(1, (40, 40), 1)
+        out[name] = {"state": {k: v.detach().clone() for k, v in net.named_parameters()},
+                     "inner_lr": 0.01, "trained": False}
     return out
 
 
@@ -101,7 +78,7 @@ class SinusoidExplorer(FigureLogic):
 
     def __init__(self, models: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         super().__init__()
-        self.models = dict(models) if models is not None else sinusoid_models()
+        self.models = dict(models) if models is not None else untrained_models()
         if not self.models:
             raise ValueError("models must hold at least one {'state', 'inner_lr'} entry")
         self.x_grid = torch.linspace(*X_RANGE, N_GRID)
@@ -144,8 +121,10 @@ def sinusoid_explorer(models: Mapping[str, Mapping[str, Any]] | None = None,
     """Figure: a network fine-tuned on ≤ 5 points of ``A sin(x − b)``, before/after ``k`` steps.
 
     ``models`` maps a name (``"pretrained"``, ``"maml"``) to ``{"state": state_dict of
-    MLP(1, (40, 40), 1), "inner_lr": α}``; default: the committed checkpoints
-    (:func:`sinusoid_models`). ``controls`` (``amplitude``, ``phase``, ``points``, ``steps``,
+    MLP(1, (40, 40), 1), "inner_lr": α, "trained": bool}``: pass
+    :func:`course_pkg.experiments.sinusoid.explorer_models` for the committed checkpoints;
+    default: untrained stand-ins (:func:`untrained_models`). ``controls`` (``amplitude``,
+    ``phase``, ``points``, ``steps``,
     ``model``) set the initial view.
     """
     return make_figure(SinusoidExplorer(models), mode, **controls)
