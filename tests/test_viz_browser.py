@@ -240,3 +240,38 @@ def test_built_book_pages(chromium_browser, page) -> None:
                                          kind in CLICKABLE, kind in KEYBOARD)
             assert not unchanged, f"{page} {kind}: no pixel change after {unchanged}"
     rep.assert_clean()
+
+
+_A11Y_PROBE = """(id) => {
+  const root = document.getElementById(id), fig = root.querySelector('.cviz-figure');
+  const text = (ids) => (ids || '').split(' ').map((i) => document.getElementById(i))
+      .filter(Boolean).map((e) => e.textContent.trim()).join(' ');
+  return {
+    role: fig.getAttribute('role'),
+    name: fig.getAttribute('aria-label') || text(fig.getAttribute('aria-labelledby')),
+    description: text(fig.getAttribute('aria-describedby')),
+    live: root.querySelector('.cviz-readout').getAttribute('aria-live'),
+    canvases: Array.from(root.querySelectorAll('canvas')).map((c) => ({
+      role: c.getAttribute('role'), label: c.getAttribute('aria-label'), tab: c.tabIndex})),
+    buttons: Array.from(root.querySelectorAll('button')).map((b) => b.textContent.trim()),
+  };
+}"""
+
+
+@pytest.mark.parametrize("kind", list(FIGURES))
+def test_figure_is_named_described_and_keyboard_operable(chromium_browser, standalone,
+                                                         kind) -> None:
+    with open_page(chromium_browser, standalone + f"{kind}.html", wait_for_math=False) as rep:
+        rid = _root_id(rep.page, kind)
+        rep.page.wait_for_selector(f"#{rid}[data-cviz-ready='1']")
+        a = rep.page.evaluate(_A11Y_PROBE, rid)
+    assert a["role"] == "figure" and len(a["name"]) > 10, a
+    assert len(a["description"]) > 80, f"{kind}: no description of what the figure shows"
+    assert a["live"] == "polite"
+    for c in a["canvases"]:
+        assert c["label"], f"{kind}: a canvas without an accessible name"
+    if kind in KEYBOARD:  # θ moves with the arrow keys: a focusable, named, interactive canvas
+        assert any(c["role"] == "application" and c["tab"] == 0 and "arrow keys" in c["label"]
+                   for c in a["canvases"]), a["canvases"]
+    if kind == "sinusoid":  # the keyboard's way to place a point
+        assert any("add a point" in b for b in a["buttons"]), a["buttons"]

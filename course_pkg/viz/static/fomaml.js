@@ -57,15 +57,18 @@ function render({ model, el }) {
     const d = model.get("data"), err = model.get("error");
     const th = d.theta, opt = spec.optimum;
     // One scale for both arrows (their ratio is the point): spec.arrow_scale, stretched so the
-    // longer arrow is at least 1/10 of the plot and shrunk so it stays inside the plot.
+    // longer arrow is at least 1/10 of the plot and shrunk so that both tips stay inside it.
     const span = g.extent[1] - g.extent[0];
     const longest = Math.max(Math.hypot(...d.g_maml), Math.hypot(...d.g_fomaml));
-    const room = Math.min(th[0] - g.extent[0], g.extent[1] - th[0], th[1] - g.extent[2],
-      g.extent[3] - th[1]);
     let s = spec.arrow_scale;
     if (longest > 1e-12) {
       s = Math.max(s, 0.1 * span / longest);
-      s = Math.min(s, Math.max(0.9 * room, 0.1 * span) / longest);
+      for (const v of [d.g_maml, d.g_fomaml]) {  // the tip is θ − s v
+        for (const [i, lo, hi] of [[0, g.extent[0], g.extent[1]], [1, g.extent[2], g.extent[3]]]) {
+          if (v[i] > 1e-12) s = Math.min(s, 0.95 * (th[i] - lo) / v[i]);
+          if (v[i] < -1e-12) s = Math.min(s, 0.95 * (hi - th[i]) / -v[i]);
+        }
+      }
     }
     s = +s.toPrecision(2);
     left.begin().heatmap(cvArr(d.task_grid), g.na, g.nb, { extent: g.extent });
@@ -85,8 +88,11 @@ function render({ model, el }) {
                   { label: "−∇L(φ)  FOMAML", color: CV_COLORS.methods.fomaml }], { width: 160 });
     for (const k in sl) sl[k].set(c()[k]);
     const dot = d.g_maml[0] * d.g_fomaml[0] + d.g_maml[1] * d.g_fomaml[1];
+    const cross = d.g_maml[0] * d.g_fomaml[1] - d.g_maml[1] * d.g_fomaml[0];
     const nm = Math.hypot(...d.g_maml), nf = Math.hypot(...d.g_fomaml);
-    const ang = nm && nf ? Math.acos(Math.max(-1, Math.min(1, dot / (nm * nf)))) * 180 / Math.PI : 0;
+    // atan2 is exact for parallel vectors (α = 0 gives 0°, not acos round-off such as 1e−6°)
+    let ang = nm > 1e-12 && nf > 1e-12 ? Math.atan2(Math.abs(cross), dot) * 180 / Math.PI : 0;
+    if (ang < 1e-6) ang = 0;
     f.readout.textContent = err ? err :
       `H = [[${cvFmt(d.H[0][0], 2)}, ${cvFmt(d.H[0][1], 2)}], [${cvFmt(d.H[1][0], 2)}, ` +
       `${cvFmt(d.H[1][1], 2)}]]; MAML ‖g‖ = ${cvFmt(nm)}, FOMAML ‖g‖ = ${cvFmt(nf)}, ` +
