@@ -2,6 +2,8 @@
 // 1. Output tables: cells that hold text (not numbers) are marked .course-text (left-aligned).
 // 2. Search results: excerpts show math as plain text (Sphinx's search prints page text, where
 //    MathJax's source \( \frac{a}{b} \) would appear verbatim).
+// 3. Boxes that scroll sideways (wide tables and equations on a phone) take the keyboard focus,
+//    so that they can be scrolled without a mouse (WCAG 2.1.1).
 "use strict";
 
 (function () {
@@ -41,7 +43,7 @@
     let s = tex;
     for (let i = 0; i < 3; i++) s = s.replace(/\\frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}/g, "($1)/($2)");
     s = s.replace(/\\(?:mathcal|mathbf|mathrm|operatorname|text|mathbb|boldsymbol|hat|tilde|bar)\s*\{([^{}]*)\}/g, "$1");
-    s = s.replace(/\\begin\{[^}]*\}|\\end\{[^}]*\}|\\left|\\right|\\!|\\,|\\;|&|\\\\/g, " ");
+    s = s.replace(/\\begin\{[^}]*\}|\\end\{[^}]*\}|\\left(?![A-Za-z])|\\right(?![A-Za-z])|\\!|\\,|\\;|&|\\\\/g, " ");
     s = s.replace(/\\([A-Za-z]+)/g, (m, name) => (name in SYMBOLS ? SYMBOLS[name] : ""));
     s = s.replace(/[{}]/g, "").replace(/\s+/g, " ");
     return s.trim();
@@ -63,9 +65,25 @@
     Search.__coursePatched = true;
   }
 
+  function tabStops() {
+    const boxes = document.querySelectorAll(".cell_output .output, .bd-content .math.notranslate," +
+                                            " .bd-content mjx-container[display='true']");
+    for (const el of boxes) {
+      if (el.scrollWidth > el.clientWidth + 1 && !el.hasAttribute("tabindex")) {
+        el.setAttribute("tabindex", "0");
+      }
+    }
+  }
+
   function init() {
     markTextCells(document);
     patchSearch();
+    tabStops();
+    window.addEventListener("resize", tabStops);
+    // MathJax typesets after load: check its boxes again once it is done
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+      MathJax.startup.promise.then(tabStops);
+    }
   }
   patchSearch();
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
