@@ -57,7 +57,7 @@ def run_axe(page) -> dict:
 def test_no_serious_axe_violations(page, mode, html_root, html_server, chromium_browser):
     axe_source()  # skip before opening the page when axe-core is missing
     with open_page(chromium_browser, html_server + page,
-                   context_options=MODES[mode]) as rep:
+                   context_options=MODES[mode], timeout_ms=120_000) as rep:
         wait_for_figures(rep.page)
         theme = rep.page.evaluate("() => document.documentElement.dataset.theme")
         assert theme == mode, f"{page}: the theme did not follow the OS ({theme!r} != {mode!r})"

@@ -48,7 +48,8 @@ _PHONE_PROBE = """() => {
 
 @pytest.mark.parametrize("page", PAGES)
 def test_phone_layout(page, html_root, html_server, chromium_browser):
-    with open_page(chromium_browser, html_server + page, context_options=PHONE) as rep:
+    with open_page(chromium_browser, html_server + page, context_options=PHONE,
+                   timeout_ms=120_000) as rep:
         wait_for_figures(rep.page)
         probe = rep.page.evaluate(_PHONE_PROBE)
     vw = probe["vw"]
@@ -84,7 +85,8 @@ _TABLE_PROBE = """() => {
 
 @pytest.mark.parametrize("page", PAGES)
 def test_tables_are_padded_and_images_described(page, html_root, html_server, chromium_browser):
-    with open_page(chromium_browser, html_server + page, wait_for_math=False) as rep:
+    with open_page(chromium_browser, html_server + page, wait_for_math=False,
+                   timeout_ms=120_000) as rep:
         probe = rep.page.evaluate(_TABLE_PROBE)
     assert not probe["bad"], (f"{page}: {len(probe['bad'])} table cells with < 4 px horizontal "
                               f"padding, e.g. {probe['bad'][:5]}")
