@@ -2,6 +2,10 @@
 // 1. Output tables: cells that hold text (not numbers) are marked .course-text (left-aligned).
 // 2. Search results: excerpts show math as plain text (Sphinx's search prints page text, where
 //    MathJax's source \( \frac{a}{b} \) would appear verbatim).
+// 4. Two ARIA defects of the theme and of Sphinx's HTML, repaired in the page (no axe rule is
+//    switched off): a control whose aria-label does not contain its visible text gets a label
+//    that starts with that text (WCAG 2.5.3 label in name); the bibliography's role="list"
+//    gets role="listitem" children (doc-biblioentry is not a list item in ARIA 1.2).
 // 3. Boxes that scroll sideways (wide tables and equations on a phone) take the keyboard focus,
 //    so that they can be scrolled without a mouse (WCAG 2.1.1).
 "use strict";
@@ -75,7 +79,25 @@
     }
   }
 
+  function fixAria() {
+    for (const el of document.querySelectorAll("button[aria-label], a[aria-label]")) {
+      if (el.closest(".cviz-root")) continue;
+      const visible = (el.innerText || "").replace(/\s+/g, " ").trim();
+      const label = el.getAttribute("aria-label").trim();
+      if (visible && !label.toLowerCase().includes(visible.toLowerCase())) {
+        el.setAttribute("aria-label", label && !visible.toLowerCase().includes(label.toLowerCase())
+          ? `${visible} (${label})` : visible);
+      }
+    }
+    for (const list of document.querySelectorAll("[role='list']")) {
+      for (const item of list.children) {
+        if (item.getAttribute("role") === "doc-biblioentry") item.setAttribute("role", "listitem");
+      }
+    }
+  }
+
   function init() {
+    fixAria();
     markTextCells(document);
     patchSearch();
     tabStops();
