@@ -3,8 +3,8 @@
 // 2. Search results: excerpts show math as plain text (Sphinx's search prints page text, where
 //    MathJax's source \( \frac{a}{b} \) would appear verbatim).
 // 4. Two ARIA defects of the theme and of Sphinx's HTML, repaired in the page (no axe rule is
-//    switched off): a control whose aria-label does not contain its visible text gets a label
-//    that starts with that text (WCAG 2.5.3 label in name); the bibliography's role="list"
+//    switched off): a control whose aria-label does not contain its visible text is named by
+//    that text instead (WCAG 2.5.3 label in name; the label stays as its title); the bibliography's role="list"
 //    gets role="listitem" children (doc-biblioentry is not a list item in ARIA 1.2).
 // 3. Boxes that scroll sideways (wide tables and equations on a phone) take the keyboard focus,
 //    so that they can be scrolled without a mouse (WCAG 2.1.1).
@@ -85,8 +85,9 @@
       const visible = (el.innerText || "").replace(/\s+/g, " ").trim();
       const label = el.getAttribute("aria-label").trim();
       if (visible && !label.toLowerCase().includes(visible.toLowerCase())) {
-        el.setAttribute("aria-label", label && !visible.toLowerCase().includes(label.toLowerCase())
-          ? `${visible} (${label})` : visible);
+        // the name then comes from the content, which is the visible text itself
+        el.removeAttribute("aria-label");
+        if (!el.title) el.title = label;
       }
     }
     for (const list of document.querySelectorAll("[role='list']")) {
