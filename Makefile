@@ -10,7 +10,7 @@ STAMP := $(VENV)/.course-installed
 JB_FLAGS := -W -n --keep-going
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup book test test-fast lab grade grade-all exercises bench browser lint clean weights
+.PHONY: help setup book test test-fast lab grade grade-all exercises bench browser axe lint clean weights
 
 help:
 	@echo "make book      set up .venv and build the HTML book into _build/html"
@@ -72,7 +72,24 @@ browser:
 	  echo "browser: installed $$(command -v chromium)"; \
 	else fail "apt-get could not install chromium (no network to the Debian mirror?)."; fi
 
-test: $(STAMP) browser book
+# axe-core, the WCAG checker that tests/test_accessibility.py injects into every page: the npm
+# package (pinned), installed once into the git-ignored .cache/axe by npm from the npm registry
+# (no CDN at test time). Without npm the accessibility tests skip with the reason (fail under
+# CI=true). $COURSE_AXE_JS may point at another axe.min.js.
+AXE_VERSION := 4.14.1
+AXE_JS := .cache/axe/node_modules/axe-core/axe.min.js
+
+axe: $(AXE_JS)
+
+$(AXE_JS):
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "WARNING: npm is missing, so axe-core cannot be installed (apt-get install npm)."; \
+	  echo "  The accessibility tests will skip (and fail under CI=true)."; \
+	  case "$${CI:-}" in 1|true|TRUE|yes) exit 1;; *) exit 0;; esac; fi; \
+	mkdir -p .cache/axe && npm install --prefix .cache/axe --no-save --no-audit --no-fund \
+	  --loglevel=error axe-core@$(AXE_VERSION) && test -f $@
+
+test: $(STAMP) browser axe book
 	$(BIN)/ruff check course_pkg tests benchmarks
 	$(BIN)/pytest -q
 

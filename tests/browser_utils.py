@@ -27,7 +27,10 @@ API
 - ``serve_html(root=HTML_ROOT)``: context manager serving ``root`` on ``127.0.0.1`` (random free
   port, ``http.server`` in a daemon thread); yields the base URL ending in ``/``.
 - ``launch_chromium(playwright, executable=None) -> Browser``.
-- ``open_page(browser, url, *, wait_for_math=True, timeout_ms=30_000, before_goto=None)``:
+- ``PHONE``, ``DARK``: ``context_options`` for a 390-px phone at 2× and for an OS in dark mode.
+- ``wait_for_figures(page)``: wait until every interactive figure of the page has drawn.
+- ``open_page(browser, url, *, wait_for_math=True, timeout_ms=30_000, before_goto=None,
+  context_options=None)``:
   context manager that opens ``url`` in a fresh context of ``browser`` (only ``127.0.0.1``
   resolves, so nothing can leave the machine; ``before_goto(page)`` runs first), follows a
   ``<meta http-equiv="refresh">`` redirect, waits for MathJax to finish typesetting, inspects
@@ -81,6 +84,12 @@ CHROMIUM_ARGS = [
     # (the attempt is still recorded as an external request) instead of silently working online.
     f"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE {LOCAL_HOST}",
 ]
+
+
+#: ``context_options`` of a phone (390 CSS px wide, 2 device pixels per CSS pixel).
+PHONE: dict[str, Any] = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2}
+#: ``context_options`` of an OS set to dark mode (the theme's default mode is "auto").
+DARK: dict[str, Any] = {"color_scheme": "dark"}
 
 
 def in_ci() -> bool:
@@ -293,13 +302,16 @@ def open_page(
     wait_for_math: bool = True,
     timeout_ms: int = 30_000,
     before_goto: Callable[[Any], None] | None = None,
+    context_options: dict[str, Any] | None = None,
 ) -> Iterator[PageReport]:
     """Open ``url`` in a fresh browser context, record everything, yield a :class:`PageReport`.
 
-    ``before_goto(page)`` runs before navigation (e.g. to set the viewport or route requests).
+    ``before_goto(page)`` runs before navigation (e.g. to set the viewport or route requests);
+    ``context_options`` go to ``browser.new_context`` (e.g. ``viewport``, ``color_scheme``,
+    ``device_scale_factor``; see :data:`PHONE` and :data:`DARK`).
     """
     report = PageReport(url=url)
-    context = browser.new_context()
+    context = browser.new_context(**(context_options or {}))
     context.set_default_timeout(timeout_ms)
     page = context.new_page()
     report.page = page
@@ -346,6 +358,16 @@ def open_page(
     finally:
         context.close()
         report.page = None
+
+
+def wait_for_figures(page: Any) -> None:
+    """Wait until each interactive figure (``[data-cviz]``) is mounted and has drawn once.
+
+    The figures' JavaScript sets ``data-cviz-ready="1"`` when mounted and increments
+    ``data-cviz-draws`` after every redraw: tests wait for these signals, never for time.
+    """
+    page.wait_for_function("""() => Array.from(document.querySelectorAll('[data-cviz]')).every(
+        (el) => el.dataset.cvizReady === '1' && +(el.dataset.cvizDraws || 0) > 0)""")
 
 
 def check_page(browser: Any, url: str, **kwargs: Any) -> PageReport:

@@ -79,6 +79,24 @@ def test_search_finds_pages(html_root, html_server, chromium_browser):
     report.assert_clean()
 
 
+@pytest.mark.browser
+def test_search_excerpts_show_no_raw_tex(html_root, html_server, chromium_browser):
+    """Search excerpts are page text: math in them reads as plain text (book/_static/course.js),
+    not as MathJax source such as ``\\(\\nabla_\\theta\\)``."""
+    with open_page(chromium_browser, html_server + "search.html?q=gradient") as report:
+        page = report.page
+        # Sphinx writes "Search finished, …" into p.search-summary after the last excerpt
+        page.wait_for_function("() => /Search finished/.test("
+                               "(document.querySelector('#search-results .search-summary') "
+                               "|| {}).textContent)", timeout=60_000)
+        excerpts = page.locator("#search-results p.context").all_text_contents()
+    assert excerpts, "no search excerpts"
+    tex = re.compile(r"\\\(|\\\)|\\\[|\$\$|\\(frac|mathcal|nabla|theta|alpha)\b")
+    bad = [e[:120] for e in excerpts if tex.search(e)]
+    assert not bad, f"{len(bad)} of {len(excerpts)} excerpts show TeX source, e.g. {bad[:3]}"
+    report.assert_clean()
+
+
 SRC_ATTR = re.compile(
     r"""<(?:script|link|img|iframe|source|video|audio)\b[^>]*?\s(?:src|href)=["']([^"']+)["']""",
     re.IGNORECASE,

@@ -239,3 +239,65 @@ def test_comparison_trajectories_follow_course_pkg() -> None:
     start = viz.method_comparison(mode="live").update(n=0).data["loss"]
     later = viz.method_comparison(mode="live").update(n=20).data["loss"]
     assert all(later[m] < start[m] for m in start)
+
+
+# --------------------------------------------------------------------------- palette and tables
+def test_one_colour_per_method_in_python_and_javascript() -> None:
+    """The widgets' CV_METHOD_COLORS is course_pkg.viz.palette.METHOD_COLORS, and the four
+    methods have four distinct colours with ≥ 3:1 contrast on the white plot background."""
+    import json
+    import re
+
+    from course_pkg.viz._base import esm_source
+    from course_pkg.viz.palette import METHOD_COLORS
+
+    for kind in ("comparison", "fomaml", "imaml", "reptile"):
+        m = re.match(r"const CV_METHOD_COLORS = (\{.*?\});", esm_source(kind))
+        assert m and json.loads(m.group(1)) == METHOD_COLORS, kind
+
+    def luminance(hex_colour: str) -> float:
+        rgb = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    four = [METHOD_COLORS[k] for k in ("maml", "fomaml", "reptile", "imaml")]
+    assert len(set(four)) == 4
+    for c in four:
+        assert 1.05 / (luminance(c) + 0.05) >= 3.0, c
+    assert viz.method_color("MAML, K = 5") == viz.method_color("maml")
+    assert viz.method_color("iMAML (proximal solver)") == METHOD_COLORS["imaml"]
+    with pytest.raises(KeyError, match="known"):
+        viz.method_color("SuperMAML")
+
+
+def test_style_table_pads_aligns_and_renames() -> None:
+    import pandas as pd
+
+    df = pd.DataFrame({"method": ["MAML", "Reptile"], "f_w(x)": [1.0, 2.25], "k": [1, 5]})
+    html = viz.style_table(df, 2, headers={"f_w(x)": "prediction w·x"}, caption="c").to_html()
+    assert "prediction w·x" in html and "f_w(x)" not in html
+    assert "padding: 0.3em 0.7em" in html and "<caption>c</caption>" in html
+    assert ">2.25<" in html and ">5<" in html  # floats to 2 decimals, integers untouched
+    assert "text-align: left" in html and "text-align: right" in html
+    with pytest.raises(KeyError, match="unknown columns"):
+        viz.style_table(df, headers={"nope": "x"})
+    with pytest.raises(TypeError):
+        viz.style_table([1, 2])
+
+
+def test_course_style_renders_2x_and_legend_outside() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    viz.use_course_style()
+    assert matplotlib.rcParams["savefig.dpi"] == 200
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1], label="a")
+    leg = viz.legend_outside(ax)
+    assert leg in fig.legends
+    assert viz.legend_outside(ax, "right") is ax.get_legend()
+    with pytest.raises(ValueError, match="below"):
+        viz.legend_outside(ax, "top")
+    plt.close(fig)

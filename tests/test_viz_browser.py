@@ -81,28 +81,53 @@ def standalone(figures: dict[str, StaticFigure], tmp_path_factory: pytest.TempPa
 
 
 def _shot(page: Any, root_id: str) -> bytes:
-    return page.locator(f"#{root_id}").screenshot()
+    return page.locator(f"#{root_id}").screenshot(animations="disabled")
+
+
+def _draws(page: Any, root_id: str) -> int:
+    """How many times the figure has drawn (its JS increments ``data-cviz-draws``)."""
+    return int(page.locator(f"#{root_id}").get_attribute("data-cviz-draws") or 0)
+
+
+def _after_redraw(page: Any, root_id: str, before: int, what: str) -> None:
+    """Wait until the figure has drawn again after ``what`` (its signal, never a fixed time)."""
+    try:
+        page.wait_for_function(
+            "([id, n]) => +(document.getElementById(id).dataset.cvizDraws || 0) > n",
+            arg=[root_id, before], timeout=20_000)
+    except Exception as exc:  # playwright's TimeoutError: say which event drew nothing
+        raise AssertionError(f"{root_id}: no redraw after {what}") from exc
 
 
 #: Figures whose plot reacts to a click (θ, θ₀ or a support point); the landscape only has m.
 CLICKABLE = set(FIGURES) - {"landscape"}
+#: Figures whose plot moves θ (or θ₀) with the arrow keys.
+KEYBOARD = CLICKABLE - {"sinusoid"}
 
 
-def _exercise_figure(page: Any, root_id: str, click: bool = True) -> list[str]:
-    """Move every slider, click the first plot and the buttons; return what did NOT change."""
+def _exercise_figure(page: Any, root_id: str, click: bool = True,
+                     keys: bool = False) -> list[str]:
+    """Move every slider, click the first plot (and press an arrow key on it); return what did
+    NOT change the figure's pixels. Each screenshot is taken after the figure's redraw signal."""
     page.wait_for_selector(f"#{root_id}[data-cviz-ready='1']")
+    page.wait_for_function("(id) => +(document.getElementById(id).dataset.cvizDraws || 0) > 0",
+                           arg=root_id)
     unchanged = []
     before = _shot(page, root_id)
     sliders = page.locator(f"#{root_id} input[type=range]")
     assert sliders.count() >= 1, "figure without a slider"
+    names = [sliders.nth(i).get_attribute("aria-label") for i in range(sliders.count())]
+    assert len(set(names)) == len(names), f"slider names repeat within the figure: {names}"
     for i in range(sliders.count()):
         s = sliders.nth(i)
         name = s.get_attribute("data-control")
+        n = _draws(page, root_id)
         s.evaluate("""(el) => {
             const v = parseFloat(el.value), lo = parseFloat(el.min), hi = parseFloat(el.max);
             el.value = String(Math.abs(v - hi) > (hi - lo) / 4 ? hi : lo);
             el.dispatchEvent(new Event('input', {bubbles: true}));
         }""")
+        _after_redraw(page, root_id, n, f"slider {name}")
         after = _shot(page, root_id)
         if after == before:
             unchanged.append(f"slider {name}")
@@ -111,10 +136,21 @@ def _exercise_figure(page: Any, root_id: str, click: bool = True) -> list[str]:
         return unchanged
     canvas = page.locator(f"#{root_id} canvas").first
     box = canvas.bounding_box()
-    page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.4)
+    n = _draws(page, root_id)
+    # position relative to the canvas, resolved by playwright at click time (layout may move)
+    canvas.click(position={"x": box["width"] * 0.3, "y": box["height"] * 0.4})
+    _after_redraw(page, root_id, n, "click on the plot")
     after = _shot(page, root_id)
     if after == before:
         unchanged.append("click on the plot")
+    before = after
+    if keys:
+        n = _draws(page, root_id)
+        canvas.focus()
+        page.keyboard.press("ArrowRight")
+        _after_redraw(page, root_id, n, "ArrowRight on the plot")
+        if _shot(page, root_id) == before:
+            unchanged.append("ArrowRight on the plot")
     return unchanged
 
 
@@ -125,11 +161,17 @@ def _root_id(page: Any, kind: str) -> str:
 @pytest.mark.parametrize("kind", list(FIGURES))
 def test_static_figure_loads_clean_and_reacts(chromium_browser, standalone, kind) -> None:
     with open_page(chromium_browser, standalone + f"{kind}.html", wait_for_math=False) as rep:
-        unchanged = _exercise_figure(rep.page, _root_id(rep.page, kind), kind in CLICKABLE)
+        rid = _root_id(rep.page, kind)
+        unchanged = _exercise_figure(rep.page, rid, kind in CLICKABLE, kind in KEYBOARD)
         if kind == "sinusoid":
-            rep.page.click("text=random points")
-            rep.page.click("text=clear")
-        rep.page.wait_for_timeout(100)
+            for label in ("random points", "clear", "add a point"):
+                n = _draws(rep.page, rid)
+                rep.page.locator(f"#{rid} button", has_text=label).click()
+                _after_redraw(rep.page, rid, n, f"button {label!r}")
+            pressed = rep.page.locator(f"#{rid} .cviz-select button[aria-pressed]")
+            assert pressed.count() >= 2
+            assert [pressed.nth(i).get_attribute("aria-pressed")
+                    for i in range(pressed.count())].count("true") == 1
     rep.assert_clean()
     assert not unchanged, f"{kind}: no pixel change after {unchanged}"
 
@@ -195,6 +237,41 @@ def test_built_book_pages(chromium_browser, page) -> None:
     with serve_html(HTML_ROOT) as base, open_page(chromium_browser, base + page) as rep:
         for kind in kinds:
             unchanged = _exercise_figure(rep.page, _root_id(rep.page, kind),
-                                         kind in CLICKABLE)
+                                         kind in CLICKABLE, kind in KEYBOARD)
             assert not unchanged, f"{page} {kind}: no pixel change after {unchanged}"
     rep.assert_clean()
+
+
+_A11Y_PROBE = """(id) => {
+  const root = document.getElementById(id), fig = root.querySelector('.cviz-figure');
+  const text = (ids) => (ids || '').split(' ').map((i) => document.getElementById(i))
+      .filter(Boolean).map((e) => e.textContent.trim()).join(' ');
+  return {
+    role: fig.getAttribute('role'),
+    name: fig.getAttribute('aria-label') || text(fig.getAttribute('aria-labelledby')),
+    description: text(fig.getAttribute('aria-describedby')),
+    live: root.querySelector('.cviz-readout').getAttribute('aria-live'),
+    canvases: Array.from(root.querySelectorAll('canvas')).map((c) => ({
+      role: c.getAttribute('role'), label: c.getAttribute('aria-label'), tab: c.tabIndex})),
+    buttons: Array.from(root.querySelectorAll('button')).map((b) => b.textContent.trim()),
+  };
+}"""
+
+
+@pytest.mark.parametrize("kind", list(FIGURES))
+def test_figure_is_named_described_and_keyboard_operable(chromium_browser, standalone,
+                                                         kind) -> None:
+    with open_page(chromium_browser, standalone + f"{kind}.html", wait_for_math=False) as rep:
+        rid = _root_id(rep.page, kind)
+        rep.page.wait_for_selector(f"#{rid}[data-cviz-ready='1']")
+        a = rep.page.evaluate(_A11Y_PROBE, rid)
+    assert a["role"] == "figure" and len(a["name"]) > 10, a
+    assert len(a["description"]) > 80, f"{kind}: no description of what the figure shows"
+    assert a["live"] == "polite"
+    for c in a["canvases"]:
+        assert c["label"], f"{kind}: a canvas without an accessible name"
+    if kind in KEYBOARD:  # θ moves with the arrow keys: a focusable, named, interactive canvas
+        assert any(c["role"] == "application" and c["tab"] == 0 and "arrow keys" in c["label"]
+                   for c in a["canvases"]), a["canvases"]
+    if kind == "sinusoid":  # the keyboard's way to place a point
+        assert any("add a point" in b for b in a["buttons"]), a["buttons"]

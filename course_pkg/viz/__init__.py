@@ -17,6 +17,10 @@ function                   chapter      what moves
 :func:`imaml_lambda`          10        λ, θ
 :func:`method_comparison`     11        per-method α, k, β/ε/λ, meta-steps n, θ₀
 =========================  ===========  ==================================================
+
+Every figure and table of the book takes its method colours, matplotlib defaults and table
+styling from :mod:`course_pkg.viz.palette` (``METHOD_COLORS``, ``use_course_style``,
+``style_table``).
 """
 
 from course_pkg.viz._base import StaticFigure, VizWidget, make_figure, static_mode
@@ -27,18 +31,32 @@ from course_pkg.viz.methods import (
     method_comparison,
     reptile_interpolation,
 )
+from course_pkg.viz.palette import (
+    METHOD_COLORS,
+    METHOD_LABELS,
+    legend_outside,
+    method_color,
+    style_table,
+    use_course_style,
+)
 from course_pkg.viz.sinusoid import sinusoid_explorer
 
 __all__ = [
+    "METHOD_COLORS",
+    "METHOD_LABELS",
     "StaticFigure",
     "VizWidget",
     "fomaml_curvature",
     "imaml_lambda",
+    "legend_outside",
     "make_figure",
+    "method_color",
     "meta_loss_landscape",
     "method_comparison",
     "reptile_interpolation",
     "sinusoid_explorer",
     "static_mode",
+    "style_table",
     "two_task_adaptation",
+    "use_course_style",
 ]

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 import traitlets
 
+from course_pkg.viz.palette import METHOD_COLORS
+
 STATIC_ENV = "COURSE_STATIC_FIGURES"
 
 
@@ -125,8 +127,10 @@ def _asset(name: str) -> str:
 
 
 def esm_source(kind: str) -> str:
-    """The ES module of figure ``kind``: ``common.js`` followed by ``<kind>.js``."""
-    return _asset("common.js") + "\n// ---- figure: " + kind + "\n" + _asset(f"{kind}.js")
+    """The ES module of figure ``kind``: the method colours of :mod:`course_pkg.viz.palette`
+    (``CV_METHOD_COLORS``), ``common.js``, then ``<kind>.js``."""
+    colors = "const CV_METHOD_COLORS = " + json.dumps(METHOD_COLORS, sort_keys=True) + ";\n"
+    return colors + _asset("common.js") + "\n// ---- figure: " + kind + "\n" + _asset(f"{kind}.js")
 
 
 def css_source() -> str:

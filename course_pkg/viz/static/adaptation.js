@@ -28,7 +28,11 @@ function staticCompute(controls, spec) {
 
 function render({ model, el }) {
   const spec = model.get("spec");
-  const f = cvFrame(el, spec);
+  const f = cvFrame(el, spec, "Two heat maps, one per task, of the task loss over the " +
+    "parameters (a, b), dark = low loss; a star marks each task's optimum. θ is the shared " +
+    "starting point and an arrow shows one gradient step from θ to the adapted φ of each task. " +
+    "Click or drag in a plot, or focus a plot and use the arrow keys, to move θ; the slider sets " +
+    "the learning rate α.");
   const g = cvGrid(spec.grid);
   const lim = { xlim: [g.extent[0], g.extent[1]], ylim: [g.extent[2], g.extent[3]] };
   const plots = spec.tasks.map((t, i) => new CvPlot(f.plots, Object.assign({ width: 295,
@@ -38,10 +42,13 @@ function render({ model, el }) {
     local = [x, y];
     cvSetControls(model, { theta: [x, y] });
   };
-  for (const p of plots) p.onPointer({ down: move, move, up: () => { local = null; } });
+  for (const p of plots) {
+    p.onPointer({ down: move, move, up: () => { local = null; } });
+    p.onKeys(() => model.get("controls").theta, move);
+  }
   const slider = cvSlider(f.controls, { name: "lr", label: "learning rate α", min: 0, max: 2,
     step: 0.01, value: model.get("controls").lr, onInput: (v) => cvSetControls(model, { lr: v }) });
-  cvEl("span", "cviz-hint", f.controls, "click or drag θ in either plot");
+  cvEl("span", "cviz-hint", f.controls, "click or drag θ in either plot (or arrow keys)");
 
   function draw() {
     const d = model.get("data"), err = model.get("error");
@@ -62,10 +69,7 @@ function render({ model, el }) {
       `θ = (${cvFmt(th[0], 2)}, ${cvFmt(th[1], 2)}).  L₁(θ) + L₂(θ) = ${cvFmt(sb)};  ` +
       `after one step, MAML's objective L₁(φ₁) + L₂(φ₂) = ${cvFmt(sa)}.`;
   }
-  model.on("change:data", draw);
-  model.on("change:error", draw);
-  draw();
-  return () => { model.off("change:data", draw); model.off("change:error", draw); };
+  return cvWire(model, el, draw);
 }
 
 export default { render };

@@ -39,10 +39,13 @@ function cvArr(a) {
 }
 
 // ---------------------------------------------------------------- colours
+// CV_METHOD_COLORS is put in front of this file by course_pkg/viz/_base.py from
+// course_pkg.viz.palette.METHOD_COLORS: one colour per method in every figure of the course.
 const CV_COLORS = {
   true: "#c0392b", model: "#1f5fa8", before: "#8aa6c8", accent: "#e67e22", green: "#1e8449",
   purple: "#7d3c98", grey: "#555", light: "#ddd",
-  methods: { maml: "#d62728", fomaml: "#ff7f0e", reptile: "#2ca02c", imaml: "#9467bd" },
+  methods: (typeof CV_METHOD_COLORS === "object") ? CV_METHOD_COLORS
+    : { maml: "#0072B2", fomaml: "#D55E00", reptile: "#009E73", imaml: "#CC79A7" },
 };
 // Perceptually ordered map (viridis anchors); low loss = dark, as in the MAML article.
 const CV_VIRIDIS = [
@@ -57,10 +60,12 @@ function cvColormap(t) {
   return [a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1]), a[2] + f * (b[2] - a[2])];
 }
 
+// A number for a readout: "–" for none, ∞, 0 for round-off (|v| < 1e-12), exponent for tiny/huge.
 function cvFmt(v, d = 3) {
   if (v === null || v === undefined || Number.isNaN(v)) return "–";
   if (!Number.isFinite(v)) return v > 0 ? "∞" : "−∞";
   const a = Math.abs(v);
+  if (a < 1e-12) return (0).toFixed(d);
   if (a !== 0 && (a < 1e-3 || a >= 1e4)) return v.toExponential(2).replace("-", "−");
   return v.toFixed(d).replace("-", "−");
 }
@@ -84,17 +89,43 @@ class CvPlot {
                              xlabel: "", ylabel: "", equal: false }, opts);
     this.wrap = document.createElement("div");
     this.wrap.className = "cviz-plot";
+    // At most its drawing size, shrinking with its container (phones); height follows the
+    // canvas's aspect ratio. The backing store has devicePixelRatio (≥ 2) pixels per CSS pixel,
+    // so a shrunk or HiDPI canvas stays crisp. Pointer positions are rescaled in onPointer.
+    this.wrap.style.width = this.o.width + "px";
     this.canvas = document.createElement("canvas");
+    this.canvas.setAttribute("role", "img");
+    this.canvas.setAttribute("aria-label", this.o.title || this.o.label || "plot");
     this.wrap.appendChild(this.canvas);
     parent.appendChild(this.wrap);
-    const dpr = Math.max(1, Math.min(2, (typeof window !== "undefined" && window.devicePixelRatio) || 1));
+    const dpr = Math.max(2, Math.min(3, (typeof window !== "undefined" && window.devicePixelRatio) || 1));
     this.dpr = dpr;
     this.canvas.width = Math.round(this.o.width * dpr);
     this.canvas.height = Math.round(this.o.height * dpr);
-    this.canvas.style.width = this.o.width + "px";
-    this.canvas.style.height = this.o.height + "px";
+    this.canvas.style.width = "100%";
+    this.canvas.style.height = "auto";
+    this.canvas.style.aspectRatio = `${this.o.width} / ${this.o.height}`;
     this.ctx = this.canvas.getContext("2d");
     this.setLimits(this.o.xlim || [0, 1], this.o.ylim || [0, 1]);
+    // The figure refits its plots to its width (cvWire): register with the figure's root.
+    this.base = [this.o.width, this.o.height];
+    const root = parent.closest ? parent.closest(".cviz-root") : null;
+    if (root) (root.__cvPlots = root.__cvPlots || []).push(this);
+  }
+  // Resize the drawing to at most `avail` CSS px wide (never wider than designed, never below
+  // 200 px), keeping the aspect ratio; returns true when the size changed (redraw needed).
+  // Fonts keep their pixel size, so a phone gets a smaller plot with readable labels.
+  fit(avail) {
+    const w = Math.max(200, Math.min(this.base[0], Math.floor(avail)));
+    if (w === this.o.width) return false;
+    this.o.width = w;
+    this.o.height = Math.round(this.base[1] * w / this.base[0]);
+    this.wrap.style.width = w + "px";
+    this.canvas.width = Math.round(w * this.dpr);
+    this.canvas.height = Math.round(this.o.height * this.dpr);
+    this.canvas.style.aspectRatio = `${w} / ${this.o.height}`;
+    this.setLimits(this.xlim, this.ylim);
+    return true;
   }
   setLimits(xlim, ylim) {
     this.xlim = xlim; this.ylim = ylim;
@@ -204,7 +235,10 @@ class CvPlot {
       }
       c.fill(); c.stroke();
     });
-    if (opts.label) this.text(x, y, opts.label, { dx: s + 3, dy: -s - 2, color: opts.labelColor || "#fff" });
+    if (opts.label) {
+      this.text(x, y, opts.label, { dx: s + 3, dy: -s - 2, color: opts.labelColor || "#fff",
+                                    halo: "rgba(0, 0, 0, 0.85)", font: "bold 12px sans-serif" });
+    }
     return this;
   }
   arrow(x0, y0, x1, y1, opts = {}) {
@@ -229,7 +263,12 @@ class CvPlot {
     const c = this.ctx;
     c.font = opts.font || "12px sans-serif"; c.fillStyle = opts.color || "#222";
     c.textAlign = opts.align || "left"; c.textBaseline = opts.baseline || "alphabetic";
-    c.fillText(s, this.px(x) + (opts.dx || 0), this.py(y) + (opts.dy || 0));
+    const X = this.px(x) + (opts.dx || 0), Y = this.py(y) + (opts.dy || 0);
+    if (opts.halo) {  // a dark outline keeps light labels readable on light (yellow) map areas
+      c.save(); c.lineWidth = 3.5; c.lineJoin = "round"; c.strokeStyle = opts.halo;
+      c.setLineDash([]); c.strokeText(s, X, Y); c.restore();
+    }
+    c.fillText(s, X, Y);
     return this;
   }
   axes() {
@@ -251,7 +290,14 @@ class CvPlot {
     }
     c.font = "12px sans-serif"; c.textAlign = "center"; c.textBaseline = "bottom";
     if (o.xlabel) c.fillText(o.xlabel, (this.x0 + this.x1) / 2, o.height - 4);
-    if (o.title) { c.font = "bold 13px sans-serif"; c.fillText(o.title, (this.x0 + this.x1) / 2, this.y0 - 8); }
+    if (o.title) {  // shrink the font (13 → 9 px) until the title fits the canvas
+      let size = 13;
+      do { c.font = `bold ${size}px sans-serif`; size -= 1; }
+      while (size >= 9 && c.measureText(o.title).width > o.width - 6);
+      c.fillText(o.title, Math.min(Math.max((this.x0 + this.x1) / 2,
+        c.measureText(o.title).width / 2 + 3), o.width - c.measureText(o.title).width / 2 - 3),
+        this.y0 - 8);
+    }
     if (o.ylabel) {
       c.save(); c.translate(12, (this.y0 + this.y1) / 2); c.rotate(-Math.PI / 2);
       c.font = "12px sans-serif"; c.textBaseline = "middle"; c.fillText(o.ylabel, 0, 0); c.restore();
@@ -303,6 +349,25 @@ class CvPlot {
     this.canvas.style.touchAction = "none";
     return this;
   }
+  // Keyboard equivalent of dragging a point: the canvas takes the focus and the arrow keys move
+  // get() -> [x, y] by 1/40 of the axis range (Shift: 1/8); set(x, y) receives the new point.
+  onKeys(get, set, what = "θ") {
+    const cv = this.canvas;
+    cv.tabIndex = 0;
+    cv.setAttribute("role", "application");
+    cv.setAttribute("aria-roledescription", "interactive plot");
+    cv.setAttribute("aria-label", `${this.o.title || "plot"}: arrow keys move ${what}`);
+    cv.addEventListener("keydown", (e) => {
+      const d = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] }[e.key];
+      if (!d) return;
+      e.preventDefault();
+      const f = e.shiftKey ? 1 / 8 : 1 / 40, [x, y] = get();
+      const clamp = (v, lim) => Math.min(Math.max(v, lim[0]), lim[1]);
+      set(clamp(x + d[0] * f * (this.xlim[1] - this.xlim[0]), this.xlim),
+          clamp(y + d[1] * f * (this.ylim[1] - this.ylim[0]), this.ylim));
+    });
+    return this;
+  }
 }
 
 // ---------------------------------------------------------------- controls
@@ -325,7 +390,7 @@ function cvSlider(parent, opts) {
   const un = opts.log ? (v) => Math.pow(10, v) : (v) => v;
   input.min = tr(opts.min); input.max = tr(opts.max);
   input.step = opts.log ? (tr(opts.max) - tr(opts.min)) / 200 : opts.step;
-  input.setAttribute("aria-label", opts.label);
+  input.setAttribute("aria-label", opts.ariaLabel || opts.label);
   input.dataset.control = opts.name || opts.label;
   const out = cvEl("span", "cviz-slider-value", row);
   const fmt = opts.fmt || ((v) => cvFmt(v, 2));
@@ -353,7 +418,12 @@ function cvButton(parent, label, onClick, title) {
 // Radio-like segmented selector: options [[value, label], ...].
 function cvSelect(parent, opts) {
   const row = cvEl("div", "cviz-select", parent);
-  if (opts.label) cvEl("span", "cviz-slider-label", row, opts.label);
+  row.setAttribute("role", "group");
+  if (opts.label) {
+    const lab = cvEl("span", "cviz-slider-label", row, opts.label);
+    lab.id = cvUid("cviz-label");
+    row.setAttribute("aria-labelledby", lab.id);
+  }
   const btns = {};
   for (const [v, lab] of opts.options) {
     const b = cvButton(row, lab, () => { api.set(v); opts.onChange(v); });
@@ -361,7 +431,13 @@ function cvSelect(parent, opts) {
     btns[v] = b;
   }
   const api = {
-    set(v) { for (const k in btns) btns[k].classList.toggle("cviz-active", String(k) === String(v)); },
+    set(v) {
+      for (const k in btns) {
+        const on = String(k) === String(v);
+        btns[k].classList.toggle("cviz-active", on);
+        btns[k].setAttribute("aria-pressed", on ? "true" : "false");
+      }
+    },
   };
   api.set(opts.value);
   return api;
@@ -417,15 +493,70 @@ function cvMountStatic(el, init, render, compute) {
 }
 
 // Build the figure skeleton: title, a row of plots, a control panel, a caption/readout line.
-function cvFrame(el, spec) {
+// The figure is a role="figure" named by its title and described by `about` (what it shows and
+// how to operate it, read by screen readers) and by the readout line (announced on change).
+function cvFrame(el, spec, about) {
   el.classList.add("cviz-root");
   el.innerHTML = "";
+  el.__cvPlots = [];
   const root = cvEl("div", "cviz-figure", el);
-  if (spec.title) cvEl("div", "cviz-title", root, spec.title);
+  root.setAttribute("role", "figure");
+  if (spec.title) {
+    const t = cvEl("div", "cviz-title", root, spec.title);
+    t.id = cvUid("cviz-title");
+    root.setAttribute("aria-labelledby", t.id);
+  } else {
+    root.setAttribute("aria-label", "interactive figure");
+  }
+  const desc = cvEl("p", "cviz-sr-only", root, about || "");
+  desc.id = cvUid("cviz-about");
   const plots = cvEl("div", "cviz-plots", root);
   const controls = cvEl("div", "cviz-controls", root);
   const readout = cvEl("div", "cviz-readout", root);
+  readout.id = cvUid("cviz-readout");
+  readout.setAttribute("aria-live", "polite");
+  root.setAttribute("aria-describedby", `${desc.id} ${readout.id}`);
   return { root, plots, controls, readout };
+}
+
+let cvUidCount = 0;
+function cvUid(prefix) {
+  cvUidCount += 1;
+  return `${prefix}-${Math.random().toString(36).slice(2, 8)}-${cvUidCount}`;
+}
+
+// Draw now and after every change of data or error; after each draw the figure's element gets
+// data-cviz-draws incremented (tests wait for that signal instead of for time).
+// The plots are refitted to the figure's width first and whenever it changes (phones, a resized
+// window or JupyterLab panel), then redrawn at that size.
+function cvWire(model, el, draw) {
+  const run = () => {
+    draw();
+    el.dataset.cvizDraws = String((+el.dataset.cvizDraws || 0) + 1);
+  };
+  const fit = () => {
+    const fig = el.querySelector(".cviz-figure");
+    if (!el.clientWidth || !fig) return false;
+    const cs = getComputedStyle(fig);
+    const pad = parseFloat(cs.paddingLeft) + parseFloat(cs.paddingRight) +
+      parseFloat(cs.borderLeftWidth) + parseFloat(cs.borderRightWidth);
+    let changed = false;
+    for (const p of el.__cvPlots || []) changed = p.fit(el.clientWidth - pad) || changed;
+    return changed;
+  };
+  fit();
+  model.on("change:data", run);
+  model.on("change:error", run);
+  run();
+  let ro = null;
+  if (typeof ResizeObserver !== "undefined") {
+    ro = new ResizeObserver(() => { if (fit()) run(); });
+    ro.observe(el);
+  }
+  return () => {
+    model.off("change:data", run); model.off("change:error", run);
+    if (ro) ro.disconnect();
+  };
 }
 
 // Grid helpers shared by the landscape figures. spec.grid = {a: [lo, hi, n], b: [lo, hi, n]}.

@@ -68,7 +68,11 @@ const CMP_CARDS = {
 
 function render({ model, el }) {
   const spec = model.get("spec");
-  const f = cvFrame(el, spec);
+  const f = cvFrame(el, spec, "A heat map of the mean query loss of four quadratic tasks " +
+    "over θ = (θ₁, θ₂), dark = low, with the four task optima as stars. From the start θ₀ " +
+    "each method's meta-training path is drawn in its colour (MAML blue, FOMAML vermillion, " +
+    "Reptile green, iMAML purple). Drag θ₀ in the plot, or focus the plot and use the arrow " +
+    "keys; the buttons add meta-steps and each method's card has its own sliders.");
   const g = cvGrid(spec.grid);
   const plot = new CvPlot(f.plots, { width: 520, height: 420, xlim: [g.extent[0], g.extent[1]],
     ylim: [g.extent[2], g.extent[3]], xlabel: "θ₁", ylabel: "θ₂",
@@ -76,6 +80,7 @@ function render({ model, el }) {
   const c = () => model.get("controls");
   const drag = (x, y) => cvSetControls(model, { theta0: [x, y] });
   plot.onPointer({ down: drag, move: drag });
+  plot.onKeys(() => c().theta0, drag, "θ₀");
   const nsl = cvSlider(f.controls, { name: "n", label: "meta-steps n", min: 0, max: spec.max_steps,
     step: 1, value: c().n, fmt: (v) => String(Math.round(v)), onInput: (v) => cvSetControls(model, { n: v }) });
   cvButton(f.controls, "step ▶", () => cvSetControls(model, { n: Math.min(spec.max_steps, c().n + 1) }));
@@ -87,10 +92,13 @@ function render({ model, el }) {
     const [title, params] = CMP_CARDS[m];
     const card = cvEl("div", "cviz-card", cards);
     card.style.borderColor = CV_COLORS.methods[m];
-    cvEl("div", "cviz-card-title", card, title).style.color = CV_COLORS.methods[m];
+    const head = cvEl("div", "cviz-card-title", card);
+    cvEl("span", "cviz-swatch", head).style.background = CV_COLORS.methods[m];
+    cvEl("span", null, head, title);
     for (const [p, label, lo, hi, st] of params) {
       const name = `${m}_${p}`;
-      sl[name] = cvSlider(card, { name, label, min: lo, max: hi, step: st, value: c()[name],
+      sl[name] = cvSlider(card, { name, label, ariaLabel: `${title} ${label}`, min: lo, max: hi,
+        step: st, value: c()[name],
         fmt: st === 1 ? (v) => String(Math.round(v)) : undefined,
         onInput: (v) => cvSetControls(model, { [name]: v }) });
     }
@@ -107,7 +115,14 @@ function render({ model, el }) {
       plot.points(tr.slice(1).map((p) => p[0]), tr.slice(1).map((p) => p[1]), { color: col, r: 2.5, stroke: col });
       const e = tr[tr.length - 1];
       plot.marker(e[0], e[1], { size: 5, color: col, stroke: "#fff" });
-      readouts[m].textContent = `θ = (${cvFmt(e[0], 2)}, ${cvFmt(e[1], 2)}); loss after adapting ${cvFmt(d.loss[m])}`;
+      const span = Math.max(g.extent[1] - g.extent[0], g.extent[3] - g.extent[2]);
+      const far = !(Number.isFinite(e[0]) && Number.isFinite(e[1])) ||
+        Math.max(Math.abs(e[0]), Math.abs(e[1])) > 100 * span;
+      readouts[m].textContent = far
+        ? `diverged: θ left the plot (|θ| ≈ ${cvFmt(Math.max(Math.abs(e[0]), Math.abs(e[1])), 1)}); ` +
+          `lower the meta rate or the inner α`
+        : `θ = (${cvFmt(e[0], 2)}, ${cvFmt(e[1], 2)}); loss after adapting ${cvFmt(d.loss[m])}`;
+      readouts[m].classList.toggle("cviz-warning", far);
     }
     const t0 = c().theta0;
     plot.marker(t0[0], t0[1], { size: 6, color: "#fff", label: "θ₀" });
@@ -118,10 +133,7 @@ function render({ model, el }) {
     f.readout.textContent = err ? err : `${d.n} meta-step(s) from θ₀; stars: the four task optima. ` +
       `"loss after adapting" is the mean query loss after each method's own inner loop.`;
   }
-  model.on("change:data", draw);
-  model.on("change:error", draw);
-  draw();
-  return () => { model.off("change:data", draw); model.off("change:error", draw); };
+  return cvWire(model, el, draw);
 }
 
 export default { render };

@@ -18,7 +18,11 @@ function staticCompute(c, spec) {
 
 function render({ model, el }) {
   const spec = model.get("spec");
-  const f = cvFrame(el, spec);
+  const f = cvFrame(el, spec, "Heat map of a support loss L_s(φ) over two parameters " +
+    "(dark = low, star = optimum). From θ, the proximal solution φ* and the ball of equal " +
+    "penalty around θ are drawn, with two arrows: the implicit meta-gradient step (purple) and " +
+    "the first-order one (vermillion); a dotted line shows how φ* moves as λ varies. Drag θ, or " +
+    "focus the plot and use the arrow keys; the slider sets λ.");
   const g = cvGrid(spec.grid);
   const plot = new CvPlot(f.plots, { width: 460, height: 400, xlim: [g.extent[0], g.extent[1]],
     ylim: [g.extent[2], g.extent[3]], xlabel: "θ₁", ylabel: "θ₂",
@@ -26,6 +30,7 @@ function render({ model, el }) {
   const drag = (x, y) => cvSetControls(model, { theta: [x, y] });
   plot.onPointer({ down: drag, move: drag });
   const c = () => model.get("controls");
+  plot.onKeys(() => c().theta, drag);
   const lam = cvSlider(f.controls, { name: "lam", label: "regularisation λ", min: 0.01, max: 20,
     log: true, value: c().lam, onInput: (v) => cvSetControls(model, { lam: v }) });
 
@@ -56,10 +61,7 @@ function render({ model, el }) {
       `L_q(φ*) = ${cvFmt(d.query_loss)}. Small λ: φ* goes to the task optimum (★); large λ: ` +
       `φ* stays at θ and the implicit gradient tends to the first-order one (arrows ×${s}).`;
   }
-  model.on("change:data", draw);
-  model.on("change:error", draw);
-  draw();
-  return () => { model.off("change:data", draw); model.off("change:error", draw); };
+  return cvWire(model, el, draw);
 }
 
 export default { render };

@@ -8,7 +8,10 @@ function staticCompute(controls, spec, payload) {
 
 function render({ model, el }) {
   const spec = model.get("spec");
-  const f = cvFrame(el, spec);
+  const f = cvFrame(el, spec, "Left: heat map of the sum of the task losses after m " +
+    "fine-tuning steps over the shared starting parameters (a, b), dark = low; squares mark " +
+    "the task optima, a star the minimum and a cross the minimum at m = 0 (joint training). " +
+    "Right: each task's own loss landscape. The slider sets m.");
   const g = cvGrid(spec.grid);
   const lim = { xlim: [g.extent[0], g.extent[1]], ylim: [g.extent[2], g.extent[3]] };
   const big = new CvPlot(f.plots, Object.assign({ width: 380, height: 340, xlabel: "a",
@@ -48,10 +51,7 @@ function render({ model, el }) {
       `b = ${cvFmt(data.argmin[1], 2)} (value ${cvFmt(data.min)}; α = ${spec.inner_lr}). ` +
       `Squares: the task optima; × : the m = 0 minimum (joint training).`;
   }
-  model.on("change:data", draw);
-  model.on("change:error", draw);
-  draw();
-  return () => { model.off("change:data", draw); model.off("change:error", draw); };
+  return cvWire(model, el, draw);
 }
 
 export default { render };

@@ -41,7 +41,11 @@ function staticCompute(c, spec) {
 
 function render({ model, el }) {
   const spec = model.get("spec");
-  const f = cvFrame(el, spec);
+  const f = cvFrame(el, spec, "Heat map of the mean loss of three curve-fitting tasks over " +
+    "(a, b) (dark = low), with each task's optimum as a coloured star. From θ, each task's k " +
+    "gradient steps are drawn as a coloured path ending at φᵢ; a green arrow shows the Reptile " +
+    "update towards the mean φ, and a dotted line the next Reptile updates. Drag θ, or focus " +
+    "the plot and use the arrow keys; the sliders set k, α, ε and the number of updates shown.");
   const g = cvGrid(spec.grid);
   const plot = new CvPlot(f.plots, { width: 480, height: 400, xlim: [g.extent[0], g.extent[1]],
     ylim: [g.extent[2], g.extent[3]], xlabel: "a", ylabel: "b",
@@ -49,6 +53,7 @@ function render({ model, el }) {
   const drag = (x, y) => cvSetControls(model, { theta: [x, y] });
   plot.onPointer({ down: drag, move: drag });
   const c = () => model.get("controls");
+  plot.onKeys(() => c().theta, drag);
   const sl = {};
   const mk = (name, label, min, max, step, fmt) => {
     sl[name] = cvSlider(f.controls, { name, label, min, max, step, value: c()[name], fmt,
@@ -83,10 +88,7 @@ function render({ model, el }) {
       `(${cvFmt(d.next[0], 2)}, ${cvFmt(d.next[1], 2)}).  Coloured: each task's ${c().k} SGD ` +
       `steps; dotted: ${c().iterations} successive Reptile updates; stars: task optima.`;
   }
-  model.on("change:data", draw);
-  model.on("change:error", draw);
-  draw();
-  return () => { model.off("change:data", draw); model.off("change:error", draw); };
+  return cvWire(model, el, draw);
 }
 
 export default { render };

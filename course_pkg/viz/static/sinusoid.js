@@ -88,7 +88,10 @@ function staticCompute(controls, spec) {
 
 function render({ model, el }) {
   const spec = model.get("spec");
-  const f = cvFrame(el, spec);
+  const f = cvFrame(el, spec, "A plot of y against x: the true sine curve A sin(x − b) (red), " +
+    "the network before fine-tuning (dashed) and after k SGD steps on the support points " +
+    "(blue). Click the plot, or press the 'add a point' button, to place up to five support " +
+    "points; the sliders set A, b and k and the buttons choose the model.");
   const xg = sinusoidGrid(spec);
   const plot = new CvPlot(f.plots, { width: 580, height: 330, xlim: spec.x_range, ylim: [-6, 6],
     xlabel: "x", ylabel: "y", title: "click to place up to 5 points (oldest dropped)" });
@@ -109,6 +112,14 @@ function render({ model, el }) {
     const pts = Array.from({ length: spec.max_points }, () => +(lo + (hi - lo) * Math.random()).toFixed(3));
     cvSetControls(model, { points: pts });
   }, "draw 5 points uniformly at random");
+  // keyboard equivalent of a click: the next x of a fixed, well-spread sequence
+  const addOrder = [0.5, 0.1, 0.9, 0.3, 0.7, 0.2, 0.8, 0.4, 0.6];
+  let added = 0;
+  cvButton(f.controls, "+ add a point", () => {
+    const [lo, hi] = spec.x_range, t = addOrder[added++ % addOrder.length];
+    const pts = c().points.concat([+(lo + (hi - lo) * t).toFixed(3)]).slice(-spec.max_points);
+    cvSetControls(model, { points: pts });
+  }, "add one support point (the keyboard's way to click the plot)");
   cvButton(f.controls, "clear", () => cvSetControls(model, { points: [] }));
   const sel = cvSelect(f.controls, { label: "model:", value: c().model,
     options: Object.entries(spec.models).map(([k, v]) => [k, v.label]),
@@ -134,10 +145,7 @@ function render({ model, el }) {
       `${cvFmt(d.mse_after)} after ${ctl.steps} SGD step(s) (α = ${m.inner_lr}) on ` +
       `${d.points.length} point(s).` + (m.trained ? "" : " [untrained stand-in: checkpoint missing]");
   }
-  model.on("change:data", draw);
-  model.on("change:error", draw);
-  draw();
-  return () => { model.off("change:data", draw); model.off("change:error", draw); };
+  return cvWire(model, el, draw);
 }
 
 export default { render };

@@ -76,7 +76,7 @@ def layer(module: str) -> int:
     for i in range(len(parts), 0, -1):
         if ".".join(parts[:i]) in LAYERS:
             return LAYERS[".".join(parts[:i])]
-    raise KeyError(f"{module} is in no layer; add it to LAYERS in tests/test_layout.py")
+    raise KeyError(f"{module} is in no layer; add it to LAYERS in tests/test_package_layout.py")
 
 
 def _resolve(name: str) -> str | None:
