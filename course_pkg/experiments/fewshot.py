@@ -158,6 +158,12 @@ def train_model(cfg: dict[str, Any], device: str | torch.device | None = None,
             model, cfg["iterations"], cfg["meta_batch_size"], cfg["k_support"], cfg["k_query"],
             cfg["meta_lr"], cfg["seed"], device=dev, progress=progress)
         return params, _summary(hist, time.perf_counter() - t0)
+    if "validation" not in cfg:  # a fixed budget (chapter 4's sequence cores)
+        params, hist = mm.meta_train(
+            model, bb.ShuffledEpisodes(cfg["n_way"]), _meta_config(cfg, method),
+            meta_grad_fn=lambda p, b: metric.episodic_gradient(model, p, b),
+            params=model_params(model, detach=True), device=dev, progress=progress)
+        return params, _summary(hist, time.perf_counter() - t0)
     val = validation_episodes(cfg["validation"], dev)
     acc_fn = _accuracy_fn(cfg, model)
 
