@@ -7,10 +7,11 @@ batch (``track_running_stats=False``), so nothing leaks between tasks during ada
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
+from torch.func import functional_call
 
 
 def params(model: nn.Module, detach: bool = False) -> dict[str, torch.Tensor]:
@@ -93,6 +94,41 @@ class Conv4(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.embed(x)
         return self.head(z) if self.head is not None else z
+
+
+def _sub(params: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+
+
+def conv4_forward(
+    model: Conv4, params: Mapping[str, torch.Tensor], x: torch.Tensor, start: int = 0,
+    head: bool = True,
+) -> torch.Tensor:
+    """Run Conv4 blocks ``start..3`` (then the head if ``head``) with ``params`` on ``x``.
+
+    ``params`` holds ``features.<i>.*`` for ``i ≥ start`` (and ``head.*``); ``x`` is
+    ``(B, C, H, W)`` images for ``start = 0``, else the output of block ``start``
+    (:func:`conv4_features`). Returns logits ``(B, N)``, or the embedding ``(B, D)`` with
+    ``head=False``. Block-wise, so frozen leading blocks can run once (chapter 2).
+    """
+    h = x
+    for i in range(start, 4):
+        h = functional_call(model.features[i], _sub(params, f"features.{i}."), (h,))
+    if start < 4 or h.dim() > 2:
+        h = h.flatten(1)
+    if not head:
+        return h
+    return torch.nn.functional.linear(h, params["head.weight"], params["head.bias"])
+
+
+def conv4_features(
+    model: Conv4, params: Mapping[str, torch.Tensor], x: torch.Tensor, stop: int
+) -> torch.Tensor:
+    """Output of Conv4 blocks ``0..stop-1`` on images ``(B, C, H, W)`` (``x`` itself if 0)."""
+    h = x
+    for i in range(stop):
+        h = functional_call(model.features[i], _sub(params, f"features.{i}."), (h,))
+    return h
 
 
 # --------------------------------------------------------------------------- toy models

@@ -1,4 +1,5 @@
-"""Tests of course_pkg.algorithms.finetune: fine-tuning choices and hard parameter sharing."""
+"""Tests of fine-tuning (course_pkg.algorithms.finetune), supervised pre-training, chapter 2's
+committed runs (course_pkg.experiments.transfer) and hard parameter sharing (multitask)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import torch
 
 import course_pkg.data as D
 from course_pkg.algorithms import finetune as F
+from course_pkg.algorithms import multitask as MT
 from course_pkg.checkpoints import load_checkpoint
-from course_pkg.models import Conv4, params
+from course_pkg.experiments import transfer as TR
+from course_pkg.models import Conv4, conv4_features, params
 from course_pkg.tasks import SinusoidTasks, TaskBatch
 
 
@@ -67,7 +70,7 @@ def test_frozen_prefix_shortcut_matches_full_network():
     rates = {"block3": 0.05, "block4": 0.05, "head": 0.2}
     full = F.finetune_task(model, p0, b.x_support[0], b.y_support[0], 3,
                            F.layerwise_lrs(p0, rates))
-    h = F.conv4_features(model, p0, b.x_support[0], 2)
+    h = conv4_features(model, p0, b.x_support[0], 2)
     tail = {k: v for k, v in p0.items() if not k.startswith(("features.0.", "features.1."))}
     short = F.finetune_task(model, tail, h, b.y_support[0], 3, F.layerwise_lrs(tail, rates),
                             start=2)
@@ -113,13 +116,51 @@ def test_nearest_neighbour_on_copies_is_perfect():
     assert torch.equal(F.nearest_neighbour_accuracy(copy), torch.ones(2))
 
 
+def test_supervised_pretrain_learns_and_stops_on_request():
+    """A separable toy problem is learned; the callback sees every epoch and can stop early;
+    the same seed gives the same weights."""
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(4).repeat(16)
+    x = torch.rand(64, 1, 28, 28, generator=g) * 0.2
+    x[torch.arange(64), 0, y * 7, y * 7] = 1.0  # one bright pixel per class
+
+    def run(epochs, callback=None):
+        torch.manual_seed(0)
+        model = Conv4(out_dim=4, hidden=8)
+        state, hist = F.supervised_pretrain(model, x, y, epochs, batch_size=16, lr=1e-2, seed=0,
+                                            callback=callback)
+        return state, hist
+
+    seen = []
+    _, hist = run(5, lambda epoch, m, h: seen.append(epoch) or epoch == 2)
+    assert seen == [1, 2] and hist["epoch"] == [1, 2]
+    a, hist = run(15)
+    b, _ = run(15)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert hist["train_accuracy"][-1] > 0.9 and hist["loss"][-1] < hist["loss"][0]
+    with pytest.raises(ValueError, match="batch_size"):
+        F.supervised_pretrain(Conv4(out_dim=4, hidden=8), x, y, 1, batch_size=1000)
+
+
 @pytest.fixture(scope="module")
 def pretrained():
-    if load_checkpoint("glyphs_conv4_pretrained", F.PRETRAIN_CONFIG) is None:
-        pytest.fail("committed checkpoint glyphs_conv4_pretrained is missing or stale; "
-                    "run `python -m course_pkg.train glyphs`")
-    model, meta = F.pretrained_conv4(device="cpu")
+    name = "fewshot_pretrained_conv4"
+    if load_checkpoint(name, TR.pretrain_config()) is None:
+        pytest.fail(f"committed checkpoint {name} is missing or stale; "
+                    "run `python -m course_pkg.experiments train pretrained --retrain`")
+    model, meta = TR.pretrained_conv4(device="cpu")
     return model, {k: v.detach() for k, v in model.state_dict().items()}, meta
+
+
+def test_pretrained_conv4_is_the_tables_backbone(pretrained):
+    """One pre-trained network: the few-shot table's width, early-stopped on validation."""
+    from course_pkg.experiments import fewshot as E
+
+    model, _, meta = pretrained
+    assert model.embedding_dim == E.HIDDEN["cpu"]
+    m = meta["metrics"]
+    assert m["stopped_early"] and m["last_quarter_gain"] < 0.015
+    assert m["best_validation_accuracy"] == max(a for _, a in m["validation"])
 
 
 def test_finetuning_beats_chance(pretrained):
@@ -135,10 +176,10 @@ def test_finetuning_beats_chance(pretrained):
 
 
 def test_committed_table_is_consistent(pretrained):
-    found = load_checkpoint("glyphs_finetune_table", F.TABLE_CONFIG)
+    found = load_checkpoint("glyphs_finetune_table", TR.TABLE_CONFIG)
     assert found is not None, "run `python -m course_pkg.train glyphs`"
     state, meta = found
-    n = F.TABLE_CONFIG["episodes"]
+    n = TR.TABLE_CONFIG["episodes"]
     assert all(v.shape == (n,) for v in state.values())
     for key, (m, _) in meta["metrics"]["mean_ci95"].items():
         assert abs(float(state[key].mean()) - m) < 1e-3
@@ -156,17 +197,17 @@ def test_committed_table_is_consistent(pretrained):
 
 def test_multitask_shapes_and_errors():
     x = torch.rand(4, 7, 1)
-    for cls in (F.HardSharingNet, F.SeparateNets, F.OneNet):
+    for cls in (MT.HardSharingNet, MT.SeparateNets, MT.OneNet):
         assert cls(4)(x).shape == (4, 7, 1)
     with pytest.raises(ValueError, match="expected x"):
-        F.HardSharingNet(4)(torch.rand(3, 7, 1))
+        MT.HardSharingNet(4)(torch.rand(3, 7, 1))
     with pytest.raises(ValueError, match="expected x"):
-        F.SeparateNets(4)(torch.rand(7, 1))
+        MT.SeparateNets(4)(torch.rand(7, 1))
 
 
 def test_separate_nets_are_independent():
     torch.manual_seed(0)
-    net = F.SeparateNets(3)
+    net = MT.SeparateNets(3)
     x = torch.rand(3, 5, 1)
     out = net(x)
     out[0].sum().backward()  # only task 0's network receives gradient
@@ -178,8 +219,8 @@ def test_hard_sharing_beats_separate_models_on_sinusoids():
     torch.manual_seed(0)
     b = SinusoidTasks().sample(10, 10, 100, generator=0, device="cpu")
     results = {}
-    for name, net in (("shared", F.HardSharingNet(10, hidden=(40, 40, 4))),
-                      ("separate", F.SeparateNets(10)), ("one", F.OneNet(10))):
-        F.fit_multitask(net, b.x_support, b.y_support, steps=500, lr=1e-2)
-        results[name] = F.per_task_mse(net, b.x_query, b.y_query).mean().item()
+    for name, net in (("shared", MT.HardSharingNet(10, hidden=(40, 40, 4))),
+                      ("separate", MT.SeparateNets(10)), ("one", MT.OneNet(10))):
+        MT.fit_multitask(net, b.x_support, b.y_support, steps=500, lr=1e-2)
+        results[name] = MT.per_task_mse(net, b.x_query, b.y_query).mean().item()
     assert results["shared"] < results["separate"] and results["shared"] < results["one"]

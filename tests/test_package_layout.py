@@ -47,16 +47,11 @@ LAYERS: dict[str, int] = {
 
 #: Edges in files owned by another change in flight (the few-shot family is being re-keyed
 #: separately); each must disappear when that change lands. Empty this set then.
-PENDING: set[tuple[str, str]] = {
-    # fewshot.py registers itself with course_pkg.train when imported (import side effect)
-    ("course_pkg.experiments.fewshot", "course_pkg.train"),
-    # finetune.py stores chapter 2's checkpoints itself (runs inside an algorithm module)
-    ("course_pkg.algorithms.finetune", "course_pkg.checkpoints"),
-}
+PENDING: set[tuple[str, str]] = set()
 
 FORBIDDEN_PARAMS = {"steps", "k", "alpha", "lam", "meta_batch", "outer_lr", "num_steps", "n_steps"}
 #: Modules whose parameter names are being renamed by another change in flight.
-PENDING_PARAM_MODULES = {"course_pkg.algorithms.finetune"}
+PENDING_PARAM_MODULES: set[str] = set()
 
 
 def _module_name(path: Path) -> str:

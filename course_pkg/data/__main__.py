@@ -5,8 +5,8 @@
 - ``omniglot [--root DIR]``: check a local Omniglot folder and print its splits.
 - ``pretrain [--force] [--threads N]``: (re)train the Conv4 that chapter 2 fine-tunes and
   recompute its table of fine-tuning design choices; both are stored in ``course_pkg/weights/``
-  (``glyphs_conv4_pretrained``, ``glyphs_finetune_table``; see
-  :mod:`course_pkg.algorithms.finetune`).
+  (``fewshot_pretrained_conv4``, ``glyphs_finetune_table``; see
+  :mod:`course_pkg.experiments.transfer`).
 """
 
 from __future__ import annotations

@@ -7,8 +7,12 @@ Nothing below this layer (``algorithms``, ``rl``, ``viz``, ``grading``, ``data``
 - ``registry``    the one list of run families (``FAMILIES``)
 - ``cli``         ``python -m course_pkg.train …`` (``course_pkg/train.py`` is its entry point)
 - ``sinusoid``    sinusoid regression runs (chapters 4, 7–11): configs, ``load_sinusoid``
-- ``glyphs``      chapter 2's pre-trained Conv4 and fine-tuning table
-- ``fewshot``     the few-shot comparison (chapters 4–5): configs, training, the table
+- ``glyphs``      chapter 2's table of fine-tuning design choices (runs of ``transfer``)
+- ``fewshot_config`` rows, columns, configs and checkpoint names of the few-shot table
+- ``fewshot``     the few-shot comparison (chapters 4–5): training, loading, evaluation
+- ``fewshot_results`` the few-shot results table
+- ``transfer``    the pre-trained Conv4 (chapter 2 and the table's baselines), chapter 2's table
+- ``validation``  periodic validation and early stopping
 - ``fewshot_cli`` the few-shot family's command line (until ``fewshot`` provides it)
 - ``rl``          meta-RL runs (chapter 12): configs, ``load_model``, evaluation tables
 - ``results``     stored results the chapters read (benchmark records)
@@ -24,22 +28,24 @@ from course_pkg.experiments.fewshot import (  # noqa: F401
     METHODS,
     METRIC_METHODS,
     PER_WAY_METHODS,
-    RESULTS_DIR,
     SETTING_NAMES,
     SETTINGS,
     TRAIN,
     Loaded,
     build_model,
     checkpoint_name,
-    fewshot_table,
     load_model,
-    load_table,
     method_accuracy,
     method_config,
-    table_frame,
-    table_markdown,
     test_episodes,
     train_all,
     train_model,
+)
+from course_pkg.experiments.fewshot_results import (  # noqa: F401
+    RESULTS_DIR,
+    fewshot_table,
+    load_table,
+    table_frame,
+    table_markdown,
     write_table,
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 from course_pkg.checkpoints import save_checkpoint
-from course_pkg.experiments import fewshot
+from course_pkg.experiments import fewshot, fewshot_results
 
 HELP = "few-shot glyph classification: every fewshot_* model and the results table"
 
@@ -49,8 +49,9 @@ def run(args: argparse.Namespace) -> list[str]:
         raise SystemExit("fewshot: --iterations needs --algo (one model at a time)")
     names = fewshot.train_all(args.scale, args.device, True, not args.quiet, args.out)
     if not args.no_table and args.out is None:
-        fewshot.write_table(fewshot.fewshot_table(args.scale, False, None, args.device,
-                                                  not args.quiet))
+        table = fewshot_results.fewshot_table(args.scale, False, None, args.device,
+                                              not args.quiet)
+        fewshot_results.write_table(table)
     return names
 
 

@@ -45,14 +45,14 @@ def test_q4_finetuning_the_pretrained_head_learns(finetune):
     import torch
     import course_pkg.data as data
     from course_pkg.algorithms.finetune import new_head as reference_head
-    from course_pkg.algorithms.finetune import pretrained_conv4
+    from course_pkg.experiments.transfer import pretrained_conv4
     from course_pkg.models import Conv4
     pre, _ = pretrained_conv4(device='cpu')
-    model = Conv4(out_dim=5)
+    model = Conv4(out_dim=5, hidden=pre.embedding_dim)
     batch = data.eval_episodes(k_shot=1, num_tasks=4, device='cpu')
     accs = []
     for t in range(4):
-        w, b = reference_head(5, 64, 'zero')
+        w, b = reference_head(5, pre.embedding_dim, 'zero')
         p = {k: v.detach() for k, v in pre.state_dict().items() if not k.startswith('head.')}
         p.update({'head.weight': w, 'head.bias': b})
         rates = {k: 0.1 if k.startswith('head.') else 0.0 for k in p}
