@@ -13,8 +13,10 @@ meta-iterations, wall clock on rank 0, the launches for 1 and 2 ranks interleave
 because the ranks wait for each other), ``speedup_vs_1_rank``, ``peak_mem_mb`` (per rank: the
 tensors autograd keeps for one meta-iteration's backward pass on the rank's share of tasks),
 ``max_abs_grad_diff`` (the all-reduced meta-gradient against one process's on the same first
-batch; 0 for 1 rank), ``loadavg_before``/``loadavg_after`` (the machine's 1-minute load average
-around the launch: the cores are shared), plus the settings.
+batch; 0 for 1 rank), ``cpu_seconds_per_iteration`` (process CPU time of rank 0 per
+meta-iteration, best block: the compute a rank does, which other processes on the machine do not
+inflate) and ``cpu_speedup_vs_1_rank``, ``loadavg_before``/``loadavg_after`` (the machine's
+1-minute load average around the launch: the cores are shared), plus the settings.
 
 Usage: ``python benchmarks/bench_distributed.py [--out benchmarks/results/bench_distributed.json]
 [--quick] [--threads 1] [--device cpu] [--ranks 1 2] [--repeats 2]``.
@@ -87,21 +89,25 @@ def worker(settings: dict, threads: int, device: str, out: Path) -> None:
     dist.barrier()
 
     stamps: list[float] = []
+    cpu: list[float] = []
 
     def stamp(it, meta, history):
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         stamps.append(time.perf_counter())
+        cpu.append(time.process_time())
 
     load_before = _loadavg()
     mm.meta_train(model, sampler, config, params=start, loss_fn=cross_entropy_loss, device=dev,
                   progress=False, callback=stamp)
     w, b = settings["warmup"], settings["block"]
-    rates = [b / (stamps[w - 1 + (i + 1) * b] - stamps[w - 1 + i * b])
-             for i in range(settings["blocks"])]
+    ends = [(w - 1 + i * b, w - 1 + (i + 1) * b) for i in range(settings["blocks"])]
+    rates = [b / (stamps[j] - stamps[i]) for i, j in ends]
+    cpu_per_it = min((cpu[j] - cpu[i]) / b for i, j in ends)
     if dist.is_main():
         out.write_text(json.dumps({
             "iterations_per_s": max(rates), "block_rates": [round(r, 4) for r in rates],
+            "cpu_seconds_per_iteration": cpu_per_it,
             "peak_mem_mb": saved / 2**20, "max_abs_grad_diff": diff, "ranks": dist.world_size(),
             "tasks_per_rank": share.num_tasks, "backend": (torch.distributed.get_backend()
                                                           if dist.active() else None),
@@ -164,8 +170,12 @@ def main(argv: list[str] | None = None) -> int:
             "implementation": "one process" if r == 1 else f"torchrun, {r} ranks (gloo)",
             **{k: res[k] for k in ("ranks", "iterations_per_s", "peak_mem_mb",
                                    "max_abs_grad_diff", "tasks_per_rank", "backend", "device",
-                                   "block_rates", "loadavg_before", "loadavg_after")},
+                                   "block_rates", "cpu_seconds_per_iteration",
+                                   "loadavg_before", "loadavg_after")},
             "speedup_vs_1_rank": None if base is None else res["iterations_per_s"] / base,
+            "cpu_speedup_vs_1_rank": (None if 1 not in best else
+                                      best[1]["cpu_seconds_per_iteration"]
+                                      / res["cpu_seconds_per_iteration"]),
             "launch_rates": [round(x["iterations_per_s"], 4) for x in runs[r]],
             "inner_steps": 1, "order": "second", "meta_batch": s["meta_batch"],
             "conv_width": s["hidden"], "queries_per_class": s["q_query"],

@@ -537,6 +537,8 @@ def meta_train(
     SGD) step with ``config.meta_lr``. ``params`` (default :func:`init_meta_params`) are
     copied, never modified in place; the model is moved to ``device`` (default
     :func:`get_device`). The protocol and ``history`` layout are in the module docstring.
+    Under torchrun each rank trains on its share of every meta-batch (see
+    :mod:`course_pkg.distributed`; ``meta_grad_fn`` must return means over the tasks of its batch, as all built-in ones do).
     """
     from tqdm.auto import tqdm
 
