@@ -538,7 +538,7 @@ def meta_train(
     copied, never modified in place; the model is moved to ``device`` (default
     :func:`get_device`). The protocol and ``history`` layout are in the module docstring.
     Under torchrun each rank trains on its share of every meta-batch (see
-    :mod:`course_pkg.distributed`; ``meta_grad_fn`` must return means over the tasks of its batch, as all built-in ones do).
+    :mod:`course_pkg.distributed`); ``meta_grad_fn`` must then return means over its tasks.
     """
     from tqdm.auto import tqdm
 
