@@ -136,7 +136,7 @@ def test_rank_zero_alone_writes_each_checkpoint_once(two_ranks):
 @pytest.mark.distributed
 def test_an_error_on_one_rank_stops_every_rank(tmp_path):
     proc = torchrun(tmp_path, "--cases", "sinusoid:4", "--iterations", "200", "--fail-rank", "1",
-                    "--fail-at", "2", timeout=120)
+                    "--fail-at", "2")
     assert proc.returncode != 0
     assert "rank 1: deliberate failure at iteration 2" in proc.stderr
     assert not list(tmp_path.glob("*.pt"))
