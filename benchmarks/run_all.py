@@ -4,7 +4,8 @@ Each benchmark script runs in its own subprocess as
 ``python benchmarks/bench_<name>.py --out benchmarks/results/bench_<name>.json [extra args]`` and
 writes a JSON list of records, each with at least ``benchmark``, ``implementation``,
 ``iterations_per_s``, ``peak_mem_mb`` and ``max_abs_grad_diff`` (optionally ``inner_steps``,
-``speedup_vs_learn2learn`` and settings). This script then writes
+``speedup_vs_learn2learn`` and settings; scaling records of ``bench_distributed`` add ``ranks``
+and ``speedup_vs_1_rank`` and get a table of their own). This script then writes
 
 - ``benchmarks/results.json``: all records of all scripts (a list), and
 - ``benchmarks/results.md``: one markdown table per script plus a PNG bar chart of the
@@ -76,6 +77,9 @@ def markdown(records: list[dict], plot: str | None) -> str:
     for source in sorted({r["source"] for r in records}):
         recs = [r for r in records if r["source"] == source]
         env = recs[0]
+        if any("ranks" in r for r in recs):
+            lines += ranks_table(source, recs)
+            continue
         lines += [f"## {source}", "",
                   f"device `{env.get('device', '?')}`, {env.get('threads', '?')} thread(s), "
                   f"torch {env.get('torch', '?')}" + (" — quick run" if env.get("quick") else ""),
@@ -94,6 +98,30 @@ def markdown(records: list[dict], plot: str | None) -> str:
     if plot:
         lines += [f"![speed-up over learn2learn]({plot})", ""]
     return "\n".join(lines)
+
+
+def ranks_table(source: str, recs: list[dict]) -> list[str]:
+    """Markdown lines for records with a ``ranks`` field (bench_distributed: scaling)."""
+    env = recs[0]
+    lines = [f"## {source}", "",
+             f"device `{env.get('device', '?')}`, {env.get('threads', '?')} thread(s) per rank, "
+             f"torch {env.get('torch', '?')}, {env.get('cpu_count', '?')} CPU cores"
+             + (" — quick run" if env.get("quick") else "")
+             + "; meta-it/s is the global meta-batch per second (wall clock, best block), "
+             "load is the machine's 1-minute load average before → after the launch", "",
+             "| benchmark | implementation | ranks | meta-batch (per rank) | meta-it/s "
+             "| speed-up vs 1 rank | peak MB per rank | max \\|Δ grad\\| | load |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in recs:
+        lines.append(
+            f"| {r['benchmark']} | {r['implementation']} | {_fmt(r.get('ranks'), 'd')} "
+            f"| {_fmt(r.get('meta_batch'), 'd')} ({_fmt(r.get('tasks_per_rank'), 'd')}) "
+            f"| {r['iterations_per_s']:.2f} | {_fmt(r.get('speedup_vs_1_rank'), '.2f')}"
+            f"{'×' if r.get('speedup_vs_1_rank') is not None else ''} "
+            f"| {_fmt(r['peak_mem_mb'], '.2f')} | {_fmt(r['max_abs_grad_diff'], '.1e')} "
+            f"| {_fmt(r.get('loadavg_before'), '.1f')} → {_fmt(r.get('loadavg_after'), '.1f')} |")
+    lines.append("")
+    return lines
 
 
 def speedup_plot(records: list[dict], path: Path) -> bool:

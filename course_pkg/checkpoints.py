@@ -4,16 +4,22 @@ A checkpoint is two files in ``course_pkg/weights/`` (or another ``directory``):
 ``<name>.pt`` holding a state dict of tensors and ``<name>.json`` holding
 ``{"config": {...}, "metrics": {...}}``. The config is compared exactly, so a chapter that asks
 for other settings retrains instead of silently loading a mismatched model.
+
+Under torchrun (:mod:`course_pkg.distributed`) only rank 0 writes; the other ranks log that they
+skip and wait at a barrier until the files exist.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from course_pkg import distributed as dist
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -30,13 +36,22 @@ def save_checkpoint(
     metrics: dict[str, Any] | None = None,
     directory: str | Path | None = None,
 ) -> Path:
-    """Write ``<name>.pt`` (tensors moved to the CPU) and ``<name>.json``; return the .pt path."""
+    """Write ``<name>.pt`` (tensors moved to the CPU) and ``<name>.json``; return the .pt path.
+
+    Under torchrun every rank calls it: rank 0 writes, the others skip; all return after a barrier.
+    """
     d = Path(directory) if directory is not None else WEIGHTS_DIR
+    if not dist.is_main():
+        logging.getLogger(__name__).info("rank %d: skip writing %s (rank 0 writes checkpoints)",
+                                         dist.rank(), d / f"{name}.pt")
+        dist.barrier()
+        return d / f"{name}.pt"
     d.mkdir(parents=True, exist_ok=True)
     cpu_state = {k: v.detach().cpu().clone() for k, v in state.items()}
     torch.save(cpu_state, d / f"{name}.pt")
     meta = {"config": _normalise(config), "metrics": metrics or {}}
     (d / f"{name}.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    dist.barrier()
     return d / f"{name}.pt"
 
 

@@ -9,6 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import bench_distributed  # noqa: E402
 import bench_maml  # noqa: E402
 import run_all  # noqa: E402
 
@@ -45,3 +46,42 @@ def test_markdown_table_lists_every_record():
     for impl in ("course_pkg", "learn2learn", "per-task loop"):
         assert f"| b | {impl} |" in text
     assert "2.00×" in text and "1.10×" in text
+
+
+@pytest.mark.slow
+@pytest.mark.distributed
+def test_bench_distributed_quick_writes_records_per_rank_count(tmp_path):
+    out = tmp_path / "bench.json"
+    assert bench_distributed.main(["--quick", "--out", str(out)]) == 0
+    records = json.loads(out.read_text())
+    assert [r["ranks"] for r in records] == [1, 2]
+    for r in records:
+        for key in (*run_all.REQUIRED, "speedup_vs_1_rank", "tasks_per_rank", "meta_batch",
+                    "threads", "loadavg_before", "loadavg_after"):
+            assert key in r, key
+        assert r["iterations_per_s"] > 0 and r["peak_mem_mb"] > 0 and r["threads"] == 1
+    one, two = records
+    assert one["speedup_vs_1_rank"] == 1.0 and one["max_abs_grad_diff"] == 0.0
+    assert one["tasks_per_rank"] == one["meta_batch"] == 2 * two["tasks_per_rank"]
+    assert two["backend"] == "gloo" and two["implementation"] == "torchrun, 2 ranks (gloo)"
+    # the all-reduced meta-gradient is one process's; each rank holds half the graph
+    assert two["max_abs_grad_diff"] < 1e-5
+    assert two["peak_mem_mb"] < 0.6 * one["peak_mem_mb"]
+    assert two["speedup_vs_1_rank"] == two["iterations_per_s"] / one["iterations_per_s"]
+
+
+def test_markdown_has_a_scaling_table_for_records_with_ranks():
+    records = [
+        {"benchmark": "conv4", "implementation": impl, "ranks": r, "meta_batch": 16,
+         "tasks_per_rank": 16 // r, "iterations_per_s": 1.0 * r, "peak_mem_mb": 10.0 / r,
+         "max_abs_grad_diff": 0.0 if r == 1 else 2e-7, "speedup_vs_1_rank": float(r),
+         "loadavg_before": 1.5, "loadavg_after": 2.0, "source": "bench_distributed",
+         "device": "cpu", "threads": 1, "torch": "x", "cpu_count": 2}
+        for impl, r in [("one process", 1), ("torchrun, 2 ranks (gloo)", 2)]
+    ]
+    text = run_all.markdown(records, None)
+    assert "## bench_distributed" in text and "1 thread(s) per rank" in text
+    assert "| conv4 | one process | 1 | 16 (16) | 1.00 | 1.00× | 10.00 | 0.0e+00 | 1.5 → 2.0 |" \
+        in text
+    assert "| conv4 | torchrun, 2 ranks (gloo) | 2 | 16 (8) | 2.00 | 2.00× | 5.00 | 2.0e-07 |" \
+        in text

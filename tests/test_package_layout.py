@@ -42,6 +42,7 @@ LAYERS: dict[str, int] = {
     "course_pkg.tasks": 2,
     "course_pkg.models": 2,
     "course_pkg.utils": 1,
+    "course_pkg.distributed": 1,
     "course_pkg": 1,
 }
 

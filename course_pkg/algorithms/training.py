@@ -39,6 +39,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from course_pkg import distributed as dist
 from course_pkg.algorithms.core import (
     LossFn,
     Params,
@@ -56,7 +57,7 @@ from course_pkg.algorithms.maml import (
 from course_pkg.algorithms.reptile import make_reptile_grad_fn
 from course_pkg.models import params as model_params
 from course_pkg.tasks import TaskBatch
-from course_pkg.utils import as_generator, check_finite, get_device
+from course_pkg.utils import as_generator, check_finite
 from course_pkg.utils import progress as progress_bar
 
 MetaGradFn = Callable[..., tuple[torch.Tensor, Params]]
@@ -212,12 +213,15 @@ def meta_train(
     SGD) step with ``config.meta_lr``. ``params`` (default :func:`init_meta_params`) are
     copied, never modified in place; the model is moved to ``device`` (default
     :func:`get_device`). The protocol and ``history`` layout are in the module docstring.
+    Under torchrun each rank trains on its share of every meta-batch (see
+    :mod:`course_pkg.distributed`); ``meta_grad_fn`` must then return means over its tasks.
     """
-    dev = get_device(device)
+    dev = dist.setup(device)  # get_device(device); under torchrun: join the group, rank's device
     model.to(dev)
     if params is None:
         params = init_meta_params(model, config)
     meta = {k: v.detach().to(dev).clone().requires_grad_(True) for k, v in params.items()}
+    dist.broadcast_params(meta)  # torchrun: every rank starts from rank 0's parameters
     grad_fn = meta_grad_fn if meta_grad_fn is not None else make_meta_grad_fn(model, config,
                                                                              loss_fn)
     pass_it = _accepts_iteration(grad_fn)
@@ -242,13 +246,15 @@ def meta_train(
         history["eval_loss"].append(losses[:, -1].mean().item())
 
     bar = progress_bar(range(config.iterations), desc=f"meta-train {config.algorithm}",
-                       disable=not progress, leave=False)
+                       disable=not progress or not dist.is_main(), leave=False)
     for it in bar:
         if eval_batch is not None and it % config.eval_every == 0:
             run_eval(it)
         batch = as_task_batch(sample(config.meta_batch_size, config.k_support, config.k_query,
                                      generator=gen, device=dev))
+        batch = dist.shard(batch, config.meta_batch_size)  # torchrun: this rank's tasks
         loss, grads = grad_fn(meta, batch, iteration=it) if pass_it else grad_fn(meta, batch)
+        loss, grads = dist.average(loss, grads, batch.num_tasks, config.meta_batch_size)
         check_finite(loss, it, what="meta-loss")
         unknown = set(grads) - set(meta)
         if unknown:
@@ -264,7 +270,7 @@ def meta_train(
         history["loss"].append(lv)
         if it % 50 == 0:
             bar.set_postfix(loss=f"{lv:.3f}")
-        if callback is not None and callback(it, meta, history):
+        if callback is not None and dist.any_rank(callback(it, meta, history)):
             break
     if eval_batch is not None:
         run_eval(config.iterations)
