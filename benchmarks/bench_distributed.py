@@ -2,7 +2,7 @@
 
 The run is the command line's few-shot MAML model (``course_pkg.experiments.fewshot``:
 Conv4, 5-way 1-shot glyph episodes with 5 queries per class, one inner step, α = 0.4, Adam)
-with a global meta-batch of 16 tasks, trained by :func:`course_pkg.algorithms.maml.meta_train`.
+with a global meta-batch of 16 tasks, trained by :func:`course_pkg.algorithms.training.meta_train`.
 With 1 rank it is a plain process (no torchrun: exactly the single-process code path); with 2
 ranks ``python -m torch.distributed.run --standalone --nproc_per_node=2`` starts two processes
 that each take 8 of the 16 tasks and average their meta-gradients with one ``all_reduce``.
@@ -51,21 +51,22 @@ def _loadavg() -> float | None:
 def worker(settings: dict, threads: int, device: str, out: Path) -> None:
     """Meta-train the benchmark run in this process (one rank); rank 0 writes ``out``."""
     from course_pkg import distributed as dist
-    from course_pkg.algorithms import maml as mm
-    from course_pkg.algorithms import metric
+    from course_pkg.algorithms import maml, metric
+    from course_pkg.algorithms import training as mm
     from course_pkg.algorithms.core import cross_entropy_loss
     from course_pkg.experiments import fewshot
+    from course_pkg.utils import saved_tensor_bytes
 
     torch.set_num_threads(threads)
     dev = dist.setup(device)
     m = settings["meta_batch"]
     iterations = settings["warmup"] + settings["blocks"] * settings["block"]
     cfg = {**fewshot.method_config("maml", 5, "cpu"), "hidden": settings["hidden"],
-           "q_query": settings["q_query"], "meta_batch_size": m, "iterations": iterations}
+           "k_query": settings["q_query"], "meta_batch_size": m, "iterations": iterations}
     model = fewshot.build_model(cfg).to(dev)
     sampler = metric.EpisodeSampler(cfg["n_way"])
-    config = mm.MetaConfig(iterations=iterations, meta_batch_size=m, k_support=cfg["k_shot"],
-                           k_query=cfg["q_query"], inner_steps=cfg["inner_steps"],
+    config = mm.MetaConfig(iterations=iterations, meta_batch_size=m, k_support=cfg["k_support"],
+                           k_query=cfg["k_query"], inner_steps=cfg["inner_steps"],
                            inner_lr=cfg["inner_lr"], meta_lr=cfg["meta_lr"],
                            optimizer=cfg["optimizer"], algorithm="maml", seed=cfg["seed"])
 
@@ -76,14 +77,14 @@ def worker(settings: dict, threads: int, device: str, out: Path) -> None:
     share = dist.shard(first, m)
 
     def local_grad():
-        return mm.meta_gradient(model, start, share, config.inner_steps, config.inner_lr,
+        return maml.meta_gradient(model, start, share, config.inner_steps, config.inner_lr,
                                 cross_entropy_loss)
 
-    (loss, grads), saved = mm.saved_tensor_bytes(local_grad)
+    (loss, grads), saved = saved_tensor_bytes(local_grad)
     loss, grads = dist.average(loss, grads, share.num_tasks, m)
     diff = 0.0
     if dist.active() and dist.is_main():
-        _, full = mm.meta_gradient(model, start, first, config.inner_steps, config.inner_lr,
+        _, full = maml.meta_gradient(model, start, first, config.inner_steps, config.inner_lr,
                                    cross_entropy_loss)
         diff = max((grads[k] - full[k]).abs().max().item() for k in full)
     dist.barrier()

@@ -4,7 +4,7 @@
         --out DIR --cases sinusoid:4 conv4:3 [--iterations 20] [--fail-rank 1 --fail-at 2]
 
 Each case ``<run>:<meta_batch_size>`` builds its run from the same builders as the command
-line (``course_pkg.train.sinusoid_config``/``sinusoid_model``/``SinusoidTasks``;
+line (``course_pkg.experiments.sinusoid.sinusoid_config``/``sinusoid_model``/``SinusoidTasks``;
 ``course_pkg.experiments.fewshot.method_config``/``build_model`` and the glyph
 ``EpisodeSampler`` for ``conv4``), meta-trains it with ``meta_train`` and saves the
 meta-parameters with ``course_pkg.checkpoints.save_checkpoint`` as ``DIR/<run>_mb<M>.pt``
@@ -24,16 +24,16 @@ import torch
 
 from course_pkg import checkpoints
 from course_pkg import distributed as dist
-from course_pkg.algorithms import maml as mm
 from course_pkg.algorithms import metric
-from course_pkg.algorithms.core import cross_entropy_loss
+from course_pkg.algorithms import training as mm
+from course_pkg.algorithms.core import cross_entropy_loss, mse_loss
 from course_pkg.experiments import fewshot
+from course_pkg.experiments.sinusoid import sinusoid_config, sinusoid_model
 from course_pkg.tasks import SinusoidTasks
-from course_pkg.train import sinusoid_config, sinusoid_model
 from course_pkg.utils import seed_everything
 
 #: Tiny Conv4 settings so that the test stays short on a loaded 2-core machine.
-CONV4_OVERRIDES = {"hidden": 8, "q_query": 2}
+CONV4_OVERRIDES = {"hidden": 8, "k_query": 2}
 
 
 def build(run: str, meta_batch_size: int, iterations: int):
@@ -42,12 +42,12 @@ def build(run: str, meta_batch_size: int, iterations: int):
         config = sinusoid_config("maml", 10, "cpu", iterations=iterations,
                                  meta_batch_size=meta_batch_size)
         seed_everything(config.seed)
-        return sinusoid_model(), SinusoidTasks(), config, mm.mse_loss
+        return sinusoid_model(), SinusoidTasks(), config, mse_loss
     if run == "conv4":
         cfg = {**fewshot.method_config("maml", 5, "cpu"), **CONV4_OVERRIDES,
                "iterations": iterations, "meta_batch_size": meta_batch_size}
         config = mm.MetaConfig(iterations=iterations, meta_batch_size=meta_batch_size,
-                               k_support=cfg["k_shot"], k_query=cfg["q_query"],
+                               k_support=cfg["k_support"], k_query=cfg["k_query"],
                                inner_steps=cfg["inner_steps"], inner_lr=cfg["inner_lr"],
                                meta_lr=cfg["meta_lr"], optimizer=cfg["optimizer"],
                                algorithm=cfg["method"], seed=cfg["seed"])
