@@ -16,6 +16,7 @@ Command line (run from the repository root)::
     python -m course_pkg.book_tools convert-glue book/*.ipynb   # {glue:text} roles -> {eval}
     python -m course_pkg.book_tools check book/*.ipynb          # report what would not render
     python -m course_pkg.book_tools lab-metadata book/*.ipynb   # metadata JupyterLab would add
+    python -m course_pkg.book_tools workspace                   # learner copies (make workspace)
 
 ``convert-glue`` rewrites, in markdown cells, ``{glue:text}`name:fmt``` to
 ``{eval}`f"{name:fmt}"```, ``{glue:text}`name``` / ``{glue:md}`name``` / ``{glue}`name``` to
@@ -186,6 +187,43 @@ def lab_metadata(nb: dict, language_info: dict | None = None) -> bool:
     return json.dumps(meta, sort_keys=True) != before
 
 
+# What `make workspace` copies: (source folder, glob patterns, target folder inside workspace/).
+WORKSPACE_ITEMS = (
+    ("book", ("*.ipynb", "*.md", "*.bib"), "book"),
+    ("exercises", ("*.ipynb",), "exercises"),
+    ("exercises/tests", ("**/*",), "exercises/tests"),
+)
+
+
+def make_workspace(repo: Path, target: Path | None = None) -> tuple[list[Path], list[Path]]:
+    """Copy the chapters, the exercises and their public tests into ``workspace/``.
+
+    A file that already exists there is never overwritten (it may hold a learner's work), so
+    regenerating the course and running this again leaves the learner's answers alone.
+    Returns ``(copied, kept)`` target paths. Raises ``FileNotFoundError`` outside a course clone.
+    """
+    import shutil
+
+    repo = Path(repo)
+    if not (repo / "book").is_dir() or not (repo / "exercises").is_dir():
+        raise FileNotFoundError(f"{repo} is not the course repository (no book/ and exercises/)")
+    target = Path(target) if target is not None else repo / "workspace"
+    copied, kept = [], []
+    for src_dir, patterns, dst_dir in WORKSPACE_ITEMS:
+        for pattern in patterns:
+            for src in sorted((repo / src_dir).glob(pattern)):
+                if not src.is_file() or ".ipynb_checkpoints" in src.parts:
+                    continue
+                dst = target / dst_dir / src.relative_to(repo / src_dir)
+                if dst.exists():
+                    kept.append(dst)
+                    continue
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dst)
+                copied.append(dst)
+    return copied, kept
+
+
 def _paths(items: Iterable[str]) -> list[Path]:
     paths = [Path(p) for p in items]
     missing = [str(p) for p in paths if not p.is_file()]
@@ -198,9 +236,15 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: ``convert-glue``, ``check`` or ``lab-metadata`` on notebook paths."""
     parser = argparse.ArgumentParser(prog="python -m course_pkg.book_tools", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["convert-glue", "check", "lab-metadata"])
-    parser.add_argument("notebooks", nargs="+")
+    parser.add_argument("command", choices=["convert-glue", "check", "lab-metadata", "workspace"])
+    parser.add_argument("notebooks", nargs="*")
     args = parser.parse_args(argv)
+    if args.command == "workspace":
+        copied, kept = make_workspace(Path.cwd())
+        print(f"workspace/: {len(copied)} file(s) copied, {len(kept)} already there (kept as is)")
+        return 0
+    if not args.notebooks:
+        parser.error("name the notebooks, e.g. book/*.ipynb")
     status = 0
     for path in _paths(args.notebooks):
         nb = _read(path)
