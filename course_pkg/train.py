@@ -60,7 +60,8 @@ from course_pkg.utils import get_device, seed_everything
 SCALE_ENV = "COURSE_SCALE"
 #: Modules outside ``course_pkg.algorithms`` that register experiments when imported: the
 #: few-shot table (chapters 4-5) and meta-RL (chapter 12).
-EXPERIMENT_MODULES: list[str] = ["course_pkg.experiments.fewshot", "course_pkg.rl.experiment"]
+EXPERIMENT_MODULES: list[str] = ["course_pkg.experiments.fewshot", "course_pkg.rl.experiment",
+                                  "course_pkg.experiments.curves"]
 
 
 # --------------------------------------------------------------------------- registry

@@ -159,7 +159,8 @@ _PARA = """(start) => {
   const cell = cells.find(c => c.innerText.includes(start));
   if (!cell) return null;
   return {text: cell.innerText, code: [...cell.querySelectorAll('code')].map(c => c.innerText),
-          errors: cell.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]').length};
+          errors: cell.querySelectorAll(
+            '[data-mime-type="application/vnd.jupyter.stderr"]').length};
 }"""
 
 
