@@ -38,7 +38,7 @@ __all__ = ["glue", "convert_notebook", "eval_names", "forward_references", "main
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 # {glue:text}`name` or {glue:text}`name:fmt`; {glue:md}`name`; {glue}`name`, {glue:any}`name`
-_GLUE_ROLE = re.compile(r"\{glue(?::(text|md|any))?\}`(" + _NAME + r")(?::([^`]*))?`")
+_GLUE_ROLE = re.compile(r"\{glue(?::(text|md|any))?\}`(" + _NAME + r")(?::(?!:)([^`]*))?`")
 _GLUE_OTHER = re.compile(r"\{glue(?::[a-z]+)?\}`[^`]*`")
 _EVAL_ROLE = re.compile(r"\{eval\}`([^`]+)`")
 _IMPORT_OLD = "from myst_nb import glue"

@@ -121,8 +121,8 @@ def _in_browser(fn) -> None:
 
     worker = threading.Thread(target=drive, daemon=True)
     worker.start()
-    worker.join(timeout=400)
-    assert not worker.is_alive(), "the JupyterLab browser session did not finish in 400 s"
+    worker.join(timeout=720)
+    assert not worker.is_alive(), "the JupyterLab browser session did not finish in 720 s"
     if "error" in outcome:
         raise outcome["error"]
 
@@ -137,10 +137,19 @@ def _shot(page, name: str) -> None:
 def _open(page, base: str, token: str, path: str) -> None:
     page.goto(f"{base}/lab/tree/{path}?token={token}", timeout=120_000)
     page.wait_for_selector(".jp-Notebook .jp-MarkdownCell", timeout=120_000)
-    # the kernel has started and answered (JupyterLab writes its metadata into the model then)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
-                           timeout=120_000)
+    # the course kernel has started and is idle (JupyterLab writes its metadata into the model
+    # then: a notebook that lacks it would be marked modified from here on)
+    page.wait_for_function(_KERNEL_IDLE, timeout=180_000, polling=300)
 
+
+_KERNEL_IDLE = """() => {
+  const p = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  if (!p) return false;
+  const name = p.querySelector('.jp-Toolbar-kernelName');
+  const ind = p.querySelector('.jp-Notebook-ExecutionIndicator');
+  return !!name && name.textContent.includes('Python 3 (course)') && !!ind &&
+         ind.getAttribute('data-status') === 'idle';
+}"""
 
 _WAIT_RUN = """() => {
   const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
@@ -178,6 +187,13 @@ def test_chapters_render_as_myst_with_the_books_numbers(lab) -> None:
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         try:
+            # the start page of `make lab`: the introduction opens rendered (overrides.json)
+            page.goto(f"{base}/lab/tree/book/intro.md?token={token}", timeout=120_000)
+            page.locator(".jp-MarkdownViewer h1").first.wait_for(timeout=120_000)
+            text = page.locator(".jp-MarkdownViewer").first.inner_text()
+            assert not RAW.search(text), text[:400]
+            _shot(page, "intro")
+
             # chapter 1, not run: opening it leaves it unmodified; MyST renders on open
             _open(page, base, token, "book/01_supervised_learning.ipynb")
             page.locator(".jp-Notebook .admonition, .jp-Notebook aside").first.wait_for(
@@ -195,7 +211,7 @@ def test_chapters_render_as_myst_with_the_books_numbers(lab) -> None:
             assert page.locator(".jp-mod-dirty").count() == 0, "opening chapter 7 modified it"
             page.click("text=Run", timeout=30_000)
             page.click("text=Run All Cells", timeout=30_000)
-            page.wait_for_function(_WAIT_RUN, timeout=240_000, polling=500)
+            page.wait_for_function(_WAIT_RUN, timeout=480_000, polling=500)
             # the results paragraph has its values once it holds no unevaluated expression
             page.wait_for_function(
                 "(s) => { const c = [...document.querySelectorAll('.jp-MarkdownCell')]"
