@@ -80,13 +80,13 @@ def lab(tmp_path_factory):
          "--ServerApp.shutdown_no_activity_timeout=600"],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # seconds on a quiet machine; minutes on a busy one
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
-                assert time.monotonic() < deadline, "JupyterLab did not start in 120 s"
+                assert time.monotonic() < deadline, "JupyterLab did not start in 300 s"
                 assert server.poll() is None, (tmp / "server.log").read_text()[-2000:]
                 time.sleep(0.5)
         yield f"http://127.0.0.1:{port}", token, workspace
@@ -213,9 +213,11 @@ def test_chapters_render_as_myst_with_the_books_numbers(lab) -> None:
             page.click("text=Run All Cells", timeout=30_000)
             page.wait_for_function(_WAIT_RUN, timeout=480_000, polling=500)
             # the results paragraph has its values once it holds no unevaluated expression
+            # (jupyterlab-myst shows an expression as <code> until the kernel's value arrives)
             page.wait_for_function(
-                "(s) => { const c = [...document.querySelectorAll('.jp-MarkdownCell')]"
-                ".find(c => c.innerText.includes(s)); return c && !c.querySelector('code'); }",
+                "(s) => { const c = [...document.querySelectorAll('.jp-MarkdownCell .myst')]"
+                ".find(c => c.innerText.includes(s)); return c && ![...c.querySelectorAll("
+                "'code')].some(e => /^f\"|^ch\\d+_/.test(e.innerText)); }",
                 arg="MAML reaches", timeout=60_000, polling=500)
             para = page.evaluate(_PARA, "MAML reaches")
             assert para is not None
@@ -223,7 +225,8 @@ def test_chapters_render_as_myst_with_the_books_numbers(lab) -> None:
             _shot(page, "ch07_results")
             text = para["text"]
             assert not RAW.search(text) and "f\"{" not in text, text
-            assert para["errors"] == 0 and not para["code"], para
+            unevaluated = [c for c in para["code"] if c.startswith('f"') or re.match(r"ch\d+_", c)]
+            assert para["errors"] == 0 and not unevaluated, para
             pos = 0
             for value in expected:  # the book's values, in the same order
                 i = text.find(value, pos)
