@@ -135,8 +135,8 @@ def _shot(page, name: str) -> None:
 
 
 def _open(page, base: str, token: str, path: str) -> None:
-    page.goto(f"{base}/lab/tree/{path}?token={token}", timeout=120_000)
-    page.wait_for_selector(".jp-Notebook .jp-MarkdownCell", timeout=120_000)
+    page.goto(f"{base}/lab/tree/{path}?token={token}", timeout=300_000)
+    page.wait_for_selector(".jp-Notebook .jp-MarkdownCell", timeout=300_000)
     # the course kernel has started and is idle (JupyterLab writes its metadata into the model
     # then: a notebook that lacks it would be marked modified from here on)
     page.wait_for_function(_KERNEL_IDLE, timeout=180_000, polling=300)
@@ -188,8 +188,8 @@ def test_chapters_render_as_myst_with_the_books_numbers(lab) -> None:
         page.on("pageerror", lambda e: errors.append(str(e)))
         try:
             # the start page of `make lab`: the introduction opens rendered (overrides.json)
-            page.goto(f"{base}/lab/tree/book/intro.md?token={token}", timeout=120_000)
-            page.locator(".jp-MarkdownViewer h1").first.wait_for(timeout=120_000)
+            page.goto(f"{base}/lab/tree/book/intro.md?token={token}", timeout=300_000)
+            page.locator(".jp-MarkdownViewer h1").first.wait_for(timeout=300_000)
             text = page.locator(".jp-MarkdownViewer").first.inner_text()
             assert not RAW.search(text), text[:400]
             _shot(page, "intro")
