@@ -10,12 +10,13 @@ STAMP := $(VENV)/.course-installed
 JB_FLAGS := -W -n --keep-going
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup book test test-fast lab grade grade-all exercises bench browser axe lint clean weights
+.PHONY: help setup book test test-fast lab workspace grade grade-all exercises bench browser axe lint clean weights
 
 help:
 	@echo "make book      set up .venv and build the HTML book into _build/html"
 	@echo "make test      set up .venv, build the book and run every test"
-	@echo "make lab       JupyterLab 4 on the course"
+	@echo "make lab       JupyterLab 4 on your copies in workspace/, opened on the start page"
+	@echo "make workspace copy chapters and exercises into workspace/ (never overwrites your work)"
 	@echo "make grade NB=exercises/<name>.ipynb   grade one notebook (table + JSON)"
 	@echo "make grade-all DIR=submissions/        grade a folder of submissions into one CSV"
 	@echo "make exercises regenerate exercises/ and solutions/ from solutions/masters/"
@@ -96,20 +97,32 @@ test: $(STAMP) browser axe book
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not browser and not slow"
 
-# JupyterLab 4 on the course: the "python3" kernel of .venv (course_pkg installed), ipywidgets 8
-# and anywidget lab extensions, interactive figures (no Agg backend, no static-figure switch).
-# Extra options: make lab LAB_ARGS="--no-browser --port=8899". (--allow-root is added for root,
-# e.g. in containers.)
-lab: $(STAMP)
+# Your own copies of the chapters, the exercises and their public tests, in the git-ignored
+# workspace/. A file already there is never overwritten, so `make exercises` (which regenerates
+# exercises/) and a second `make workspace` leave your answers alone; delete a file to get a fresh
+# copy of it.
+workspace: $(STAMP)
+	$(PY) -m course_pkg.book_tools workspace
+
+# JupyterLab 4 on workspace/ (so autosave and your edits never touch book/ or exercises/), opened
+# on the course's start page (book/intro.md, rendered). The "Python 3 (course)" kernel is .venv
+# (course_pkg, ipywidgets 8, anywidget, jupyterlab-myst), figures are interactive (no Agg backend,
+# no static-figure switch). .jupyter/lab/settings/overrides.json makes Markdown files open
+# rendered and turns off news/update checks. Extra options: make lab LAB_ARGS="--no-browser
+# --port=8899". (--allow-root is added for root, e.g. in containers.)
+lab: $(STAMP) workspace
 	@exts="$$($(BIN)/jupyter labextension list 2>&1)"; \
-	for e in "@jupyter-widgets/jupyterlab-manager" "anywidget"; do \
+	for e in "@jupyter-widgets/jupyterlab-manager" "anywidget" "jupyterlab-myst"; do \
 	  echo "$$exts" | grep -q "$$e .*enabled" || { echo "ERROR: the JupyterLab extension $$e \
 	is missing or disabled; reinstall with: $(PY) -m pip install -r requirements.txt"; exit 1; }; \
 	done
-	@$(PY) -c "import course_pkg, ipywidgets, anywidget" || { echo "ERROR: .venv lacks \
-	course_pkg/ipywidgets/anywidget; run: rm $(STAMP) && make setup"; exit 1; }
+	@$(PY) -c "import course_pkg, ipywidgets, anywidget, jupyterlab_myst" || { echo "ERROR: .venv \
+	lacks course_pkg/ipywidgets/anywidget/jupyterlab_myst; run: rm $(STAMP) && make setup"; exit 1; }
 	env -u MPLBACKEND -u COURSE_STATIC_FIGURES PATH="$(CURDIR)/$(BIN):$$PATH" \
-	  $(BIN)/jupyter lab --notebook-dir=. $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
+	  $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)/workspace" \
+	  --LabApp.default_url=/lab/tree/book/intro.md \
+	  --LabApp.app_settings_dir="$(CURDIR)/.jupyter/lab/settings" \
+	  $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 grade: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make grade NB=exercises/<name>.ipynb"; exit 2; }

@@ -74,6 +74,8 @@ def markdown(records: list[dict], plot: str | None) -> str:
              "memory autograd holds for one meta-iteration's backward pass (saved-tensor hooks on",
              "the CPU, allocator peak on a GPU); `max |Δ grad|` compares the implementations'",
              "meta-gradients on the same batch from the same parameters.", ""]
+    chapters = [r for r in records if r["benchmark"] == "chapter_seconds"]
+    records = [r for r in records if r["benchmark"] != "chapter_seconds"]
     for source in sorted({r["source"] for r in records}):
         recs = [r for r in records if r["source"] == source]
         env = recs[0]
@@ -97,6 +99,8 @@ def markdown(records: list[dict], plot: str | None) -> str:
         lines.append("")
     if plot:
         lines += [f"![speed-up over learn2learn]({plot})", ""]
+    if chapters:
+        lines += chapter_table(chapters)
     return "\n".join(lines)
 
 
@@ -122,6 +126,23 @@ def ranks_table(source: str, recs: list[dict]) -> list[str]:
             f"| {_fmt(r.get('loadavg_before'), '.1f')} → {_fmt(r.get('loadavg_after'), '.1f')} |")
     lines.append("")
     return lines
+
+
+def chapter_table(records: list[dict]) -> list[str]:
+    """Markdown lines for the ``chapter_seconds`` records of ``bench_chapters.py``."""
+    env = records[0]
+    load = env.get("load_avg_1min")
+    lines = ["## chapter_seconds", "",
+             "Each chapter run top to bottom through nbclient with interactive figures, as in "
+             f"JupyterLab; {env.get('cpu_count', '?')} CPUs, torch {env.get('torch', '?')}"
+             + ("" if load is None else f", load average {load:.1f} at the first chapter") + ".",
+             "", "| chapter | seconds | slowest cell | its seconds | code cells |",
+             "|---|---:|---|---:|---:|"]
+    for r in records:
+        over = "" if r.get("within_limit", True) else " (over the limit)"
+        lines.append(f"| {r['chapter']} | {r['seconds']:.1f}{over} | {r.get('slowest_cell')} "
+                     f"| {_fmt(r.get('slowest_cell_seconds'), '.1f')} | {r.get('cells')} |")
+    return lines + [""]
 
 
 def speedup_plot(records: list[dict], path: Path) -> bool:

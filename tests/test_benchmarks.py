@@ -85,3 +85,29 @@ def test_markdown_has_a_scaling_table_for_records_with_ranks():
         in text
     assert "| conv4 | torchrun, 2 ranks (gloo) | 2 | 16 (8) | 2.00 | 2.00× | 5.00 | 2.0e-07 |" \
         in text
+
+
+def test_bench_chapters_writes_a_chapter_seconds_record(tmp_path):
+    import bench_chapters
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import os\nx = os.environ.get('COURSE_STATIC_FIGURES')"),
+                nbformat.v4.new_code_cell("assert x is None, 'figures must be interactive'")]
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                  "language": "python"}}
+    path = tmp_path / "99_tiny.ipynb"
+    nbformat.write(nb, path)
+    out = tmp_path / "chapters.json"
+    assert bench_chapters.main(["--notebooks", str(path), "--out", str(out),
+                                "--threads", "1"]) == 0
+    (rec,) = json.loads(out.read_text())
+    assert rec["benchmark"] == "chapter_seconds" and rec["chapter"] == "99_tiny"
+    for key in run_all.REQUIRED:
+        assert key in rec, key
+    assert rec["seconds"] > 0 and rec["cells"] == 2 and rec["slowest_cell"] in {
+        c.id for c in nb.cells}
+    assert rec["iterations_per_s"] == pytest.approx(1 / rec["seconds"], rel=1e-6)
+    text = run_all.markdown([{**rec, "source": "bench_chapters"}], None)
+    assert "## chapter_seconds" in text and "| 99_tiny |" in text
+    assert "| chapter_seconds |" not in text  # not mixed into the meta-iteration tables

@@ -213,6 +213,6 @@ def test_train_all_reaches_every_checkpoint_family():
     from course_pkg.checkpoints import WEIGHTS_DIR
     from course_pkg.experiments.registry import FAMILIES
 
-    assert set(FAMILIES) == {"sinusoid", "glyphs", "fewshot", "rl"}
+    assert set(FAMILIES) == {"sinusoid", "glyphs", "fewshot", "rl", "curves"}
     prefixes = {p.name.split("_")[0] for p in WEIGHTS_DIR.glob("*.pt")}
     assert prefixes <= set(FAMILIES), prefixes - set(FAMILIES)

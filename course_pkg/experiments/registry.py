@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from course_pkg.experiments import fewshot_cli, glyphs, rl, sinusoid
+from course_pkg.experiments import curves, fewshot_cli, glyphs, rl, sinusoid
 
 #: Family name → module, in the order ``all`` (``make weights``) trains them.
 FAMILIES: dict[str, ModuleType] = {
@@ -17,4 +17,5 @@ FAMILIES: dict[str, ModuleType] = {
     "glyphs": glyphs,
     "fewshot": fewshot_cli,
     "rl": rl,
+    "curves": curves,
 }

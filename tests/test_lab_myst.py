@@ -1,0 +1,239 @@
+"""Chapters in a real JupyterLab (headless Chromium): formatted MyST and the book's numbers.
+
+A JupyterLab server (free localhost port, a token) serves a ``make workspace``-style copy of the
+course with the repository's lab settings (``.jupyter/lab/settings``). The test opens chapter 1
+and checks that opening it does not mark it modified and that its warning admonition and
+citations render; then it runs chapter 7 and waits for explicit signals (every code cell has an
+execution count, the kernel is idle, the results paragraph has its values from the kernel) before
+it compares the numbers of the results paragraph with the built HTML book
+(``_build/html/book/07_maml.html``). Set ``COURSE_LAB_SCREENSHOTS=<dir>`` to keep screenshots.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS_START = "At $K = 10$, MAML reaches"  # the results paragraph of chapter 7
+RAW = re.compile(r"\{(eval|glue[:a-z]*|cite[:a-z]*|doc|numref|ref)\}|:::|```")
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _html_values(page: Path) -> list[str]:
+    """Texts of the ``{eval}`` values in the book's results paragraph of chapter 7."""
+    text = page.read_text(encoding="utf-8")
+    for para in re.findall(r"<p>(.*?)</p>", text, flags=re.S):
+        if "MAML reaches" in para:
+            values = re.findall(r'<span class="pasted-text course-eval">(.*?)</span>', para)
+            return [html.unescape(v) for v in values]
+    raise AssertionError(f"no results paragraph in {page}")
+
+
+def _source_paragraph() -> str:
+    nb = json.loads((REPO / "book" / "07_maml.ipynb").read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        src = "".join(cell["source"])
+        if cell["cell_type"] == "markdown" and src.startswith(RESULTS_START):
+            return src
+    raise AssertionError("chapter 7 has no results paragraph starting " + RESULTS_START)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """``(base_url, token, workspace)`` of a JupyterLab on a fresh workspace copy."""
+    from course_pkg.book_tools import make_workspace
+
+    tmp = tmp_path_factory.mktemp("lab")
+    workspace = tmp / "workspace"
+    make_workspace(REPO, workspace)
+    port, token = _free_port(), "course-lab-test"
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp / "cfg"), "PYTHONPATH": str(REPO)}
+    for var in ("MPLBACKEND", "COURSE_STATIC_FIGURES"):  # interactive figures, as in make lab
+        env.pop(var, None)
+    log = open(tmp / "server.log", "w")  # noqa: SIM115 (closed below)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
+         "--ip=127.0.0.1", "--allow-root", f"--IdentityProvider.token={token}",
+         f"--ServerApp.root_dir={workspace}", "--LabApp.news_url=",
+         f"--LabApp.app_settings_dir={REPO / '.jupyter' / 'lab' / 'settings'}",
+         f"--LabApp.user_settings_dir={tmp / 'user-settings'}",
+         f"--LabApp.workspaces_dir={tmp / 'lab-workspaces'}",
+         "--ServerApp.shutdown_no_activity_timeout=600"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300  # seconds on a quiet machine; minutes on a busy one
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "JupyterLab did not start in 300 s"
+                assert server.poll() is None, (tmp / "server.log").read_text()[-2000:]
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}", token, workspace
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
+        log.close()
+
+
+def _in_browser(fn) -> None:
+    """Run ``fn(browser)`` in its own thread (another module may hold a sync Playwright here)."""
+    from browser_utils import launch_chromium, require_chromium
+    from playwright.sync_api import sync_playwright
+
+    exe = require_chromium()
+    outcome: dict[str, BaseException] = {}
+
+    def drive() -> None:
+        try:
+            with sync_playwright() as pw:
+                browser = launch_chromium(pw, exe)
+                try:
+                    fn(browser)
+                finally:
+                    browser.close()
+        except BaseException as exc:  # re-raised in the test's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=drive, daemon=True)
+    worker.start()
+    worker.join(timeout=720)
+    assert not worker.is_alive(), "the JupyterLab browser session did not finish in 720 s"
+    if "error" in outcome:
+        raise outcome["error"]
+
+
+def _shot(page, name: str) -> None:
+    folder = os.environ.get("COURSE_LAB_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=False)
+
+
+def _open(page, base: str, token: str, path: str) -> None:
+    page.goto(f"{base}/lab/tree/{path}?token={token}", timeout=300_000)
+    page.wait_for_selector(".jp-Notebook .jp-MarkdownCell", timeout=300_000)
+    # the course kernel has started and is idle (JupyterLab writes its metadata into the model
+    # then: a notebook that lacks it would be marked modified from here on)
+    page.wait_for_function(_KERNEL_IDLE, timeout=180_000, polling=300)
+
+
+_KERNEL_IDLE = """() => {
+  const p = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  if (!p) return false;
+  const name = p.querySelector('.jp-Toolbar-kernelName');
+  const ind = p.querySelector('.jp-Notebook-ExecutionIndicator');
+  return !!name && name.textContent.includes('Python 3 (course)') && !!ind &&
+         ind.getAttribute('data-status') === 'idle';
+}"""
+
+_WAIT_RUN = """() => {
+  const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
+  if (!nb) return false;
+  const prompts = [...nb.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
+  const done = prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+  const idle = document.querySelector(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator[data-status="idle"]');
+  return done && !!idle;
+}"""
+
+_PARA = """(start) => {
+  const cells = [...document.querySelectorAll(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-MarkdownCell .jp-RenderedMarkdown, ' +
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-MarkdownCell .myst')];
+  const cell = cells.find(c => c.innerText.includes(start));
+  if (!cell) return null;
+  return {text: cell.innerText, code: [...cell.querySelectorAll('code')].map(c => c.innerText),
+          errors: cell.querySelectorAll(
+            '[data-mime-type="application/vnd.jupyter.stderr"]').length};
+}"""
+
+
+def test_chapters_render_as_myst_with_the_books_numbers(lab) -> None:
+    from browser_utils import require_build
+
+    base, token, workspace = lab
+    expected = _html_values(require_build() / "book" / "07_maml.html")
+    n_roles = len(re.findall(r"\{eval\}`", _source_paragraph()))
+    assert len(expected) == n_roles >= 10, (expected, n_roles)
+
+    def drive(browser) -> None:
+        context = browser.new_context(viewport={"width": 1300, "height": 1000})
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            # the start page of `make lab`: the introduction opens rendered (overrides.json)
+            page.goto(f"{base}/lab/tree/book/intro.md?token={token}", timeout=300_000)
+            page.locator(".jp-MarkdownViewer h1").first.wait_for(timeout=300_000)
+            text = page.locator(".jp-MarkdownViewer").first.inner_text()
+            assert not RAW.search(text), text[:400]
+            _shot(page, "intro")
+
+            # chapter 1, not run: opening it leaves it unmodified; MyST renders on open
+            _open(page, base, token, "book/01_supervised_learning.ipynb")
+            page.locator(".jp-Notebook .admonition, .jp-Notebook aside").first.wait_for(
+                timeout=60_000)
+            warning = page.locator(".jp-Notebook .admonition, .jp-Notebook aside").first
+            assert "warning" in (warning.get_attribute("class") or "").lower() or \
+                "warning" in warning.inner_text().lower()
+            intro = page.locator(".jp-Notebook .jp-MarkdownCell").first.inner_text()
+            assert not RAW.search(intro), intro[:400]
+            _shot(page, "ch01_open")
+            assert page.locator(".jp-mod-dirty").count() == 0, "opening chapter 1 modified it"
+
+            # chapter 7: run all, wait until every code cell ran and the kernel is idle
+            _open(page, base, token, "book/07_maml.ipynb")
+            assert page.locator(".jp-mod-dirty").count() == 0, "opening chapter 7 modified it"
+            page.click("text=Run", timeout=30_000)
+            page.click("text=Run All Cells", timeout=30_000)
+            page.wait_for_function(_WAIT_RUN, timeout=480_000, polling=500)
+            # the results paragraph has its values once it holds no unevaluated expression
+            # (jupyterlab-myst shows an expression as <code> until the kernel's value arrives)
+            page.wait_for_function(
+                "(s) => { const c = [...document.querySelectorAll('.jp-MarkdownCell .myst')]"
+                ".find(c => c.innerText.includes(s)); return c && ![...c.querySelectorAll("
+                "'code')].some(e => /^f\"|^ch\\d+_/.test(e.innerText)); }",
+                arg="MAML reaches", timeout=60_000, polling=500)
+            para = page.evaluate(_PARA, "MAML reaches")
+            assert para is not None
+            page.get_by_text("MAML reaches", exact=False).first.scroll_into_view_if_needed()
+            _shot(page, "ch07_results")
+            text = para["text"]
+            assert not RAW.search(text) and "f\"{" not in text, text
+            unevaluated = [c for c in para["code"] if c.startswith('f"') or re.match(r"ch\d+_", c)]
+            assert para["errors"] == 0 and not unevaluated, para
+            pos = 0
+            for value in expected:  # the book's values, in the same order
+                i = text.find(value, pos)
+                assert i >= 0, f"{value!r} (HTML book) missing after position {pos} in: {text}"
+                pos = i + len(value)
+            assert not errors, errors
+        finally:
+            context.close()
+
+    _in_browser(drive)
