@@ -89,3 +89,28 @@ def test_package_edit_reexecutes_the_page(tmp_path: Path) -> None:
     # Only the imported module changes, not the page: the page must run again anyway.
     assert "scratch value second-build" in build("second-build")
 
+
+
+def _numbered_chapters() -> list[Path]:
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] if part.get("numbered")
+             for c in part["chapters"]]
+    return [REPO / f"{f}.ipynb" for f in files]
+
+
+@pytest.mark.parametrize("chapter", _numbered_chapters(), ids=lambda p: p.stem)
+def test_chapter_has_learning_aids(chapter: Path) -> None:
+    """Objectives first, questions with hidden answers last, and a pointer to the exercise."""
+    cells = json.loads(chapter.read_text())["cells"]
+    md = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+    headings = [line for text in md for line in text.splitlines() if line.startswith("## ")]
+    assert headings and headings[0] == "## Learning objectives", headings[:2]
+    assert headings[-1] == "## Check your understanding", headings[-2:]
+    check = md[-1]
+    questions = check.count("```{admonition} Answer")
+    assert 3 <= questions <= 5 and check.count(":class: dropdown") == questions
+    number = chapter.stem.split("_")[0]
+    exercises = sorted((REPO / "exercises").glob(f"ex{number}_*.ipynb"))
+    if exercises:
+        assert any(f"exercises/{e.name}" in text for text in md for e in exercises), \
+            f"{chapter.name} does not name its exercise"
