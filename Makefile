@@ -39,12 +39,18 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)" >/dev/null
 	@touch $@
 
-# Executes every chapter (static figures, no progress bars) and fails on any warning or error.
-# _build/html is emptied first so that pages of renamed or removed chapters do not linger.
+# Executes EVERY chapter on every build (static figures, no progress bars) and fails on any
+# warning or error. Sphinx would otherwise re-read only notebooks whose own file changed, so an
+# edit in course_pkg/ would leave old numbers on the pages: --all re-reads every page, and the
+# doctree and execution caches are removed as well. _build/html is emptied so that pages of
+# renamed or removed chapters do not linger. BOOK_SRC is the book's folder (tests build a
+# scratch book with this very recipe).
+BOOK_SRC ?= .
+BOOK_FLAGS := --all $(JB_FLAGS)
 book: $(STAMP)
-	rm -rf _build/html
+	rm -rf "$(BOOK_SRC)/_build/html" "$(BOOK_SRC)/_build/.doctrees" "$(BOOK_SRC)/_build/.jupyter_cache"
 	PATH="$(CURDIR)/$(BIN):$$PATH" TQDM_DISABLE=1 COURSE_STATIC_FIGURES=1 \
-	  $(BIN)/jupyter-book build . $(JB_FLAGS)
+	  $(BIN)/jupyter-book build "$(BOOK_SRC)" $(BOOK_FLAGS)
 	@echo "Built. Open _build/html/index.html in a browser (works offline)."
 
 # Debian's Chromium drives the tests of the built HTML (tests/test_book_html.py); installed with
