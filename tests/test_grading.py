@@ -108,7 +108,7 @@ def test_infinite_loops_cost_only_their_question(tmp_path):
     assert [c.status for c in report.cells] == ["timeout", "error"]
     assert "NameError" in report.cells[1].message
     q2 = report.questions[1]
-    assert q2.error and "timeout" in q2.error
+    assert q2.error and "did not finish" in q2.error
 
 
 def test_syntax_error_costs_only_its_question(tmp_path):
@@ -241,7 +241,7 @@ def test_grade_all_writes_one_csv(tmp_path):
     assert by[f"alice/{NAME}"]["total"] == "14" and by[f"alice/{NAME}"]["percent"] == "100.0"
     assert by[f"alice/{NAME}"]["status"] == "ok"
     assert by["bob_ex01"]["total"] == "0" and by["bob_ex01"]["q3"] == "0"
-    assert by["bob_ex01"]["status"] == "partial run: 1 cell(s) skipped"  # the autograd demo
+    assert by["bob_ex01"]["status"] == "ok"  # the autograd demo cell copes with `...`
     assert by["carol/notes"]["status"].startswith("not graded")
     assert (tmp_path / "json" / "alice" / f"{NAME}.json").is_file()
 
@@ -249,6 +249,8 @@ def test_grade_all_writes_one_csv(tmp_path):
 # -- small pieces -----------------------------------------------------------------------------
 def test_otter_cells_are_recognised():
     assert is_otter_cell('grader.check("q1")')
+    assert is_otter_cell('from course_pkg.grading import notebook_grader\n'
+                         'grader = notebook_grader("ex01_supervised_learning")')
     assert is_otter_cell('# Initialize Otter\nimport otter\ngrader = otter.Notebook("a.ipynb")')
     assert is_otter_cell("grader.check_all()")
     assert not is_otter_cell('grader.check("q1")\nx = 1')
@@ -259,6 +261,8 @@ def test_otter_cells_are_recognised():
 def test_identify_exercise_from_metadata_or_file_name(tmp_path):
     meta = {"metadata": {"otter": {"assignment_name": NAME}}}
     assert identify_exercise(meta, Path("whatever.ipynb"), ROOT) == NAME
+    assert identify_exercise({"metadata": {"otter": "a string"}}, Path(f"{NAME}.ipynb"),
+                             ROOT) == NAME
     assert identify_exercise(None, Path(f"alice_{NAME}.ipynb"), ROOT) == NAME
     assert identify_exercise({}, Path("ex01-bob.ipynb"), ROOT) == NAME
     with pytest.raises(GradingError, match="cannot tell which exercise"):
@@ -273,4 +277,48 @@ def test_bad_master_is_refused_with_a_clear_message(tmp_path):
     with pytest.raises(MasterError) as err:
         validate_master(bad)
     msg = str(err.value)
-    assert "'name' must be 'ex99_bad'" in msg and "init_cell" in msg and "tests/ex99_bad" in msg
+    assert "'name' must be 'ex99_bad'" in msg and "init_cell" in msg
+    assert 'notebook_grader("ex99_bad")' in msg
+
+
+# -- rules of questions, read from the source by the trusted grader -----------------------------
+@pytest.mark.parametrize(("key", "cells", "broken"), [
+    (("ex01_supervised_learning", "q1"),
+     ["import numpy as np\ndef loss_grad(w, x, y):\n"
+      "    return float(-2 * np.sum(x * (y - w * x)))"],
+     False),
+    (("ex01_supervised_learning", "q1"),
+     ["import torch\ndef _g(w, x, y):\n    w = torch.tensor(w, requires_grad=True)\n"
+      "    l = ((torch.tensor(y) - w * torch.tensor(x)) ** 2).sum()\n    l.backward()\n"
+      "    return w.grad.item()\n", "def loss_grad(w, x, y):\n    return _g(w, x, y)"], True),
+    (("ex07_maml", "q2"),
+     ["from course_pkg.algorithms import maml as m\nmg = m.meta_gradient",
+      "def maml_meta_gradient(model, params, batch, steps, lr):\n"
+      "    return mg(model, params, batch, steps, lr)"], True),
+    (("ex07_maml", "q2"),
+     ["def maml_meta_gradient(model, params, batch, steps, lr):\n"
+      "    m = __import__('course_pkg.algorithms.maml', fromlist=['x'])\n"
+      "    f = getattr(m, 'meta_' + 'gradient')\n"
+      "    return f(model, params, batch, steps, lr)"], True),
+    (("ex09_reptile", "q3"),
+     ["import torch\ndef reptile_delta_batched(model, params, batch, steps, lr):\n"
+      "    T = batch.num_tasks\n    out = [adapt_one(batch.x_support[i]) for i in range(T)]\n"
+      "    return torch.vmap(lambda x: x)(out)"], True),
+    (("ex09_reptile", "q3"),
+     ["import torch\ndef reptile_delta_batched(model, params, batch, steps, lr):\n"
+      "    theta = {k: v.detach() for k, v in params.items()}\n"
+      "    def adapt(x, y):\n        phi = dict(theta)\n        for _ in range(steps):\n"
+      "            phi = {k: v - lr for k, v in phi.items()}\n        return phi\n"
+      "    phis = torch.vmap(adapt)(batch.x_support, batch.y_support)\n"
+      "    return {k: (phis[k] - theta[k]).mean(0) for k in theta}"], False),
+    (("ex10_imaml", "q2"),
+     ["from torch.func import hessian as h\ndef hvp(f, x, v):\n    return h(f)(x) @ v"], True),
+    (("ex10_imaml", "q2"),
+     ["import torch\ndef hvp(f, x, v):\n"
+      "    return torch.func.grad(lambda z: torch.func.grad(f)(z) @ v)(x)"], False),
+])
+def test_question_rules_are_read_from_the_source(key, cells, broken):
+    from course_pkg.grading.rules import RULES, check_rule
+
+    why = check_rule(RULES[key], cells)
+    assert (why is not None) == broken, why

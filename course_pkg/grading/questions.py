@@ -148,7 +148,7 @@ def run_question(question: Question, session: Session) -> tuple[list[CaseResult]
             passed, message = False, failure_message(err)
         results.append(CaseResult(case.name, case.hidden, passed, message, case.points))
         if session.lost and error is None:
-            error = "the notebook's kernel was lost during the tests (it was restarted)"
+            error = f"the kernel was lost during the tests and restarted: {message}"
     return results, error
 
 
