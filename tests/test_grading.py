@@ -322,3 +322,30 @@ def test_question_rules_are_read_from_the_source(key, cells, broken):
 
     why = check_rule(RULES[key], cells)
     assert (why is not None) == broken, why
+
+
+# -- the Gradescope autograder ------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_autograder_zip_grades_solution_and_exercise_with_otter_run(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from course_pkg.grading.autograder import build_autograder
+
+    zip_path = build_autograder(NAME, tmp_path / "ag.zip")
+    scores = {}
+    for kind in ("solution", "exercise"):
+        out = tmp_path / kind
+        out.mkdir()
+        sub = out / f"{NAME}.ipynb"
+        shutil.copyfile(PATHS[kind], sub)
+        otter = Path(sys.executable).parent / "otter"
+        subprocess.run([str(otter), "run", "-a", str(zip_path), "-o", str(out), str(sub)],
+                       check=True, capture_output=True, timeout=1100, cwd=out)
+        results = json.loads((out / "results.json").read_text())
+        scores[kind] = {t["name"]: t.get("score") for t in results["tests"] if t.get("score")
+                        is not None}
+    assert scores["solution"] == pytest.approx(FULL)
+    assert sum(scores["exercise"].values()) < sum(FULL.values())
