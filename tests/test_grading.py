@@ -314,6 +314,9 @@ def test_bad_master_is_refused_with_a_clear_message(tmp_path):
     (("ex10_imaml", "q2"),
      ["from torch.func import hessian as h\ndef hvp(f, x, v):\n    return h(f)(x) @ v"], True),
     (("ex10_imaml", "q2"),
+     ["import torch\ndef hvp(f, x, v):\n    return x", "exec('hvp = lambda f, x, v: 0')"], True),
+    (("ex10_imaml", "q2"), ["%run elsewhere.py\ndef hvp(f, x, v):\n    return x"], True),
+    (("ex10_imaml", "q2"),
      ["import torch\ndef hvp(f, x, v):\n"
       "    return torch.func.grad(lambda z: torch.func.grad(f)(z) @ v)(x)"], False),
 ])
@@ -349,3 +352,32 @@ def test_autograder_zip_grades_solution_and_exercise_with_otter_run(tmp_path):
                         is not None}
     assert scores["solution"] == pytest.approx(FULL)
     assert sum(scores["exercise"].values()) < sum(FULL.values())
+
+
+def test_answers_cross_the_boundary_as_plain_data(tmp_path):
+    """What the kernel's agent encodes, the grader decodes with weights_only into equal values;
+    objects become handles; a link or an oversized answer is refused."""
+    import numpy as np
+    import torch
+
+    from course_pkg.grading import agent, boundary
+
+    value = {"t": torch.ones(2, requires_grad=True) * 2, "a": np.arange(3.0), "n": np.float32(1.5),
+             "e": ..., "tup": (1, "x", None), "s": {3}, "f": len}
+    path = tmp_path / "resp.pt"
+    torch.save({agent.TAG: "ok", "value": agent.encode(value)}, path)
+    got = boundary.decode(boundary._read_response(path)["value"], session=None)
+    assert torch.equal(got["t"], torch.full((2,), 2.0)) and not got["t"].requires_grad
+    assert isinstance(got["a"], np.ndarray) and got["a"].tolist() == [0.0, 1.0, 2.0]
+    assert got["n"] == np.float32(1.5) and got["e"] is Ellipsis
+    assert got["tup"] == (1, "x", None) and got["s"] == {3}
+    assert isinstance(got["f"], boundary.Remote)
+    (tmp_path / "link.pt").symlink_to(path)
+    with pytest.raises(boundary.RemoteFailure):
+        boundary._read_response(tmp_path / "link.pt")
+    evil = tmp_path / "evil.pt"
+    import pickle
+
+    evil.write_bytes(pickle.dumps(Path, protocol=2))  # an arbitrary object: refused
+    with pytest.raises(boundary.RemoteFailure):
+        boundary._read_response(evil)
