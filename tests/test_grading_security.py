@@ -3,8 +3,11 @@ part earns, leave the repository byte-identical, leave no process behind, and ``
 writes one CSV row for every entry of a mixed folder (good, broken, malicious, special files).
 
 Every attack is a cell inserted before question 1 of a *partial* submission (only q1 solved,
-3 of 14 points). All notebooks are graded in one ``grade-all`` run (two at a time) to keep this
-module short; the folder also holds the special files.
+3 of 14 points). To keep this module short the attacks are grouped, one notebook per group
+(patching, forgery, files, processes, output), and all notebooks are graded in one ``grade-all``
+run (two at a time); the folder also holds the special files. Each attack is still its own test
+case: it asserts on its group's row, and a group's row can only stay at the honest credit if
+every attack in it failed.
 """
 
 from __future__ import annotations
@@ -34,6 +37,17 @@ pytestmark = [
     pytest.mark.skipif(not sandbox_status()[0], reason=f"no sandbox: {sandbox_status()[1]}"),
     pytest.mark.skipif(not PATHS["solution"].is_file(), reason="exercise 1 not generated"),
 ]
+
+#: group of attacks -> their names (one notebook each)
+GROUPS = {
+    "patching": ["float_builtin", "json_dumps", "otter_classes", "fake_otter_module",
+                 "always_close"],
+    "forgery": ["forged_result_line", "always_equal_result", "patch_agent"],
+    "files": ["overwrite_tests", "delete_tests", "write_into_course_pkg", "read_hidden_tests"],
+    "processes": ["surviving_child", "stop_parent", "kill_parent", "kill_all"],
+    "output": ["network", "huge_output"],
+}
+GROUP_OF = {a: g for g, names in GROUPS.items() for a in names}
 
 #: name -> code of the attack cell (run with the learner's rights inside the kernel)
 ATTACKS: dict[str, str] = {
@@ -110,11 +124,13 @@ def _partial() -> dict:
     return nb
 
 
-def _with_cell(nb: dict, code: str) -> dict:
+def _with_cells(nb: dict, codes: list[str]) -> dict:
     nb = json.loads(json.dumps(nb))
     pos = next(i for i, c in enumerate(nb["cells"]) if "def loss_grad" in _src(c))
-    nb["cells"].insert(pos, {"cell_type": "code", "execution_count": None, "metadata": {},
-                             "outputs": [], "source": code, "id": f"attack{pos}"})
+    for n, code in enumerate(codes):
+        nb["cells"].insert(pos + n, {"cell_type": "code", "execution_count": None,
+                                     "metadata": {}, "outputs": [], "source": code,
+                                     "id": f"attack{n}"})
     return nb
 
 
@@ -141,9 +157,9 @@ def graded(tmp_path_factory):
     folder = tmp_path_factory.mktemp("subs")
     partial = _partial()
     (folder / f"partial_{NAME}.ipynb").write_text(json.dumps(partial))
-    (folder / f"good_{NAME}.ipynb").write_bytes(PATHS["solution"].read_bytes())
-    for name, code in ATTACKS.items():
-        (folder / f"attack_{name}_{NAME}.ipynb").write_text(json.dumps(_with_cell(partial, code)))
+    for group, names in GROUPS.items():
+        nb = _with_cells(partial, [ATTACKS[a] for a in names])
+        (folder / f"attack_{group}_{NAME}.ipynb").write_text(json.dumps(nb))
     (folder / f"broken_json_{NAME}.ipynb").write_text("{not json")
     meta = json.loads(json.dumps(partial))
     meta["metadata"]["otter"] = "a string"
@@ -175,14 +191,13 @@ def test_partial_submission_earns_question_1_only(graded):
     assert row["status"] == "ok", row
 
 
-def test_solution_scores_full_marks_in_the_sandbox(graded):
-    row = graded["table"][f"good_{NAME}"]
-    assert float(row["total"]) == 14.0 and row["status"] == "ok", row
+def test_every_attack_is_in_a_group():
+    assert sorted(GROUP_OF) == sorted(ATTACKS)
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
 def test_attack_earns_no_more_than_the_honest_part(graded, attack):
-    row = graded["table"][f"attack_{attack}_{NAME}"]
+    row = graded["table"][f"attack_{GROUP_OF[attack]}_{NAME}"]
     assert row["total"] != "", f"{attack}: not graded: {row['status']}"
     assert float(row["total"]) <= PARTIAL, f"{attack}: {row}"
 
@@ -219,6 +234,6 @@ def test_grade_all_writes_one_row_per_entry(graded):
 
 
 def test_attack_cells_are_reported(graded):
-    rep = graded["reports"][f"attack_kill_parent_{NAME}"]
+    rep = graded["reports"][f"attack_processes_{NAME}"]
     assert rep["sandboxed"] is True
     assert any(c["status"] in ("dead", "error") for c in rep["cells"]), rep["cells"]

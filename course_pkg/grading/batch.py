@@ -60,6 +60,17 @@ def _precheck(path: Path) -> str | None:
     return None
 
 
+def _die_with_parent() -> None:
+    """In the child grader: get SIGKILL when grade-all dies (Linux), so no grader outlives it."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _grade_one(path: Path, out: Path, args: list[str], wall: float) -> Row:
     why = _precheck(path)
     if why:
@@ -68,7 +79,7 @@ def _grade_one(path: Path, out: Path, args: list[str], wall: float) -> Row:
            "--quiet", *args]
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=wall,
-                             stdin=subprocess.DEVNULL)
+                             stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
     except subprocess.TimeoutExpired:
         return Row(path, None, f"not graded: the grader did not finish within {wall:g} s")
     except OSError as err:

@@ -412,7 +412,7 @@ def grade_notebook(
                 if deadline - time.monotonic() <= 1:
                     reports[name].error = "not graded: total time limit reached (--total-timeout)"
                     continue
-                q_deadline = min(deadline, time.monotonic() + 2 * timeout_per_cell)
+                q_deadline = min(deadline, time.monotonic() + 3 * timeout_per_cell)
                 session = Session(kernel, timeout_per_cell, q_deadline)
                 reports[name] = _grade_question(by_name[name], exercise, session, runner)
                 if session.lost:
