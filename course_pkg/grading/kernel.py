@@ -1,6 +1,7 @@
 """A Python kernel that runs code one cell at a time, each under a time limit and a memory cap.
 
-This is the sandbox the grader executes a learner's notebook in. Whatever a cell does (loop
+The grader executes a learner's notebook in it, inside the bubblewrap sandbox of
+:mod:`course_pkg.grading.sandbox` when ``sandbox=True``. Whatever a cell does (loop
 forever, raise, fail to parse, exhaust memory, kill its own process), :meth:`GradingKernel.run`
 returns within ``timeout + interrupt_grace`` seconds with a :class:`CellResult` saying what
 happened; a kernel that did not survive is replaced by a fresh one (``result.kernel_lost``), and
