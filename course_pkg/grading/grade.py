@@ -403,7 +403,6 @@ def grade_notebook(
         try:
             shutil.copyfile(path, Path(kernel.cwd) / "notebook.ipynb")
             kernel.start()
-            kernel.restarts_pending = False
             deadline = t0 + total_timeout
             runner = _Runner(kernel, cells, timeout_per_cell, deadline, mem_mb)
             by_name = {q.name: q for q in questions}

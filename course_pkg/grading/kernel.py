@@ -109,6 +109,8 @@ class GradingKernel:
     interrupt_grace: float = 5.0
     max_output_chars: int = 200_000
     restarts: int = field(default=0, init=False)
+    #: set by the grader when the namespace must be rebuilt (cells replayed from the top)
+    restarts_pending: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self._tmp = None
