@@ -50,6 +50,9 @@ _OTTER_LINE = re.compile(
     r"|from\s+course_pkg\.grading\s+import\s+notebook_grader"
     r"|grader\s*=\s*notebook_grader\(.*\))\s*;?\s*$"
 )
+#: imported in the kernel before the learner's cells (not charged to their time limits)
+WARMUP = ("import course_pkg.grading.agent, dill, numpy, torch\n"
+          "del course_pkg, dill, numpy, torch")
 _CHECK = re.compile(r"grader\.check\(\s*['\"]([^'\"]+)['\"]\s*\)")
 NOT_TAMPER_PROOF = ("NOT TAMPER-PROOF: the notebook ran without the sandbox ({why}); its code "
                     "could have changed this result. Fine for checking your own work; graders "
@@ -399,7 +402,8 @@ def grade_notebook(
     issues: list[CellIssue] = []
     if nb is not None:
         kernel = GradingKernel(mem_mb=mem_mb, interrupt_grace=interrupt_grace,
-                               sandbox=use_sandbox, cpu_seconds=int(total_timeout) + 60)
+                               sandbox=use_sandbox, cpu_seconds=int(total_timeout) + 60,
+                               startup_timeout=max(180.0, timeout_per_cell), warmup=WARMUP)
         try:
             shutil.copyfile(path, Path(kernel.cwd) / "notebook.ipynb")
             kernel.start()

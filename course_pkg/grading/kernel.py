@@ -108,6 +108,10 @@ class GradingKernel:
     startup_timeout: float = 90.0
     interrupt_grace: float = 5.0
     max_output_chars: int = 200_000
+    #: code run after every (re)start, before any cell, under ``startup_timeout`` (the grader
+    #: imports its agent, torch and numpy here, so that their import time is not charged to the
+    #: learner's first cell)
+    warmup: str | None = None
     restarts: int = field(default=0, init=False)
     #: set by the grader when the namespace must be rebuilt (cells replayed from the top)
     restarts_pending: bool = field(default=False, init=False)
@@ -197,6 +201,11 @@ class GradingKernel:
             res = self.run(_memory_cap_code(int(self.mem_mb)), timeout=30)
             if not res.ok:
                 raise RuntimeError(f"could not set the memory cap: {res.ename}: {res.evalue}")
+        if self.warmup:
+            res = self.run(self.warmup, timeout=self.startup_timeout)
+            if not res.ok:
+                raise RuntimeError(f"the grading kernel could not import its tools: {res.ename}: "
+                                   f"{res.evalue}")
 
     def shutdown(self) -> None:
         """Kill the kernel (and its process group) if it is running."""
