@@ -157,7 +157,7 @@ def grade_folder(
     env_root = os.environ.get("COURSE_ROOT")
     if root != course_root() and not env_root:
         os.environ["COURSE_ROOT"] = str(root)
-    wall = total_timeout + 120.0
+    wall = total_timeout + 300.0  # + start-up, imports and reporting on a loaded machine
     lock = threading.Lock()
     done = [0]
     with tempfile.TemporaryDirectory(prefix="course-grade-all-") as tmp:
