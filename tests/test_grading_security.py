@@ -173,7 +173,7 @@ def graded(tmp_path_factory):
     before = _tree_hash(ROOT)
     out = folder.parent / "grades.csv"
     rows = grade_folder(folder, out, json_dir=folder.parent / "json", jobs=2,
-                        progress=False, timeout_per_cell=60.0, total_timeout=300.0)
+                        progress=False, timeout_per_cell=60.0, total_timeout=600.0)
     time.sleep(2)  # a surviving child would have had time to act
     after = _tree_hash(ROOT)
     with out.open() as fh:
