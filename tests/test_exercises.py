@@ -24,7 +24,8 @@ pytestmark = pytest.mark.skipif(not MASTERS, reason="no master notebooks in solu
 
 
 def _files_under(d: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(d.glob("*.py"))} if d.is_dir() else {}
+    files = sorted([*d.glob("*.py"), *d.glob("*.json")]) if d.is_dir() else []
+    return {p.name: p.read_bytes() for p in files}
 
 
 @pytest.mark.parametrize("name", MASTERS)
@@ -89,19 +90,54 @@ def test_untouched_exercise_grades_below_full_marks(name):
 
 
 @pytest.mark.parametrize("name", MASTERS)
-def test_grader_check_works_in_the_student_notebook(name, tmp_path):
-    """The solved twin, placed next to the public tests like a learner's copy of exercises/,
-    passes every ``grader.check`` cell; the untouched exercise's checks report failures."""
+def test_grader_check_works_in_a_copy_anywhere(name, tmp_path):
+    """The solved twin, copied alone into an unrelated folder (like ``workspace/``), finds its
+    public tests through course_pkg and passes every ``grader.check`` cell, each of which says
+    how many hidden tests remain."""
     import nbformat
     from nbclient import NotebookClient
 
     paths = output_paths(name, ROOT)
-    shutil.copytree(paths["public_tests"], tmp_path / "tests" / name)
-    nb = nbformat.read(paths["solution"], as_version=4)
+    copy = tmp_path / "workspace" / f"{name}.ipynb"
+    copy.parent.mkdir()
+    shutil.copyfile(paths["solution"], copy)
+    nb = nbformat.read(copy, as_version=4)
     NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+                   resources={"metadata": {"path": str(copy.parent)}}).execute()
     checks = [c for c in nb.cells if c.cell_type == "code" and "grader.check(" in c.source]
     assert checks, "the exercise has no grader.check cells"
+    sources = [c.source for c in checks]
+    assert len(sources) == len(set(sources)), "a grader.check cell appears twice"
+    hidden = json.loads((paths["public_tests"] / "hidden_counts.json").read_text())
     for cell in checks:
         text = json.dumps(cell.outputs)
         assert "All test cases passed" in text, f"{cell.source}: {text[:500]}"
+        q = cell.source.split('"')[1]
+        if hidden.get(q):
+            assert "hidden test" in text, f"{cell.source}: {text[:500]}"
+
+
+def test_ex07_public_check_catches_a_missing_create_graph():
+    """The central idea of ex07 q1 is checked publicly: an inner loop without create_graph=True
+    fails ``grader.check("q1")``."""
+    import torch
+
+    from course_pkg.algorithms.core import loss_at
+    from course_pkg.grading.questions import load_question
+
+    def inner_loop(model, params, x, y, steps, lr, create_graph=True):
+        phi = dict(params)
+        for _ in range(steps):
+            grads = torch.autograd.grad(loss_at(model, phi, x, y), list(phi.values()))
+            phi = {k: v - lr * g for (k, v), g in zip(phi.items(), grads)}  # no create_graph
+        return phi
+
+    q = load_question(output_paths("ex07_maml", ROOT)["public_tests"] / "q1.py")
+    results = {}
+    for case in q.cases:
+        try:
+            case.func(inner_loop)
+            results[case.name] = "passed"
+        except AssertionError as err:
+            results[case.name] = str(err)
+    assert any("create_graph=True" in r for r in results.values()), results

@@ -108,7 +108,7 @@ def test_infinite_loops_cost_only_their_question(tmp_path):
     assert [c.status for c in report.cells] == ["timeout", "error"]
     assert "NameError" in report.cells[1].message
     q2 = report.questions[1]
-    assert q2.error and "timeout" in q2.error
+    assert q2.error and "did not finish" in q2.error
 
 
 def test_syntax_error_costs_only_its_question(tmp_path):
@@ -231,17 +231,21 @@ def test_grade_all_writes_one_csv(tmp_path):
     _write({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5},
            subs / "carol" / "notes.ipynb")
     out = tmp_path / "grades.csv"
+    from course_pkg.grading.sandbox import sandbox_status
+
+    insecure = [] if sandbox_status()[0] else ["--insecure"]  # graded either way
     assert cli(["grade-all", str(subs), "--csv", str(out), "--json-dir",
-                str(tmp_path / "json")]) == 0
+                str(tmp_path / "json"), "--jobs", "2", *insecure]) == 0
     rows = list(csv.DictReader(out.open()))
     assert list(rows[0]) == ["student", "file", "exercise", "q1", "q2", "q3", "q4", "total",
                              "max", "percent", "status"]
     by = {r["student"]: r for r in rows}
     assert set(by) == {f"alice/{NAME}", "bob_ex01", "carol/notes"}
     assert by[f"alice/{NAME}"]["total"] == "14" and by[f"alice/{NAME}"]["percent"] == "100.0"
-    assert by[f"alice/{NAME}"]["status"] == "ok"
+    assert by[f"alice/{NAME}"]["status"] in ("ok", "partial run: NOT sandboxed")
     assert by["bob_ex01"]["total"] == "0" and by["bob_ex01"]["q3"] == "0"
-    assert by["bob_ex01"]["status"] == "partial run: 1 cell(s) skipped"  # the autograd demo
+    # the autograd demo cell copes with `...`; without the sandbox the status says so
+    assert by["bob_ex01"]["status"] in ("ok", "partial run: NOT sandboxed")
     assert by["carol/notes"]["status"].startswith("not graded")
     assert (tmp_path / "json" / "alice" / f"{NAME}.json").is_file()
 
@@ -249,6 +253,8 @@ def test_grade_all_writes_one_csv(tmp_path):
 # -- small pieces -----------------------------------------------------------------------------
 def test_otter_cells_are_recognised():
     assert is_otter_cell('grader.check("q1")')
+    assert is_otter_cell('from course_pkg.grading import notebook_grader\n'
+                         'grader = notebook_grader("ex01_supervised_learning")')
     assert is_otter_cell('# Initialize Otter\nimport otter\ngrader = otter.Notebook("a.ipynb")')
     assert is_otter_cell("grader.check_all()")
     assert not is_otter_cell('grader.check("q1")\nx = 1')
@@ -259,6 +265,8 @@ def test_otter_cells_are_recognised():
 def test_identify_exercise_from_metadata_or_file_name(tmp_path):
     meta = {"metadata": {"otter": {"assignment_name": NAME}}}
     assert identify_exercise(meta, Path("whatever.ipynb"), ROOT) == NAME
+    assert identify_exercise({"metadata": {"otter": "a string"}}, Path(f"{NAME}.ipynb"),
+                             ROOT) == NAME
     assert identify_exercise(None, Path(f"alice_{NAME}.ipynb"), ROOT) == NAME
     assert identify_exercise({}, Path("ex01-bob.ipynb"), ROOT) == NAME
     with pytest.raises(GradingError, match="cannot tell which exercise"):
@@ -273,4 +281,124 @@ def test_bad_master_is_refused_with_a_clear_message(tmp_path):
     with pytest.raises(MasterError) as err:
         validate_master(bad)
     msg = str(err.value)
-    assert "'name' must be 'ex99_bad'" in msg and "init_cell" in msg and "tests/ex99_bad" in msg
+    assert "'name' must be 'ex99_bad'" in msg and "init_cell" in msg
+    assert 'notebook_grader("ex99_bad")' in msg
+
+
+# -- rules of questions, read from the source by the trusted grader -----------------------------
+@pytest.mark.parametrize(("key", "cells", "broken"), [
+    (("ex01_supervised_learning", "q1"),
+     ["import numpy as np\ndef loss_grad(w, x, y):\n"
+      "    return float(-2 * np.sum(x * (y - w * x)))"],
+     False),
+    (("ex01_supervised_learning", "q1"),
+     ["import torch\ndef _g(w, x, y):\n    w = torch.tensor(w, requires_grad=True)\n"
+      "    l = ((torch.tensor(y) - w * torch.tensor(x)) ** 2).sum()\n    l.backward()\n"
+      "    return w.grad.item()\n", "def loss_grad(w, x, y):\n    return _g(w, x, y)"], True),
+    (("ex07_maml", "q2"),
+     ["from course_pkg.algorithms import maml as m\nmg = m.meta_gradient",
+      "def maml_meta_gradient(model, params, batch, steps, lr):\n"
+      "    return mg(model, params, batch, steps, lr)"], True),
+    (("ex07_maml", "q2"),
+     ["def maml_meta_gradient(model, params, batch, steps, lr):\n"
+      "    m = __import__('course_pkg.algorithms.maml', fromlist=['x'])\n"
+      "    f = getattr(m, 'meta_' + 'gradient')\n"
+      "    return f(model, params, batch, steps, lr)"], True),
+    (("ex09_reptile", "q3"),
+     ["import torch\ndef reptile_delta_batched(model, params, batch, steps, lr):\n"
+      "    T = batch.num_tasks\n    out = [adapt_one(batch.x_support[i]) for i in range(T)]\n"
+      "    return torch.vmap(lambda x: x)(out)"], True),
+    (("ex09_reptile", "q3"),
+     ["import torch\ndef reptile_delta_batched(model, params, batch, steps, lr):\n"
+      "    theta = {k: v.detach() for k, v in params.items()}\n"
+      "    def adapt(x, y):\n        phi = dict(theta)\n        for _ in range(steps):\n"
+      "            phi = {k: v - lr for k, v in phi.items()}\n        return phi\n"
+      "    phis = torch.vmap(adapt)(batch.x_support, batch.y_support)\n"
+      "    return {k: (phis[k] - theta[k]).mean(0) for k in theta}"], False),
+    (("ex10_imaml", "q2"),
+     ["from torch.func import hessian as h\ndef hvp(f, x, v):\n    return h(f)(x) @ v"], True),
+    (("ex10_imaml", "q2"),
+     ["import torch\ndef hvp(f, x, v):\n    return x", "exec('hvp = lambda f, x, v: 0')"], True),
+    (("ex10_imaml", "q2"), ["%run elsewhere.py\ndef hvp(f, x, v):\n    return x"], True),
+    (("ex10_imaml", "q2"),
+     ["import torch\ndef hvp(f, x, v):\n"
+      "    return torch.func.grad(lambda z: torch.func.grad(f)(z) @ v)(x)"], False),
+])
+def test_question_rules_are_read_from_the_source(key, cells, broken):
+    from course_pkg.grading.rules import RULES, check_rule
+
+    why = check_rule(RULES[key], cells)
+    assert (why is not None) == broken, why
+
+
+# -- the Gradescope autograder ------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_autograder_zip_grades_solution_and_exercise_with_otter_run(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from course_pkg.grading.autograder import build_autograder
+
+    zip_path = build_autograder(NAME, tmp_path / "ag.zip")
+    scores = {}
+    for kind in ("solution", "exercise"):
+        out = tmp_path / kind
+        out.mkdir()
+        sub = out / f"{NAME}.ipynb"
+        shutil.copyfile(PATHS[kind], sub)
+        otter = Path(sys.executable).parent / "otter"
+        subprocess.run([str(otter), "run", "-a", str(zip_path), "-o", str(out), str(sub)],
+                       check=True, capture_output=True, timeout=1100, cwd=out)
+        results = json.loads((out / "results.json").read_text())
+        scores[kind] = {t["name"]: t.get("score") for t in results["tests"] if t.get("score")
+                        is not None}
+    assert scores["solution"] == pytest.approx(FULL)
+    assert sum(scores["exercise"].values()) < sum(FULL.values())
+
+
+def test_answers_cross_the_boundary_as_plain_data(tmp_path):
+    """What the kernel's agent encodes, the grader decodes with weights_only into equal values;
+    objects become handles; a link or an oversized answer is refused."""
+    import numpy as np
+    import torch
+
+    from course_pkg.grading import agent, boundary
+
+    value = {"t": torch.ones(2, requires_grad=True) * 2, "a": np.arange(3.0), "n": np.float32(1.5),
+             "e": ..., "tup": (1, "x", None), "s": {3}, "f": len}
+    path = tmp_path / "resp.pt"
+    torch.save({agent.TAG: "ok", "value": agent.encode(value)}, path)
+    got = boundary.decode(boundary._read_response(path)["value"], session=None)
+    assert torch.equal(got["t"], torch.full((2,), 2.0)) and not got["t"].requires_grad
+    assert isinstance(got["a"], np.ndarray) and got["a"].tolist() == [0.0, 1.0, 2.0]
+    assert got["n"] == np.float32(1.5) and got["e"] is Ellipsis
+    assert got["tup"] == (1, "x", None) and got["s"] == {3}
+    assert isinstance(got["f"], boundary.Remote)
+    (tmp_path / "link.pt").symlink_to(path)
+    with pytest.raises(boundary.RemoteFailure):
+        boundary._read_response(tmp_path / "link.pt")
+    evil = tmp_path / "evil.pt"
+    import pickle
+
+    evil.write_bytes(pickle.dumps(Path, protocol=2))  # an arbitrary object: refused
+    with pytest.raises(boundary.RemoteFailure):
+        boundary._read_response(evil)
+
+
+def test_without_the_sandbox_grade_warns_and_grade_all_refuses(tmp_path, monkeypatch):
+    from course_pkg.grading import batch, sandbox
+
+    path = tmp_path / f"{NAME}.ipynb"
+    path.write_text("{ not json")
+    report = grade_notebook(path, sandbox=False)
+    assert any(m.startswith("NOT TAMPER-PROOF") for m in report.messages)
+    monkeypatch.setattr(sandbox, "sandbox_status", lambda: (False, "no bwrap in this test"))
+    with pytest.raises(RuntimeError, match="refusing.*--insecure"):
+        batch.grade_folder(tmp_path, tmp_path / "grades.csv")
+    with pytest.raises(GradingError, match="sandbox does not work"):
+        import course_pkg.grading.grade as g
+
+        monkeypatch.setattr(g, "sandbox_status", lambda: (False, "no bwrap in this test"))
+        grade_notebook(path, sandbox=True)

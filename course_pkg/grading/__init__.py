@@ -2,8 +2,10 @@
 
 - :func:`assign` / :func:`assign_all`: masters in ``solutions/masters/`` -> committed student
   notebooks (``exercises/``), solved twins (``solutions/``) and test files, byte-stably.
-- :func:`grade_notebook`: grade one notebook cell by cell under time and memory limits, against
-  the master's public and hidden tests; :func:`grade_folder`: a folder of submissions -> one CSV.
+- :func:`grade_notebook`: grade one notebook: its code in a sandboxed kernel, the master's public
+  and hidden tests in this (trusted) process; :func:`grade_folder`: a folder -> one CSV.
+- :func:`notebook_grader`: the ``grader`` of an exercise notebook (finds its public tests through
+  course_pkg, wherever the notebook was copied); :func:`in_kernel`: probes of the tests.
 
 Command line: ``python -m course_pkg.grading {assign,assign-all,grade,grade-all} ...``
 (see ``python -m course_pkg.grading --help`` and ``solutions/masters/README.md``).
@@ -25,10 +27,14 @@ _EXPORTS = {
     "output_paths": "paths",
     "GradeReport": "grade",
     "GradingError": "grade",
-    "grade_folder": "grade",
+    "grade_folder": "batch",
     "grade_notebook": "grade",
     "write_json": "grade",
     "CellResult": "kernel",
+    "in_kernel": "boundary",
+    "notebook_grader": "notebook",
+    "sandbox_status": "sandbox",
+    "build_autograder": "autograder",
     "GradingKernel": "kernel",
 }
 

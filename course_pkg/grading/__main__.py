@@ -4,7 +4,8 @@
     python -m course_pkg.grading assign ex01_supervised_learning
     python -m course_pkg.grading grade NB [--json OUT]      # make grade NB=...
     python -m course_pkg.grading NB                         # same as `grade NB`
-    python -m course_pkg.grading grade-all DIR --csv OUT    # make grade-all DIR=...
+    python -m course_pkg.grading grade-all DIR --csv OUT [--jobs N] [--insecure]
+    python -m course_pkg.grading autograder EX [--out ZIP]  # make autograder EX=...
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from .grade import (
     GradeReport,
     GradingError,
     default_json_path,
-    grade_folder,
     grade_notebook,
     write_json,
 )
@@ -53,13 +53,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("notebook")
     p.add_argument("--json", default=None, metavar="OUT",
                    help="JSON report path (default grades/<notebook stem>.json)")
+    p.add_argument("--quiet", action="store_true", help="write the JSON report only")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--sandbox", dest="sandbox", action="store_const", const=True, default=None,
+                   help="require the bubblewrap sandbox (fail when it does not work)")
+    g.add_argument("--insecure", dest="sandbox", action="store_const", const=False,
+                   help="run the notebook without the sandbox (not tamper-proof)")
     _limits(p)
     p = sub.add_parser("grade-all", help="grade every notebook of a folder into one CSV")
     p.add_argument("folder")
     p.add_argument("--csv", required=True, metavar="OUT", help="CSV file to write")
     p.add_argument("--json-dir", default=None,
                    help="also write one JSON report per notebook under this folder")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="notebooks graded at a time (default: the number of CPU cores)")
+    p.add_argument("--insecure", action="store_true",
+                   help="grade even when the sandbox does not work (trusted notebooks only)")
     _limits(p)
+    p = sub.add_parser("autograder", help="write an otter autograder zip (Gradescope)")
+    p.add_argument("name", help="exercise name, e.g. ex01_supervised_learning")
+    p.add_argument("--out", default=None, help="zip path (default autograder/<name>.zip)")
     return parser
 
 
@@ -81,30 +94,35 @@ def main(argv: list[str] | None = None) -> int:
                 files = assign(name, root=root)
                 print(f"{Path(name).stem}: {len(files)} files up to date")
             return 0
+        if args.cmd == "autograder":
+            from .autograder import build_autograder
+
+            out = build_autograder(args.name, args.out, root=root)
+            print(f"autograder for {args.name} written to {out}")
+            return 0
         limits = dict(timeout_per_cell=args.timeout_per_cell, mem_mb=args.mem_mb or None,
                       total_timeout=args.total_timeout, exercise=args.exercise)
         if args.cmd == "grade":
             if not Path(args.notebook).is_file():
                 print(f"error: no such notebook {args.notebook}", file=sys.stderr)
                 return 2
-            report: GradeReport = grade_notebook(args.notebook, **limits)
-            print(report.table())
+            report: GradeReport = grade_notebook(args.notebook, sandbox=args.sandbox, **limits)
             out = write_json(report, args.json or default_json_path(args.notebook))
-            print(f"\nGraded in {report.seconds:.1f} s; report written to {out}")
+            if not args.quiet:
+                print(report.table())
+                print(f"\nGraded in {report.seconds:.1f} s; report written to {out}")
             return 0
         if args.cmd == "grade-all":
             if not Path(args.folder).is_dir():
                 print(f"error: no such folder {args.folder}", file=sys.stderr)
                 return 2
-            results = grade_folder(args.folder, args.csv, json_dir=args.json_dir, **limits)
-            for r in results:
-                if isinstance(r, GradeReport):
-                    print(f"{r.notebook}: {r.total:g}/{r.max:g} ({r.percent:.1f} %)")
-                else:
-                    print(f"{r[0]}: not graded ({r[1]})")
-            print(f"{len(results)} notebooks; CSV written to {args.csv}")
+            from .batch import grade_folder
+
+            rows = grade_folder(args.folder, args.csv, json_dir=args.json_dir, jobs=args.jobs,
+                                insecure=args.insecure, **limits)
+            print(f"{len(rows)} notebooks; CSV written to {args.csv}")
             return 0
-    except (ValueError, GradingError, FileNotFoundError) as err:  # MasterError is a ValueError
+    except (ValueError, GradingError, FileNotFoundError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 2

@@ -1,41 +1,62 @@
-"""Grade a learner's notebook against the master's tests, robustly and in bounded time.
+"""Grade a learner's notebook: the learner's code in a sandbox, the tests in the grader.
 
-Pipeline (see ``solutions/masters/README.md``):
+Pipeline (see ``solutions/masters/README.md``, "How grading works"):
 
-1. find the exercise (notebook metadata ``otter.assignment_name``, else the file name);
-2. run the learner's code cells one by one in a fresh kernel (:class:`GradingKernel`) with a
-   per-cell time limit and a memory cap; a cell that times out, raises, does not parse or kills
-   the kernel is skipped and recorded; otter's own cells (``import otter``,
-   ``grader = otter.Notebook(...)``, ``grader.check(...)``) are skipped;
-3. for each question, run the committed test file ``solutions/tests/<exercise>/<q>.py`` (otter's
-   exception-based format, public + hidden test cases) against the kernel namespace under the same
-   time limit; a question whose tests hang, crash or kill the kernel scores 0, the others are
-   unaffected (a lost kernel is rebuilt by replaying the cells that succeeded).
+1. read the notebook (a regular file under a size cap, plain JSON) and find its exercise
+   (notebook metadata ``otter.assignment_name``, else the file name);
+2. load the master's test files ``solutions/tests/<exercise>/qN.py`` here, in the trusted grader;
+3. start a kernel in the sandbox (:mod:`course_pkg.grading.sandbox`: bubblewrap, user nobody, no
+   network, no view of ``solutions/``, own PID namespace, resource limits) with a copy of the
+   notebook in its own temporary folder;
+4. run the learner's code cells in order, each under a time limit; a cell that fails, hangs or
+   kills the kernel is skipped (a lost kernel is rebuilt by replaying the cells that succeeded);
+5. as soon as the cells before a question's ``grader.check("qN")`` cell have run, grade that
+   question (:mod:`course_pkg.grading.questions`): its tests run here and call the learner's
+   functions across the boundary (:mod:`course_pkg.grading.boundary`), comparing plain data;
+   the question's rule, if any, is checked on the source (:mod:`course_pkg.grading.rules`).
+   Its credit is then settled: later cells cannot change it. Cells after the last check are
+   not run.
 
-Everything is bounded: at most ``timeout_per_cell + interrupt_grace`` per cell or question, each
-cell can cost at most one kernel restart, and ``total_timeout`` caps the whole run.
+Without a working sandbox the same pipeline runs in an ordinary kernel and the report says that
+the result is not tamper-proof.
 """
 
 from __future__ import annotations
 
-import csv
 import json
+import os
 import re
-import secrets
+import shutil
+import stat
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .boundary import Session
 from .kernel import CellResult, GradingKernel
 from .paths import course_root, list_masters, output_paths
+from .questions import Question, load_question, run_question
+from .rules import RULES, check_rule
+from .sandbox import sandbox_status
 
 DEFAULT_TIMEOUT_PER_CELL = 60.0
 DEFAULT_MEM_MB = 6144
 DEFAULT_TOTAL_TIMEOUT = 900.0
+#: notebooks larger than this are not read (a learner's exercise is a few hundred kB)
+MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 
 _OTTER_LINE = re.compile(
-    r"^\s*(import\s+otter|grader\s*=\s*otter\.Notebook\(.*\)|grader\.\w+\(.*\))\s*;?\s*$"
+    r"^\s*(import\s+otter|grader\s*=\s*otter\.Notebook\(.*\)|grader\.\w+\(.*\)"
+    r"|from\s+course_pkg\.grading\s+import\s+notebook_grader"
+    r"|grader\s*=\s*notebook_grader\(.*\))\s*;?\s*$"
 )
+#: imported in the kernel before the learner's cells (not charged to their time limits)
+WARMUP = ("import course_pkg.grading.agent, dill, numpy, torch\n"
+          "del course_pkg, dill, numpy, torch")
+_CHECK = re.compile(r"grader\.check\(\s*['\"]([^'\"]+)['\"]\s*\)")
+NOT_TAMPER_PROOF = ("NOT TAMPER-PROOF: the notebook ran without the sandbox ({why}); its code "
+                    "could have changed this result. Fine for checking your own work; graders "
+                    "need bubblewrap (Linux).")
 
 
 class GradingError(RuntimeError):
@@ -81,6 +102,7 @@ class GradeReport:
     max: float
     seconds: float
     messages: list[str] = field(default_factory=list)
+    sandboxed: bool = False
 
     @property
     def percent(self) -> float:
@@ -93,7 +115,7 @@ class GradeReport:
         return d
 
     def table(self) -> str:
-        """Human-readable per-question table, total and notes."""
+        """Per-question table, total, then each failing test's message and notes."""
         lines = [f"{self.notebook}  (exercise {self.exercise})", ""]
         lines.append(f"{'question':<10}{'score':>8}{'max':>8}   tests passed")
         for q in self.questions:
@@ -104,6 +126,12 @@ class GradeReport:
             lines.append(f"{q.name:<10}{_fmt(q.score):>8}{_fmt(q.max):>8}   {note}")
         lines.append(f"{'total':<10}{_fmt(self.total):>8}{_fmt(self.max):>8}   "
                      f"{self.percent:.1f} %")
+        failing = [(q.name, t) for q in self.questions for t in q.tests if not t.passed]
+        if failing:
+            lines += ["", "Failing tests:"]
+            for qname, t in failing:
+                kind = "hidden" if t.hidden else "public"
+                lines.append(f"  {qname} {t.name} ({kind}): {t.message}")
         if self.cells:
             lines += ["", "Skipped cells (their definitions are missing while grading):"]
             for c in self.cells:
@@ -125,10 +153,11 @@ def identify_exercise(nb: dict | None, path: Path, root: Path) -> str:
     or its ``exNN`` prefix as a separate token (``ex01_alice.ipynb``).
     """
     names = list_masters(root)
-    if isinstance(nb, dict):
-        meta = (nb.get("metadata") or {}).get("otter", {}).get("assignment_name")
-        if meta in names:
-            return meta
+    meta = nb.get("metadata") if isinstance(nb, dict) else None
+    otter = meta.get("otter") if isinstance(meta, dict) else None
+    name = otter.get("assignment_name") if isinstance(otter, dict) else None
+    if isinstance(name, str) and name in names:
+        return name
     stem = path.stem.lower()
     for n in names:
         if n in stem:
@@ -141,8 +170,6 @@ def identify_exercise(nb: dict | None, path: Path, root: Path) -> str:
         f"cannot tell which exercise {path} is (no otter metadata, and the file name contains "
         f"none of {names}); rename it or pass --exercise"
     )
-
-
 # -- the learner's cells ----------------------------------------------------------------------
 def is_otter_cell(source: str) -> bool:
     """True for cells made only of ``import otter`` / ``grader = otter.Notebook(...)`` /
@@ -175,6 +202,8 @@ def _describe(res: CellResult, timeout: float, mem_mb: int | None) -> tuple[str,
     return "error", f"{res.ename}: {(res.evalue or '')[:300]}"
 
 
+
+
 # -- test files -------------------------------------------------------------------------------
 def question_files(exercise: str, root: Path) -> list[Path]:
     tests_dir = output_paths(exercise, root)["tests"]
@@ -188,81 +217,82 @@ def _natural_key(s: str) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
 
 
-def _possible(files: list[Path]) -> list[tuple[str, float]]:
-    """(question name, max points) of each test file, loaded with otter in this process."""
-    import warnings
-
-    with warnings.catch_warnings():  # otter's imports trigger traitlets deprecation warnings
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from otter.nbmeta_config import NBMetadataConfig
-        from otter.test_files import create_test_file
-
-    out = []
-    for f in files:
-        tf = create_test_file(str(f), NBMetadataConfig())
-        out.append((tf.name, float(tf.possible)))
-    return out
+def load_questions(exercise: str, root: Path) -> list[Question]:
+    return [load_question(f) for f in question_files(exercise, root)]
 
 
-_LOAD_CODE = """\
-def __course_load__(paths, marker):
-    import json
-    from otter.nbmeta_config import NBMetadataConfig
-    from otter.test_files import create_test_file
-    out = []
-    for p in paths:
-        tf = create_test_file(p, NBMetadataConfig())
-        out.append([tf.name, float(tf.possible)])
-    print("\\n" + marker + json.dumps(out))
-try:
-    __course_load__({paths!r}, {marker!r})
-finally:
-    del __course_load__
-"""
+# -- reading a notebook safely ----------------------------------------------------------------
+def read_regular_file(path: Path, limit: int = MAX_NOTEBOOK_BYTES) -> bytes:
+    """The bytes of ``path`` if it is a regular file (not a link, FIFO, device or folder) of at
+    most ``limit`` bytes; raises ``ValueError`` saying what it is otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as err:
+        if os.path.islink(path):
+            raise ValueError("a symbolic link, not a regular file") from None
+        raise ValueError(f"cannot be opened ({err.strerror})") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file")
+        if st.st_size > limit:
+            raise ValueError(f"larger than {limit // 2**20} MB")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit // 2**20} MB")
+    return data
 
 
-_GRADE_CODE = """\
-def __course_grade__(path, marker):
-    import json
-    from otter.nbmeta_config import NBMetadataConfig
-    from otter.test_files import create_test_file
-    tf = create_test_file(path, NBMetadataConfig())
-    tf.run(globals())
-    out = {{
-        "score": float(tf.score),
-        "possible": float(tf.possible),
-        "tests": [
-            {{"name": r.test_case.name, "hidden": bool(r.test_case.hidden),
-              "passed": bool(r.passed), "message": str(r.message)}}
-            for r in tf.test_case_results
-        ],
-    }}
-    print("\\n" + marker + json.dumps(out))
-try:
-    __course_grade__({path!r}, {marker!r})
-finally:
-    del __course_grade__
-"""
+def read_learner_notebook(path: Path, messages: list[str]) -> tuple[dict | None, list]:
+    """Read a notebook leniently (plain JSON, no schema validation).
+
+    Returns the notebook dict (``None`` if unreadable, with a note in ``messages``) and its code
+    cells as ``(1-based cell position, source)``, otter's own cells included.
+    """
+    try:
+        nb = json.loads(read_regular_file(path).decode("utf-8"))
+        if not isinstance(nb, dict):
+            raise TypeError("the file is not a JSON object")
+        raw_cells = nb["cells"]
+        if not isinstance(raw_cells, list):
+            raise TypeError("'cells' is not a list")
+    except Exception as err:  # noqa: BLE001 - any unreadable file is graded 0
+        messages.append(f"The notebook could not be read ({type(err).__name__}: {err}); "
+                        "every question scores 0.")
+        return None, []
+    cells = []
+    for i, cell in enumerate(raw_cells, start=1):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        src = cell.get("source", "")
+        src = "".join(s for s in src if isinstance(s, str)) if isinstance(src, list) else str(src)
+        if src.strip():
+            cells.append((i, src))
+    return nb, cells
 
 
-def _parse_grade_output(stdout: str, marker: str) -> dict | None:
-    for line in stdout.splitlines():
-        if line.startswith(marker):
-            try:
-                return json.loads(line[len(marker):])
-            except json.JSONDecodeError:
-                return None
-    return None
+def schedule(cells: list[tuple[int, str]], questions: list[Question]) -> list[tuple[int, str]]:
+    """``(position, question)`` in grading order: each question right after the cells before its
+    first ``grader.check`` cell; questions without a check cell after every cell."""
+    first: dict[str, int] = {}
+    for pos, src in cells:
+        for name in _CHECK.findall(src):
+            first.setdefault(name, pos)
+    end = max((p for p, _ in cells), default=0) + 1
+    order = [(first.get(q.name, end), q.name) for q in questions]
+    return sorted(order, key=lambda t: (t[0], _natural_key(t[1])))
 
 
-# -- the grading run --------------------------------------------------------------------------
+# -- running the learner's cells --------------------------------------------------------------
 class _Runner:
-    """Executes the learner's cells, remembering which ones to skip across kernel restarts."""
+    """Executes the learner's cells in order, remembering failures across kernel restarts."""
 
     def __init__(self, kernel: GradingKernel, cells: list[tuple[int, str]], timeout: float,
                  deadline: float, mem_mb: int | None):
-        self.k, self.cells, self.timeout, self.deadline = kernel, cells, timeout, deadline
+        self.k, self.timeout, self.deadline = kernel, timeout, deadline
+        self.cells = [(i, s) for i, s in cells if not is_otter_cell(s)]
         self.mem_mb = mem_mb
+        self.done = 0  # cells[:done] have run (or were skipped)
         self.issues: dict[int, CellIssue] = {}
 
     def _left(self) -> float:
@@ -271,15 +301,21 @@ class _Runner:
     def _skip(self, index: int, source: str, status: str, message: str) -> None:
         self.issues.setdefault(index, CellIssue(index, status, message, _first_line(source)))
 
-    def replay(self) -> None:
-        """(Re)build the namespace: run every cell not yet skipped, from a fresh kernel state.
+    def ran(self) -> list[str]:
+        """Sources of the cells run so far that did not fail."""
+        return [s for i, s in self.cells[: self.done] if i not in self.issues]
 
-        Restarts from the top whenever a cell costs the kernel; each restart adds one cell to the
-        skip list, so this terminates after at most ``len(cells) + 1`` passes.
-        """
+    def run_until(self, position: int) -> None:
+        """Run the cells before notebook ``position``; after a kernel loss, replay from the top
+        (each loss adds one cell to the skip list, so this ends)."""
         while True:
             lost = False
-            for index, source in self.cells:
+            target = sum(1 for i, _ in self.cells if i < position)
+            start = 0 if self.k.restarts_pending else self.done
+            self.k.restarts_pending = False
+            for n in range(start, max(target, self.done)):
+                index, source = self.cells[n]
+                self.done = max(self.done, n + 1)
                 if index in self.issues:
                     continue
                 left = self._left()
@@ -297,6 +333,25 @@ class _Runner:
                     break
             if not lost:
                 return
+            self.k.restarts_pending = True
+
+
+def _grade_question(q: Question, exercise: str, session: Session, runner: _Runner
+                    ) -> QuestionReport:
+    results, error = run_question(q, session)
+    report = QuestionReport(q.name, 0.0, q.points)
+    report.tests = [TestCaseReport(r.name, r.hidden, r.passed, r.message) for r in results]
+    report.error = error
+    report.score = min(sum(r.points for r in results if r.passed), q.points)
+    rule = RULES.get((exercise, q.name))
+    if rule is not None:
+        why = check_rule(rule, runner.ran())
+        report.tests.append(TestCaseReport(f"rule: {rule.text}", False, why is None,
+                                           "kept" if why is None else
+                                           f"{rule.function} {why}: this question scores 0"))
+        if why is not None:
+            report.score = 0.0
+    return report
 
 
 def grade_notebook(
@@ -308,109 +363,80 @@ def grade_notebook(
     total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
     root: str | Path | None = None,
     interrupt_grace: float = 5.0,
+    sandbox: bool | None = None,
 ) -> GradeReport:
     """Grade one notebook; never raises for anything the notebook does.
 
     Args:
         path: the learner's ``.ipynb``.
         exercise: exercise name; default from the notebook metadata or the file name.
-        timeout_per_cell: seconds each code cell, and each question's tests, may run.
+        timeout_per_cell: seconds each code cell, and each call into the notebook, may run.
         mem_mb: address-space cap of the grading kernel in MB (``None``/0: no cap).
         total_timeout: seconds for the whole run; cells/questions beyond it are not run (0 points).
         root: course root holding ``solutions/tests/`` (default: the repository of course_pkg).
         interrupt_grace: seconds a timed-out cell gets to obey the interrupt before its kernel is
             killed and rebuilt.
+        sandbox: run the notebook in the bubblewrap sandbox; ``None``: when it works here (else
+            the report says the result is not tamper-proof); ``True``: required.
 
     Raises:
-        GradingError: when the exercise cannot be identified or has no tests.
+        GradingError: when the exercise cannot be identified or has no tests, or when
+            ``sandbox=True`` and the sandbox does not work.
     """
     t0 = time.monotonic()
+    import torch  # noqa: F401 - the tests need it; importing it first keeps the timings honest
+
     path = Path(path)
     root = Path(root) if root else course_root()
     messages: list[str] = []
+    works, why = sandbox_status()
+    if sandbox and not works:
+        raise GradingError(f"the grading sandbox does not work here: {why}")
+    use_sandbox = works if sandbox is None else bool(sandbox)
     nb, cells = read_learner_notebook(path, messages)
     exercise = exercise or identify_exercise(nb, path, root)
-    files = question_files(exercise, root)
-    questions: list[QuestionReport] = []
+    questions = load_questions(exercise, root)
+    reports = {q.name: QuestionReport(q.name, 0.0, q.points) for q in questions}
+    if not use_sandbox:
+        messages.append(NOT_TAMPER_PROOF.format(why=why))
     issues: list[CellIssue] = []
-    if nb is None:  # nothing to run: every question scores 0
-        questions = [QuestionReport(name, 0.0, possible) for name, possible in _possible(files)]
-        return GradeReport(str(path), exercise, questions, [], 0.0,
-                           sum(q.max for q in questions), time.monotonic() - t0, messages)
-    kernel = GradingKernel(mem_mb=mem_mb, interrupt_grace=interrupt_grace)
-    try:
-        kernel.start()
-        # the master's test files are loaded before any learner code runs
-        marker = f"@@course-grade-{secrets.token_hex(8)}@@"
-        res = kernel.run(_LOAD_CODE.format(paths=[str(f.resolve()) for f in files], marker=marker),
-                         timeout=max(timeout_per_cell, 60.0))
-        loaded = _parse_grade_output(res.stdout, marker) if res.ok else None
-        if loaded is None:
-            raise RuntimeError(f"could not load the tests {files}: {res.ename}: {res.evalue}")
-        questions = [QuestionReport(name, 0.0, possible) for name, possible in loaded]
-        deadline = t0 + total_timeout
-        runner = _Runner(kernel, cells, timeout_per_cell, deadline, mem_mb)
-        runner.replay()
-        for q, f in zip(questions, files):
-            left = deadline - time.monotonic()
-            if left <= 1:
-                q.error = "not graded: total time limit reached (--total-timeout)"
-                continue
-            marker = f"@@course-grade-{secrets.token_hex(8)}@@"
-            limit = min(timeout_per_cell, left)
-            res = kernel.run(_GRADE_CODE.format(path=str(f.resolve()), marker=marker), limit)
-            data = _parse_grade_output(res.stdout, marker) if res.ok else None
-            if data is not None:
-                q.score = min(float(data["score"]), q.max)
-                q.tests = [TestCaseReport(**t) for t in data["tests"]]
-            elif res.ok:
-                q.error = "the tests printed no result (stdout redirected?)"
-            else:
-                status, message = _describe(res, limit, mem_mb)
-                q.error = f"tests {status}: {message}"
-            if res.kernel_lost:
-                runner.replay()
-        issues = sorted(runner.issues.values(), key=lambda c: c.cell)
-    except RuntimeError as err:  # the grading kernel itself failed: an infrastructure problem
-        raise GradingError(f"grading {path} failed: {err}") from err
-    finally:
-        kernel.close()
+    if nb is not None:
+        kernel = GradingKernel(mem_mb=mem_mb, interrupt_grace=interrupt_grace,
+                               sandbox=use_sandbox, cpu_seconds=int(total_timeout) + 60,
+                               startup_timeout=max(180.0, timeout_per_cell), warmup=WARMUP)
+        try:
+            shutil.copyfile(path, Path(kernel.cwd) / "notebook.ipynb")
+            kernel.start()
+            deadline = t0 + total_timeout
+            runner = _Runner(kernel, cells, timeout_per_cell, deadline, mem_mb)
+            by_name = {q.name: q for q in questions}
+            for position, name in schedule(cells, questions):
+                runner.run_until(position)
+                if deadline - time.monotonic() <= 1:
+                    reports[name].error = "not graded: total time limit reached (--total-timeout)"
+                    continue
+                q_deadline = min(deadline, time.monotonic() + 3 * timeout_per_cell)
+                session = Session(kernel, timeout_per_cell, q_deadline)
+                reports[name] = _grade_question(by_name[name], exercise, session, runner)
+                if session.lost:
+                    kernel.restarts_pending = True
+                    runner.run_until(position)
+            issues = sorted(runner.issues.values(), key=lambda c: c.cell)
+        except RuntimeError as err:  # the grading kernel itself failed: an infrastructure problem
+            raise GradingError(f"grading {path} failed: {err}") from err
+        finally:
+            kernel.close()
+    qreports = [reports[q.name] for q in questions]
     if any(c.status == "memory" for c in issues) or any(
-        q.error and "memory" in q.error for q in questions
+        q.error and "memory" in q.error for q in qreports
     ):
         messages.append(f"Memory cap exceeded: the grading kernel may use at most {mem_mb} MB of "
                         "address space (importing torch alone takes ~3.2 GB); raise it with "
                         "--mem-mb if the exercise legitimately needs more.")
-    total = sum(q.score for q in questions)
-    possible = sum(q.max for q in questions)
-    return GradeReport(str(path), exercise, questions, issues, total, possible,
-                       time.monotonic() - t0, messages)
-
-
-def read_learner_notebook(path: Path, messages: list[str]) -> tuple[dict | None, list]:
-    """Read a notebook leniently (plain JSON, no schema validation).
-
-    Returns the notebook dict (``None`` if unreadable, with a note in ``messages``) and its code
-    cells to run as ``(1-based cell position, source)``, otter's own cells left out.
-    """
-    try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
-        raw_cells = nb["cells"]
-        if not isinstance(raw_cells, list):
-            raise TypeError("'cells' is not a list")
-    except Exception as err:  # noqa: BLE001 - any unreadable file is graded 0
-        messages.append(f"The notebook could not be read ({type(err).__name__}: {err}); "
-                        "every question scores 0.")
-        return None, []
-    cells = []
-    for i, cell in enumerate(raw_cells, start=1):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        src = cell.get("source", "")
-        src = "".join(src) if isinstance(src, list) else str(src)
-        if src.strip() and not is_otter_cell(src):
-            cells.append((i, src))
-    return nb, cells
+    total = sum(q.score for q in qreports)
+    possible = sum(q.max for q in qreports)
+    return GradeReport(str(path), exercise, qreports, issues, total, possible,
+                       time.monotonic() - t0, messages, sandboxed=use_sandbox)
 
 
 def default_json_path(notebook: str | Path) -> Path:
@@ -419,90 +445,10 @@ def default_json_path(notebook: str | Path) -> Path:
 
 
 def write_json(report: GradeReport, out: str | Path) -> Path:
+    """Write the JSON report atomically (a temporary file renamed over ``out``)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    os.replace(tmp, out)
     return out
-
-
-def _status(r: GradeReport) -> str:
-    """One-word-ish summary for the CSV."""
-    if any(m.startswith("The notebook could not be read") for m in r.messages):
-        return "unreadable notebook"
-    notes = []
-    if r.cells:
-        notes.append(f"{len(r.cells)} cell(s) skipped")
-    if any(q.error for q in r.questions):
-        notes.append(f"{sum(bool(q.error) for q in r.questions)} question(s) not graded")
-    if any(m.startswith("Memory cap") for m in r.messages):
-        notes.append("memory cap hit")
-    return "partial run: " + ", ".join(notes) if notes else "ok"
-
-
-# -- a folder of submissions ------------------------------------------------------------------
-def find_submissions(folder: str | Path) -> list[Path]:
-    """Every ``.ipynb`` under ``folder`` (recursively), checkpoints excluded, sorted."""
-    folder = Path(folder)
-    return sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-
-
-def grade_folder(
-    folder: str | Path,
-    csv_path: str | Path,
-    *,
-    json_dir: str | Path | None = None,
-    progress: bool = True,
-    **kwargs,
-) -> list[GradeReport | tuple[Path, str]]:
-    """Grade every notebook under ``folder`` into one CSV.
-
-    Columns: ``student`` (path relative to ``folder`` without ``.ipynb``), ``file``,
-    ``exercise``, one column per question (``q1``...; ``<exercise>:q1`` when the folder mixes
-    exercises), ``total``, ``max``, ``percent``, ``status`` (``ok``; ``partial run: ...`` when
-    cells were skipped or tests could not run; ``unreadable notebook``; ``not graded: ...`` when
-    the exercise cannot be identified).
-    """
-    folder = Path(folder)
-    results: list[GradeReport | tuple[Path, str]] = []
-    subs = find_submissions(folder)
-    for n, nb_path in enumerate(subs, start=1):
-        if progress:
-            print(f"[{n}/{len(subs)}] grading {nb_path} ...", flush=True)
-        try:
-            rep = grade_notebook(nb_path, **kwargs)
-        except GradingError as err:
-            results.append((nb_path, str(err)))
-            continue
-        results.append(rep)
-        if json_dir is not None:
-            rel = nb_path.relative_to(folder).with_suffix(".json")
-            write_json(rep, Path(json_dir) / rel)
-    reports = [r for r in results if isinstance(r, GradeReport)]
-    exercises = sorted({r.exercise for r in reports})
-    mixed = len(exercises) > 1
-    qcols: list[tuple[str, str]] = []
-    for ex in exercises:
-        for f in question_files(ex, Path(kwargs.get("root") or course_root())):
-            qcols.append((ex, f.stem))
-    header = ["student", "file", "exercise"]
-    header += [f"{ex}:{q}" if mixed else q for ex, q in qcols]
-    header += ["total", "max", "percent", "status"]
-    csv_path = Path(csv_path)
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    with csv_path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        for r in results:
-            if isinstance(r, GradeReport):
-                p = Path(r.notebook)
-                by_q = {(r.exercise, q.name): q.score for q in r.questions}
-                row = [str(p.relative_to(folder).with_suffix("")), str(p), r.exercise]
-                row += [_fmt(by_q[c]) if c in by_q else "" for c in qcols]
-                status = _status(r)
-                row += [_fmt(r.total), _fmt(r.max), f"{r.percent:.1f}", status]
-            else:
-                p, err = r
-                row = [str(p.relative_to(folder).with_suffix("")), str(p), ""]
-                row += [""] * len(qcols) + ["", "", "", f"not graded: {err}"]
-            w.writerow(row)
-    return results

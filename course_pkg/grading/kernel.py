@@ -1,6 +1,7 @@
 """A Python kernel that runs code one cell at a time, each under a time limit and a memory cap.
 
-This is the sandbox the grader executes a learner's notebook in. Whatever a cell does (loop
+The grader executes a learner's notebook in it, inside the bubblewrap sandbox of
+:mod:`course_pkg.grading.sandbox` when ``sandbox=True``. Whatever a cell does (loop
 forever, raise, fail to parse, exhaust memory, kill its own process), :meth:`GradingKernel.run`
 returns within ``timeout + interrupt_grace`` seconds with a :class:`CellResult` saying what
 happened; a kernel that did not survive is replaced by a fresh one (``result.kernel_lost``), and
@@ -11,14 +12,24 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+
+from .sandbox import (
+    COURSE_MOUNT,
+    Limits,
+    _prlimit_argv,
+    bwrap_argv,
+    prepare_workdir,
+    sandbox_python,
+)
 
 #: Markers in an error's name/value that mean "out of memory" (numpy, torch, plain Python).
 _MEMORY_MARKERS = (
@@ -80,6 +91,9 @@ class GradingKernel:
     Args:
         mem_mb: address-space cap (``RLIMIT_AS``) of the kernel process in MiB; ``None`` or 0
             for no cap. Note that importing torch alone reserves about 3.2 GB of address space.
+        sandbox: run the kernel inside bubblewrap (:mod:`course_pkg.grading.sandbox`); its work
+            folder is then the only place it can write, and the only folder shared with us.
+        cpu_seconds: CPU-time limit of the kernel process (0: none).
         cwd: working directory of the kernel (default: a fresh temporary directory).
         startup_timeout: seconds to wait for a new kernel to answer.
         interrupt_grace: seconds a timed-out cell gets to react to SIGINT before the kernel is
@@ -88,26 +102,43 @@ class GradingKernel:
     """
 
     mem_mb: int | None = 6144
+    sandbox: bool = False
+    cpu_seconds: int = 0
     cwd: str | None = None
     startup_timeout: float = 90.0
     interrupt_grace: float = 5.0
     max_output_chars: int = 200_000
+    #: code run after every (re)start, before any cell, under ``startup_timeout`` (the grader
+    #: imports its agent, torch and numpy here, so that their import time is not charged to the
+    #: learner's first cell)
+    warmup: str | None = None
     restarts: int = field(default=0, init=False)
+    #: set by the grader when the namespace must be rebuilt (cells replayed from the top)
+    restarts_pending: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self._tmp = None
         if self.cwd is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="course-grade-")
-            self.cwd = self._tmp.name
-        self._ipython_dir = tempfile.TemporaryDirectory(prefix="course-grade-ipython-")
+            self._tmp = prepare_workdir()
+            self.cwd = self._tmp
+        self._ipython_dir = os.path.join(self.cwd, ".ipython")
+        os.makedirs(self._ipython_dir, exist_ok=True)
+        if os.geteuid() == 0 and self.sandbox:
+            os.chown(self._ipython_dir, 65534, 65534)
         self.km: KernelManager | None = None
         self.kc = None
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(mem_mb=int(self.mem_mb or 0), cpu_seconds=int(self.cpu_seconds or 0))
 
     # -- life cycle ------------------------------------------------------------------------
     def _spec(self) -> KernelSpec:
         env = {
             # a clean, quiet, deterministic kernel: no user profile, no history database
-            "IPYTHONDIR": self._ipython_dir.name,
+            "IPYTHONDIR": self._ipython_dir,
+            "HOME": self.cwd,
+            "MPLCONFIGDIR": os.path.join(self.cwd, ".matplotlib"),
             "MPLBACKEND": "Agg",
             "TQDM_DISABLE": "1",
             "COURSE_STATIC_FIGURES": "1",
@@ -122,9 +153,16 @@ class GradingKernel:
             "CUDA_VISIBLE_DEVICES": "",
             "COURSE_DEVICE": "cpu",
         }
+        prefix = _prlimit_argv(self.limits)
+        if self.sandbox:
+            course_pkg_dir = str(Path(__file__).resolve().parents[1])
+            prefix = bwrap_argv(self.cwd, course_pkg_dir, self.limits)
+            env["PYTHONPATH"] = COURSE_MOUNT
+            env["PATH"] = f"{Path(sys.executable).parent}:/usr/bin:/bin"
         return KernelSpec(
             argv=[
-                sys.executable,
+                *prefix,
+                sandbox_python() if self.sandbox else sys.executable,
                 "-m",
                 "ipykernel_launcher",
                 "-f",
@@ -135,6 +173,8 @@ class GradingKernel:
             display_name="course grader",
             language="python",
             env=env,
+            # bwrap does not forward signals: ask the kernel to interrupt itself instead
+            interrupt_mode="message" if self.sandbox else "signal",
         )
 
     def start(self) -> None:
@@ -143,8 +183,11 @@ class GradingKernel:
         ksm.spec = self._spec()
         self.km = KernelManager(
             kernel_name="course-grader", kernel_spec_manager=ksm, transport="ipc",
-            connection_file=os.path.join(self._ipython_dir.name, f"kernel-{self.restarts}.json"),
+            connection_file=os.path.join(self.cwd, f".kernel-{self.restarts}.json"),
+            ip=os.path.join(self.cwd, f".kernel-{self.restarts}-ipc"),
         )
+        self.km.write_connection_file()
+        os.chmod(self.km.connection_file, 0o644)  # readable by the sandboxed user
         # the kernel's own stdout/stderr (not the cells' output, which arrives over ZMQ) is noise
         self.km.start_kernel(cwd=self.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.kc = self.km.blocking_client()
@@ -154,10 +197,15 @@ class GradingKernel:
         except RuntimeError as err:
             self.shutdown()
             raise RuntimeError(f"the grading kernel did not start: {err}") from err
-        if self.mem_mb:
+        if self.mem_mb and not prefix_has_limits():
             res = self.run(_memory_cap_code(int(self.mem_mb)), timeout=30)
             if not res.ok:
                 raise RuntimeError(f"could not set the memory cap: {res.ename}: {res.evalue}")
+        if self.warmup:
+            res = self.run(self.warmup, timeout=self.startup_timeout)
+            if not res.ok:
+                raise RuntimeError(f"the grading kernel could not import its tools: {res.ename}: "
+                                   f"{res.evalue}")
 
     def shutdown(self) -> None:
         """Kill the kernel (and its process group) if it is running."""
@@ -181,11 +229,11 @@ class GradingKernel:
         self.start()
 
     def close(self) -> None:
-        """Shut down and remove the scratch directories."""
+        """Shut down and remove the scratch directory."""
         self.shutdown()
-        for tmp in (self._tmp, self._ipython_dir):
-            if tmp is not None:
-                tmp.cleanup()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
 
     def __enter__(self) -> GradingKernel:
         self.start()
@@ -248,6 +296,11 @@ class GradingKernel:
             return CellResult("timeout", seconds, ename, evalue, "".join(out))
         status = "error" if ename is not None else "ok"
         return CellResult(status, seconds, ename, evalue, "".join(out))
+
+
+def prefix_has_limits() -> bool:
+    """Whether the kernel's limits are set by ``prlimit`` before it starts."""
+    return shutil.which("prlimit") is not None
 
 
 def _memory_cap_code(mem_mb: int) -> str:

@@ -19,7 +19,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import logging
+import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -80,9 +82,10 @@ def validate_master(path: Path) -> dict:
     if extra:
         problems.append(f"unsupported config keys {sorted(extra)} (the course grader ignores them)")
     code = [c for c in nb.cells if c.cell_type == "code"]
-    init = f'grader = otter.Notebook(tests_dir="tests/{name}")'
-    if not code or init not in code[0].source or "import otter" not in code[0].source:
-        problems.append(f"the first code cell must be:\n    import otter\n    {init}")
+    imp = "from course_pkg.grading import notebook_grader"
+    init = f'grader = notebook_grader("{name}")'
+    if not code or init not in code[0].source or imp not in code[0].source:
+        problems.append(f"the first code cell must be:\n    {imp}\n    {init}")
     if any(c.get("outputs") for c in code):
         problems.append("commit the master without outputs (jupyter nbconvert --clear-output)")
     if problems:
@@ -94,8 +97,28 @@ def _cell_id(name: str, index: int) -> str:
     return hashlib.sha1(f"{name}/{index}".encode()).hexdigest()[:8]
 
 
+_CHECK_ONLY = re.compile(r"^\s*grader\.check\(\s*['\"][^'\"]+['\"]\s*\)\s*$")
+
+
+def _drop_repeated_checks(nb: nbformat.NotebookNode) -> None:
+    """otter adds a ``grader.check`` cell after each question; a master that has its own gets it
+    twice: keep one."""
+    keep, last = [], None
+    for cell in nb.cells:
+        src = cell.source.strip() if cell.cell_type == "code" else None
+        if src and _CHECK_ONLY.match(src) and src == last:
+            continue
+        keep.append(cell)
+        if cell.cell_type == "code":
+            last = src
+        elif cell.cell_type == "markdown" and cell.source.strip():
+            last = None
+    nb.cells = keep
+
+
 def normalise_notebook(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
     """Make a generated notebook deterministic: stable cell ids, no outputs, fixed metadata."""
+    _drop_repeated_checks(nb)
     nb.nbformat, nb.nbformat_minor = 4, 5
     for i, cell in enumerate(nb.cells):
         cell["id"] = _cell_id(name, i)
@@ -183,7 +206,23 @@ def assign(name: str, root: Path | None = None, out_root: Path | None = None) ->
             for fname, data in new.items():
                 _write_bytes_if_changed(dst_dir / fname, data)
                 written.append(dst_dir / fname)
+        written.append(_write_hidden_counts(out["tests"], out["public_tests"]))
     return written
+
+
+def _write_hidden_counts(tests: Path, public: Path) -> Path:
+    """``exercises/tests/<name>/hidden_counts.json``: how many hidden tests each question has
+    (counts only), for the learner's ``grader.check``."""
+    from .notebook import HIDDEN_COUNTS
+    from .questions import load_question
+
+    counts = {}
+    for f in sorted(tests.glob("*.py")):
+        q = load_question(f)
+        counts[q.name] = q.hidden
+    path = public / HIDDEN_COUNTS
+    _write_bytes_if_changed(path, (json.dumps(counts, indent=1, sort_keys=True) + "\n").encode())
+    return path
 
 
 def assign_all(root: Path | None = None, out_root: Path | None = None) -> dict[str, list[Path]]:

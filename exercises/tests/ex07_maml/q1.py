@@ -21,3 +21,31 @@ def test_q1_values_match_reference(inner_loop):
     for k in ref:
         assert torch.allclose(got[k], ref[k], atol=1e-06), f'adapted parameter {k!r} differs from the reference'
 
+@test_case(points=None, hidden=False)
+def test_q1_second_order_graph_is_kept(inner_loop):
+    import torch
+    from course_pkg.algorithms.maml import meta_gradient
+    from course_pkg.grading import in_kernel
+    from course_pkg.models import MLP, params
+    from course_pkg.tasks import SinusoidTasks
+
+    def grads_through(inner_loop, net, p, b):
+        """Runs next to the notebook's code: differentiates the query loss through inner_loop."""
+        import torch
+        from course_pkg.algorithms.core import loss_at
+        phi = inner_loop(net, p, b.x_support[0], b.y_support[0], 2, 0.1, create_graph=True)
+        query = loss_at(net, phi, b.x_query[0], b.y_query[0])
+        if not query.requires_grad:
+            return None
+        return list(torch.autograd.grad(query, list(p.values()), allow_unused=True))
+    torch.manual_seed(3)
+    net = MLP(1, (10, 10), 1)
+    p = {k: v.detach().clone().requires_grad_(True) for k, v in params(net).items()}
+    b = SinusoidTasks().sample(1, 5, 5, generator=3, device='cpu')
+    grads = in_kernel(grads_through, inner_loop, net, p, b)
+    hint = "is not MAML's second-order meta-gradient: did you pass create_graph=True to torch.autograd.grad and avoid detach()?"
+    assert grads is not None and all((g is not None for g in grads)), f'the query loss after your inner loop does not depend on params: it {hint}'
+    _, ref = meta_gradient(net, p, b, 2, 0.1)
+    for k, g in zip(p, grads):
+        assert torch.allclose(g, ref[k], atol=1e-05), f'the gradient through your inner loop w.r.t. {k!r} {hint}'
+

@@ -56,13 +56,16 @@ def test_q2_random_relabelling_and_seed(episode_indices):
         return originals
     labels = torch.arange(10).repeat_interleave(6)
     behind_label0 = set()
+    in_order = 0
     chosen_sets = set()
     for seed in range(20):
         originals = _check_episode(labels, episode_indices(labels, 3, 1, 2, seed=seed), 3, 1, 2)
         behind_label0.add(originals[0])
+        in_order += originals == sorted(originals)
         chosen_sets.add(frozenset(originals))
     assert len(behind_label0) > 2, 'new label 0 should stand for different classes across seeds'
     assert len(chosen_sets) > 2, 'the chosen classes should change with the seed'
+    assert in_order < 15, f"in {in_order} of 20 episodes the new labels follow the original classes' order: give the chosen classes their new labels in a random order"
     a = episode_indices(labels, 3, 1, 2, seed=4)
     b = episode_indices(labels, 3, 1, 2, seed=4)
     assert all((torch.equal(torch.as_tensor(u), torch.as_tensor(v)) for u, v in zip(a, b))), 'the same seed must give the same episode'

@@ -1,0 +1,239 @@
+"""Grading cannot be gamed: adversarial submissions of exercise 1 earn at most what their honest
+part earns, leave the repository byte-identical, leave no process behind, and ``grade-all``
+writes one CSV row for every entry of a mixed folder (good, broken, malicious, special files).
+
+Every attack is a cell inserted before question 1 of a *partial* submission (only q1 solved,
+3 of 14 points). To keep this module short the attacks are grouped, one notebook per group
+(patching, forgery, files, processes, output), and all notebooks are graded in one ``grade-all``
+run (two at a time); the folder also holds the special files. Each attack is still its own test
+case: it asserts on its group's row, and a group's row can only stay at the honest credit if
+every attack in it failed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from course_pkg.grading.batch import grade_folder
+from course_pkg.grading.masters import course_root, output_paths
+from course_pkg.grading.sandbox import sandbox_status
+
+NAME = "ex01_supervised_learning"
+ROOT = course_root()
+PATHS = output_paths(NAME, ROOT)
+TESTS = PATHS["tests"]
+PARTIAL = 3.0  # q1 solved
+MARKER = "course-attack-marker-4242"
+
+pytestmark = [
+    pytest.mark.skipif(not sandbox_status()[0], reason=f"no sandbox: {sandbox_status()[1]}"),
+    pytest.mark.skipif(not PATHS["solution"].is_file(), reason="exercise 1 not generated"),
+]
+
+#: group of attacks -> their names (one notebook each)
+GROUPS = {
+    "patching": ["float_builtin", "json_dumps", "otter_classes", "fake_otter_module",
+                 "always_close"],
+    "forgery": ["forged_result_line", "always_equal_result", "patch_agent"],
+    "files": ["overwrite_tests", "delete_tests", "write_into_course_pkg", "read_hidden_tests"],
+    "processes": ["surviving_child", "stop_parent", "kill_parent", "kill_all"],
+    "output": ["network", "huge_output"],
+}
+GROUP_OF = {a: g for g, names in GROUPS.items() for a in names}
+
+#: name -> code of the attack cell (run with the learner's rights inside the kernel)
+ATTACKS: dict[str, str] = {
+    "float_builtin": "float = lambda *a, **k: 1e9",
+    "json_dumps": "import json\njson.dumps = lambda *a, **k: '{\"score\": 1e9, \"possible\": 1}'",
+    "otter_classes": (
+        "import otter.test_files.exception_test as et\n"
+        "et.ExceptionTestFile.run = lambda self, env: None\n"
+        "et.ExceptionTestFile.score = property(lambda self: 1e9)"
+    ),
+    "fake_otter_module": (
+        "import sys, types\nm = types.ModuleType('otter.test_files')\n"
+        "m.test_case = lambda *a, **k: (lambda f: None)\nsys.modules['otter.test_files'] = m"
+    ),
+    "forged_result_line": (
+        "def _forge(*a):\n"
+        "    print('@@course-grade-0000@@{\"score\": 1e9, \"possible\": 1, \"tests\": []}')\n"
+        "get_ipython().events.register('post_run_cell', _forge)\n"
+        "get_ipython().events.register('pre_run_cell', _forge)"
+    ),
+    "always_close": (
+        "import math, numpy as np, numpy.testing, torch\n"
+        "np.isclose = lambda *a, **k: True\nnp.allclose = lambda *a, **k: True\n"
+        "torch.allclose = lambda *a, **k: True\nmath.isclose = lambda *a, **k: True\n"
+        "numpy.testing.assert_allclose = lambda *a, **k: None"
+    ),
+    "always_equal_result": (
+        "class _Yes(float):\n    def __eq__(self, o): return True\n"
+        "    def __float__(self): return 2.0\n"
+        "_real_lg = loss_grad\nloss_grad = lambda *a: _Yes(0.0)"
+    ),
+    "patch_agent": (
+        "import course_pkg.grading.agent as ag, torch\n"
+        "ag.serve = lambda req, resp: torch.save({'__course__': 'ok', 'value': 2.0}, resp)"
+    ),
+    "overwrite_tests": (
+        f"import glob\nfor p in glob.glob({str(TESTS)!r} + '/*.py'):\n"
+        "    open(p, 'w').write('name = \"q1\"\\npoints = 1e9\\n')"
+    ),
+    "delete_tests": f"import shutil\nshutil.rmtree({str(TESTS)!r})",
+    "write_into_course_pkg": (
+        f"open({str(ROOT / 'course_pkg' / 'evil.py')!r}, 'w').write('print(1)')\n"
+        f"open({str(ROOT / 'course_pkg' / 'grading' / 'questions.py')!r}, 'a').write('#')"
+    ),
+    "read_hidden_tests": (
+        f"print(open({str(TESTS / 'q1.py')!r}).read())"
+    ),
+    "kill_parent": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
+    "stop_parent": "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)",
+    "kill_all": "import os, signal\nos.kill(-1, signal.SIGKILL)",
+    "surviving_child": (
+        "import subprocess, sys\n"
+        f"subprocess.Popen([sys.executable, '-c', 'import time\\nwhile True: time.sleep(1)',"
+        f" {MARKER!r}], start_new_session=True)"
+    ),
+    "network": "import socket\nsocket.create_connection(('pypi.org', 443), timeout=3)",
+    "huge_output": "print('x' * 50_000_000)",
+}
+
+
+def _src(cell: dict) -> str:
+    s = cell["source"]
+    return "".join(s) if isinstance(s, list) else s
+
+
+def _partial() -> dict:
+    """The untouched exercise with question 1 solved (from the solved twin)."""
+    nb = json.loads(PATHS["exercise"].read_text())
+    sol = json.loads(PATHS["solution"].read_text())
+    solved = next(_src(c) for c in sol["cells"] if "def loss_grad" in _src(c))
+    for c in nb["cells"]:
+        if c["cell_type"] == "code" and "def loss_grad" in _src(c):
+            c["source"] = solved
+    return nb
+
+
+def _with_cells(nb: dict, codes: list[str]) -> dict:
+    nb = json.loads(json.dumps(nb))
+    pos = next(i for i, c in enumerate(nb["cells"]) if "def loss_grad" in _src(c))
+    for n, code in enumerate(codes):
+        nb["cells"].insert(pos + n, {"cell_type": "code", "execution_count": None,
+                                     "metadata": {}, "outputs": [], "source": code,
+                                     "id": f"attack{n}"})
+    return nb
+
+
+def _tree_hash(root: Path) -> str:
+    h = hashlib.sha256()
+    for top in ("course_pkg", "solutions", "exercises", "tests", "book"):
+        for p in sorted((root / top).rglob("*")):
+            if "__pycache__" in p.parts or ".ipynb_checkpoints" in p.parts:
+                continue
+            if p.is_file() and not p.is_symlink():
+                h.update(str(p.relative_to(root)).encode())
+                h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _survivors() -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [ln for ln in out.splitlines() if MARKER in ln and "ps -eo" not in ln]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Grade the whole mixed folder once; returns (rows by student, json reports, hashes)."""
+    folder = tmp_path_factory.mktemp("subs")
+    partial = _partial()
+    (folder / f"partial_{NAME}.ipynb").write_text(json.dumps(partial))
+    for group, names in GROUPS.items():
+        nb = _with_cells(partial, [ATTACKS[a] for a in names])
+        (folder / f"attack_{group}_{NAME}.ipynb").write_text(json.dumps(nb))
+    (folder / f"broken_json_{NAME}.ipynb").write_text("{not json")
+    meta = json.loads(json.dumps(partial))
+    meta["metadata"]["otter"] = "a string"
+    (folder / f"meta_string_{NAME}.ipynb").write_text(json.dumps(meta))
+    (folder / "unknown_exercise.ipynb").write_text(json.dumps({"cells": [], "metadata": {}}))
+    os.mkfifo(folder / f"fifo_{NAME}.ipynb")
+    os.symlink("/dev/zero", folder / f"zero_{NAME}.ipynb")
+    (folder / f"folder_{NAME}.ipynb").mkdir()
+    with open(folder / f"huge_{NAME}.ipynb", "wb") as fh:
+        fh.truncate(64 * 1024 * 1024)  # sparse: over the size cap without using the disk
+    before = _tree_hash(ROOT)
+    out = folder.parent / "grades.csv"
+    rows = grade_folder(folder, out, json_dir=folder.parent / "json", jobs=2,
+                        progress=False, timeout_per_cell=60.0, total_timeout=600.0)
+    time.sleep(2)  # a surviving child would have had time to act
+    after = _tree_hash(ROOT)
+    with out.open() as fh:
+        table = {r["student"]: r for r in csv.DictReader(fh)}
+    reports = {}
+    for p in (folder.parent / "json").glob("*.json"):
+        reports[p.stem] = json.loads(p.read_text())
+    return {"rows": rows, "table": table, "reports": reports, "before": before,
+            "after": after, "entries": sorted(p.name for p in folder.iterdir())}
+
+
+def test_partial_submission_earns_question_1_only(graded):
+    row = graded["table"][f"partial_{NAME}"]
+    assert float(row["total"]) == PARTIAL, row
+    assert row["status"] == "ok", row
+
+
+def test_every_attack_is_in_a_group():
+    assert sorted(GROUP_OF) == sorted(ATTACKS)
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_attack_earns_no_more_than_the_honest_part(graded, attack):
+    row = graded["table"][f"attack_{GROUP_OF[attack]}_{NAME}"]
+    assert row["total"] != "", f"{attack}: not graded: {row['status']}"
+    assert float(row["total"]) <= PARTIAL, f"{attack}: {row}"
+
+
+def test_hidden_tests_never_reach_the_report(graded):
+    hidden_src = (TESTS / "q1.py").read_text()
+    secret_line = next(ln.strip() for ln in hidden_src.splitlines() if "default_rng(2)" in ln)
+    for name, rep in graded["reports"].items():
+        text = json.dumps(rep)
+        assert secret_line not in text, f"hidden test source leaked into {name}"
+        assert "Traceback" not in text, name
+
+
+def test_repository_is_byte_identical_after_grading(graded):
+    assert graded["before"] == graded["after"]
+    assert not (ROOT / "course_pkg" / "evil.py").exists()
+
+
+def test_no_learner_process_survives(graded):
+    assert _survivors() == []
+
+
+def test_grade_all_writes_one_row_per_entry(graded):
+    table = graded["table"]
+    assert sorted(f"{s}.ipynb" for s in table) == graded["entries"]
+    status = {s: r["status"] for s, r in table.items()}
+    assert status[f"fifo_{NAME}"].startswith("not graded: not a regular file")
+    assert status[f"zero_{NAME}"].startswith("not graded: a symbolic link")
+    assert status[f"folder_{NAME}"].startswith("not graded: a folder")
+    assert status[f"huge_{NAME}"].startswith("not graded: larger than")
+    assert status["unknown_exercise"].startswith("not graded: cannot tell which exercise")
+    assert status[f"broken_json_{NAME}"] == "unreadable notebook"
+    assert float(table[f"meta_string_{NAME}"]["total"]) == PARTIAL
+
+
+def test_attack_cells_are_reported(graded):
+    rep = graded["reports"][f"attack_processes_{NAME}"]
+    assert rep["sandboxed"] is True
+    assert any(c["status"] in ("dead", "error") for c in rep["cells"]), rep["cells"]
