@@ -8,7 +8,8 @@ points = 4
 @test_case(points=None, hidden=False)
 def test_q3_exact_gradient_on_quadratic(implicit_meta_gradient):
     import torch
-    from course_pkg.algorithms.toy import QuadraticTasks, proximal_solution
+    from course_pkg.algorithms.toy import proximal_solution
+    from course_pkg.tasks import QuadraticTasks
     task = QuadraticTasks().sample(1, 8, 8, generator=1, device='cpu')
     Xs, ys = (task.x_support[0].double(), task.y_support[0].double())
     Xq, yq = (task.x_query[0].double(), task.y_query[0].double())

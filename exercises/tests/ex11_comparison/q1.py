@@ -9,7 +9,7 @@ points = 3
 def test_q1_matches_maml(maml_direction):
     import torch
     from course_pkg.algorithms.maml import meta_gradient
-    from course_pkg.algorithms.toy import LinearToy
+    from course_pkg.models import LinearToy
     from course_pkg.tasks import TaskBatch
     g = torch.Generator().manual_seed(1)
     Xs, ys = (torch.randn(6, 2, generator=g, dtype=torch.float64), torch.randn(6, generator=g, dtype=torch.float64))

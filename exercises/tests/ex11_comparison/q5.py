@@ -9,7 +9,7 @@ points = 2
 def test_q5_predictions(first_order_predictions):
     import torch
     from course_pkg.algorithms.reptile import taylor_predictions, taylor_terms
-    from course_pkg.algorithms.toy import LinearToy
+    from course_pkg.models import LinearToy
     g = torch.Generator().manual_seed(1)
     Xs, ys = (torch.randn(6, 2, generator=g, dtype=torch.float64), torch.randn(6, generator=g, dtype=torch.float64))
     Xq, yq = (torch.randn(6, 2, generator=g, dtype=torch.float64), torch.randn(6, generator=g, dtype=torch.float64))

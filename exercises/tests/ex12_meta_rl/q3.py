@@ -9,7 +9,8 @@ points = 4
 def test_q3_matches_reference(adapted_returns):
     import torch
     from course_pkg.models import params as module_params
-    from course_pkg.rl import adapted_rollout, load_model
+    from course_pkg.experiments.rl import load_model
+    from course_pkg.rl import adapted_rollout
     model, meta = load_model('maml-nav', scale='cpu', train_if_missing=False)
     theta = module_params(model, detach=True)
     goal = torch.tensor([0.4, -0.3])

@@ -8,7 +8,7 @@ points = 2
 @test_case(points=None, hidden=False)
 def test_q3_shape_and_values(adaptation_curve):
     import torch
-    from course_pkg.algorithms.maml import evaluate_adaptation
+    from course_pkg.algorithms.evaluation import evaluate_adaptation
     from course_pkg.models import MLP, params
     from course_pkg.tasks import SinusoidTasks
     torch.manual_seed(6)
@@ -23,7 +23,7 @@ def test_q3_shape_and_values(adaptation_curve):
 @test_case(points=1, hidden=True)
 def test_q3_other_sizes(adaptation_curve):
     import torch
-    from course_pkg.algorithms.maml import evaluate_adaptation
+    from course_pkg.algorithms.evaluation import evaluate_adaptation
     from course_pkg.models import MLP, params
     from course_pkg.tasks import SinusoidTasks
     torch.manual_seed(7)

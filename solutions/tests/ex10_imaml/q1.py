@@ -36,7 +36,7 @@ def test_q1_larger_partial_and_zero(conjugate_gradient):
     assert len(calls) <= 60, 'use one matvec per iteration'
     from course_pkg.algorithms.imaml import conjugate_gradient as ref
     x3 = conjugate_gradient(lambda v: A @ v, b, 3)
-    assert torch.allclose(x3, ref(lambda v: A @ v, b, steps=3), atol=1e-08), "after 3 steps the iterate differs from CG's"
+    assert torch.allclose(x3, ref(lambda v: A @ v, b, cg_steps=3), atol=1e-08), "after 3 steps the iterate differs from CG's"
     z = conjugate_gradient(lambda v: A @ v, torch.zeros(n, dtype=torch.float64), 5)
     assert torch.isfinite(z).all() and torch.all(z == 0), 'b = 0 must give x = 0 (no NaN)'
 

@@ -24,7 +24,7 @@ def test_q4_matches_closed_form_autograd(imaml_direction):
 def test_q4_limits(imaml_direction):
     import torch
     from course_pkg.algorithms.imaml import imaml_meta_gradient
-    from course_pkg.algorithms.toy import LinearToy
+    from course_pkg.models import LinearToy
     from course_pkg.tasks import TaskBatch
     g = torch.Generator().manual_seed(6)
     Xs, ys = (torch.randn(5, 2, generator=g, dtype=torch.float64), torch.randn(5, generator=g, dtype=torch.float64))
@@ -35,6 +35,6 @@ def test_q4_limits(imaml_direction):
     b = TaskBatch(Xs[None], ys[None, :, None], Xq[None], yq[None, :, None])
     H = 2.0 * Xs.T @ Xs / 5
     lr = 1.0 / (torch.linalg.eigvalsh(H).max().item() + 2.0)
-    _, ref = imaml_meta_gradient(LinearToy().double(), {'theta': theta}, b, lam=2.0, inner_steps=500, inner_lr=lr, cg_steps=2)
+    _, ref = imaml_meta_gradient(LinearToy().double(), {'theta': theta}, b, imaml_lambda=2.0, inner_steps=500, inner_lr=lr, cg_steps=2)
     assert torch.allclose(imaml_direction(theta, Xs, ys, Xq, yq, 2.0), ref['theta'], atol=1e-08)
 

@@ -9,7 +9,7 @@ points = 2
 def test_q5_predictions(first_order_predictions):
     import torch
     from course_pkg.algorithms.reptile import taylor_predictions, taylor_terms
-    from course_pkg.algorithms.toy import LinearToy
+    from course_pkg.models import LinearToy
     g = torch.Generator().manual_seed(1)
     Xs, ys = (torch.randn(6, 2, generator=g, dtype=torch.float64), torch.randn(6, generator=g, dtype=torch.float64))
     Xq, yq = (torch.randn(6, 2, generator=g, dtype=torch.float64), torch.randn(6, generator=g, dtype=torch.float64))
@@ -25,7 +25,7 @@ def test_q5_predictions(first_order_predictions):
 def test_q5_which_are_exact(exact_on_quadratics):
     import torch
     from course_pkg.algorithms.reptile import taylor_predictions, taylor_terms, two_batch_directions
-    from course_pkg.algorithms.toy import LinearToy
+    from course_pkg.models import LinearToy
     assert isinstance(exact_on_quadratics, (set, frozenset, list, tuple)), 'give a set of names'
     g = torch.Generator().manual_seed(8)
     Xs, ys = (torch.randn(6, 2, generator=g, dtype=torch.float64), torch.randn(6, 1, generator=g, dtype=torch.float64))
