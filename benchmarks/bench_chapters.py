@@ -103,7 +103,7 @@ def run_chapter(path: Path, timeout: int, device: str | None) -> dict:
         "within_limit": seconds <= LIMIT_S, "limit_seconds": LIMIT_S,
         "slowest_cell": slow_id, "slowest_cell_seconds": round(slow_s, 2),
         "cells": sum(c.cell_type == "code" for c in nb.cells),
-        "iterations_per_s": 1.0 / seconds, "peak_mem_mb": peak[0] if peak else 0.0,
+        "iterations_per_s": 1.0 / round(seconds, 2), "peak_mem_mb": peak[0] if peak else 0.0,
         "max_abs_grad_diff": None, "load_avg_1min": load,
         "device": device or os.environ.get("COURSE_DEVICE") or "default",
         "threads": "per chapter", "torch": torch.__version__,

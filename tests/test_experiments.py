@@ -10,8 +10,8 @@ import torch
 
 from course_pkg.checkpoints import WEIGHTS_DIR
 from course_pkg.experiments import fewshot as E
+from course_pkg.experiments import fewshot_cli, transfer
 from course_pkg.experiments import fewshot_results as FT
-from course_pkg.experiments import transfer
 from course_pkg.experiments.validation import EarlyStopping, last_quarter_gain, plateau_reached
 
 LEARNED = [m for m in E.METHODS if m != "nn_pixels"]
@@ -180,7 +180,7 @@ def test_table_numbers_are_reproduced():
 def test_command_line_writes_a_partial_table(tmp_path, capsys):
     threads = torch.get_num_threads()
     try:
-        assert E.main(["fewshot-table", "--methods", "nn_pixels", "--out", str(tmp_path),
+        assert fewshot_cli.main(["fewshot-table", "--methods", "nn_pixels", "--out", str(tmp_path),
                        "--quiet"]) == 0
     finally:
         torch.set_num_threads(threads)  # the command picks one thread on a CPU

@@ -52,7 +52,7 @@ def test_finetune_step_is_the_lecture_update():
     p0 = {k: v.detach().clone() for k, v in params(model).items()}
     rates = {"block1": 0.0, "block2": 0.01, "block3": 0.02, "block4": 0.05, "head": 0.3}
     lrs = F.layerwise_lrs(p0, rates)
-    p1 = F.finetune_task(model, p0, b.x_support[0], b.y_support[0], steps=1, lr=lrs)
+    p1 = F.finetune_task(model, p0, b.x_support[0], b.y_support[0], inner_steps=1, lr=lrs)
     loss = torch.nn.functional.cross_entropy(model(b.x_support[0]), b.y_support[0])
     grads = torch.autograd.grad(loss, list(model.parameters()))
     for (name, p), g in zip(model.named_parameters(), grads):
@@ -83,7 +83,7 @@ def test_vmap_and_loop_agree():
     model = Conv4(out_dim=3)
     b = _toy_batch(T=3)
     state = {k: v.detach() for k, v in model.state_dict().items()}
-    recipe = F.FinetuneRecipe("t", {"block4": 0.05, "head": 0.2}, steps=2)
+    recipe = F.FinetuneRecipe("t", {"block4": 0.05, "head": 0.2}, inner_steps=2)
     a = F.finetune_accuracy(model, state, b, recipe, vectorize=True)
     c = F.finetune_accuracy(model, state, b, recipe, vectorize=False)
     assert torch.equal(a, c) and a.shape == (3,)
@@ -167,10 +167,10 @@ def test_finetuning_beats_chance(pretrained):
     model, state, meta = pretrained
     assert meta["loaded"]
     batch = D.eval_episodes(k_shot=1, num_tasks=10, device="cpu")
-    head_only = F.FinetuneRecipe("head", {"head": 0.1}, steps=10)
+    head_only = F.FinetuneRecipe("head", {"head": 0.1}, inner_steps=10)
     acc = F.finetune_accuracy(model, state, batch, head_only)
     assert acc.mean() > 0.5  # chance is 0.2
-    scratch = F.FinetuneRecipe("scratch", dict.fromkeys(F.CONV4_LAYERS, 0.1), steps=10,
+    scratch = F.FinetuneRecipe("scratch", dict.fromkeys(F.CONV4_LAYERS, 0.1), inner_steps=10,
                                from_scratch=True)
     assert F.finetune_accuracy(model, state, batch, scratch).mean() < acc.mean()
 
@@ -187,7 +187,7 @@ def test_committed_table_is_consistent(pretrained):
     model, pre, _ = pretrained
     batch = D.eval_episodes(k_shot=1, num_tasks=20, device="cpu")
     assert torch.equal(F.nearest_neighbour_accuracy(batch), state["k1/1-NN on pixels"][:20])
-    mean_head = F.FinetuneRecipe("m", {}, head="mean", steps=0)
+    mean_head = F.FinetuneRecipe("m", {}, head="mean", inner_steps=0)
     torch.testing.assert_close(F.finetune_accuracy(model, pre, batch, mean_head),
                                state["k1/class-mean head, no steps"][:20])
 
@@ -221,6 +221,6 @@ def test_hard_sharing_beats_separate_models_on_sinusoids():
     results = {}
     for name, net in (("shared", MT.HardSharingNet(10, hidden=(40, 40, 4))),
                       ("separate", MT.SeparateNets(10)), ("one", MT.OneNet(10))):
-        MT.fit_multitask(net, b.x_support, b.y_support, steps=500, lr=1e-2)
+        MT.fit_multitask(net, b.x_support, b.y_support, iterations=500, lr=1e-2)
         results[name] = MT.per_task_mse(net, b.x_query, b.y_query).mean().item()
     assert results["shared"] < results["separate"] and results["shared"] < results["one"]

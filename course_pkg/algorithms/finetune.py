@@ -134,7 +134,7 @@ class FinetuneRecipe:
     name: str
     lrs: dict[str, float]
     head: str = "random"
-    steps: int = 20
+    inner_steps: int = 20
     from_scratch: bool = False
     note: str = ""
 
@@ -143,24 +143,26 @@ class FinetuneRecipe:
 
 
 def design_choice_recipes(
-    lr: float = 0.1, lr_big: float = 1.0, steps: int = 20
+    lr: float = 0.1, lr_big: float = 1.0, inner_steps: int = 20
 ) -> list[FinetuneRecipe]:
-    """The fine-tuning design choices of the lecture, as recipes (all plain SGD, ``steps``).
+    """The fine-tuning design choices of the lecture, as recipes (all plain SGD, ``inner_steps``).
 
     ``lr_big`` is a learning rate suited to training from scratch, ``lr`` a smaller one.
     """
+    k = inner_steps
     every = dict.fromkeys(CONV4_LAYERS, lr)
     return [
         FinetuneRecipe("from scratch (no pre-training)", dict.fromkeys(CONV4_LAYERS, lr_big),
-                       steps=steps, from_scratch=True),
-        FinetuneRecipe("all layers, large lr", dict.fromkeys(CONV4_LAYERS, lr_big), steps=steps),
-        FinetuneRecipe("all layers, small lr", every, steps=steps),
-        FinetuneRecipe("all layers, small lr, old head kept", every, head="reuse", steps=steps),
+                       inner_steps=k, from_scratch=True),
+        FinetuneRecipe("all layers, large lr", dict.fromkeys(CONV4_LAYERS, lr_big), inner_steps=k),
+        FinetuneRecipe("all layers, small lr", every, inner_steps=k),
+        FinetuneRecipe("all layers, small lr, old head kept", every, head="reuse", inner_steps=k),
         FinetuneRecipe("layer-wise lr (÷3 per layer down)",
-                       {g: lr / 3 ** (4 - i) for i, g in enumerate(CONV4_LAYERS)}, steps=steps),
-        FinetuneRecipe("freeze blocks 1–2", {"block3": lr, "block4": lr, "head": lr}, steps=steps),
-        FinetuneRecipe("freeze blocks 1–4 (train the head only)", {"head": lr}, steps=steps),
-        FinetuneRecipe("class-mean head, no steps", {}, head="mean", steps=0),
+                       {g: lr / 3 ** (4 - i) for i, g in enumerate(CONV4_LAYERS)}, inner_steps=k),
+        FinetuneRecipe("freeze blocks 1–2", {"block3": lr, "block4": lr, "head": lr},
+                       inner_steps=k),
+        FinetuneRecipe("freeze blocks 1–4 (train the head only)", {"head": lr}, inner_steps=k),
+        FinetuneRecipe("class-mean head, no steps", {}, head="mean", inner_steps=0),
     ]
 
 
@@ -169,11 +171,11 @@ def finetune_task(
     params: Mapping[str, torch.Tensor],
     x: torch.Tensor,
     y: torch.Tensor,
-    steps: int,
+    inner_steps: int,
     lr: float | Mapping[str, torch.Tensor],
     start: int = 0,
 ) -> Params:
-    """``steps`` SGD steps on one task's support set; ``vmap``-able over tasks.
+    """``inner_steps`` SGD steps on one task's support set; ``vmap``-able over tasks.
 
     ``params`` holds Conv4 blocks ``start..3`` and the head; ``x`` is ``(K, C, H, W)`` images if
     ``start = 0``, else the output of block ``start`` (frozen leading blocks run beforehand);
@@ -187,7 +189,7 @@ def finetune_task(
 
     grad_fn = torch.func.grad(support_loss)
     p = dict(params)
-    for _ in range(steps):
+    for _ in range(inner_steps):
         p = sgd_step(p, grad_fn(p), lr)
     return p
 
@@ -240,7 +242,7 @@ def finetune_accuracy(
         body = {k: v.detach().to(dev) for k, v in pretrained.items() if not k.startswith("head.")}
     old_head = (pretrained["head.weight"].detach().to(dev),
                 pretrained["head.bias"].detach().to(dev))
-    start = first_trainable_block(recipe.lrs) if recipe.steps > 0 else 4
+    start = first_trainable_block(recipe.lrs) if recipe.inner_steps > 0 else 4
     frozen = {k: v for k, v in body.items() if int(k.split(".")[1]) < start}
     tail = {k: v for k, v in body.items() if int(k.split(".")[1]) >= start}
     lr_all = layerwise_lrs({**tail, **dict(zip(("head.weight", "head.bias"), old_head))},
@@ -254,7 +256,7 @@ def finetune_accuracy(
 
     def one(w, b, hs, ys, hq):
         p = finetune_task(model, {**tail, "head.weight": w, "head.bias": b}, hs, ys,
-                          recipe.steps, lr_all, start)
+                          recipe.inner_steps, lr_all, start)
         support_loss = cross_entropy_loss(conv4_forward(model, p, hs, start), ys)
         return conv4_forward(model, p, hq, start), support_loss
 
@@ -276,7 +278,7 @@ def finetune_accuracy(
             hw = torch.stack([h[0] for h in heads]).to(dev)
             hb = torch.stack([h[1] for h in heads]).to(dev)
             logits, loss = map_tasks(one, hw, hb, hs, ys, hq, vectorize=vectorize)
-            check_finite(loss, recipe.steps, what=f"support loss of '{recipe.name}'")
+            check_finite(loss, recipe.inner_steps, what=f"support loss of '{recipe.name}'")
             accs.append((logits.argmax(-1) == yq).float().mean(1))
             if progress is not None:
                 progress(hi - lo)
@@ -296,7 +298,7 @@ def search_lr(
     pretrained: Mapping[str, torch.Tensor],
     batch: TaskBatch,
     grid: list[float],
-    steps: int,
+    inner_steps: int,
     from_scratch: bool = False,
     seed: int = 0,
 ) -> tuple[float, dict[float, float]]:
@@ -304,7 +306,8 @@ def search_lr(
     ``batch`` — meta-validation episodes, never the test episodes. Returns ``(best, {lr: acc})``."""
     scores = {}
     for lr in grid:
-        recipe = FinetuneRecipe(f"lr {lr}", dict.fromkeys(CONV4_LAYERS, lr), steps=steps,
+        recipe = FinetuneRecipe(f"lr {lr}", dict.fromkeys(CONV4_LAYERS, lr),
+                                inner_steps=inner_steps,
                                 from_scratch=from_scratch)
         scores[lr] = float(finetune_accuracy(model, pretrained, batch, recipe, seed).mean())
     return max(scores, key=lambda k: (scores[k], -k)), scores

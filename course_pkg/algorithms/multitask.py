@@ -89,7 +89,7 @@ def fit_multitask(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    steps: int = 2000,
+    iterations: int = 2000,
     lr: float = 3e-3,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> list[float]:
@@ -100,7 +100,7 @@ def fit_multitask(
     loss_fn = loss_fn or torch.nn.functional.mse_loss
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     history = []
-    for step in range(steps):
+    for step in range(iterations):
         loss = loss_fn(model(x), y)
         check_finite(loss, step)
         opt.zero_grad()

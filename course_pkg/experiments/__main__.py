@@ -2,6 +2,6 @@
 
 import sys
 
-from course_pkg.experiments.fewshot import main
+from course_pkg.experiments.fewshot_cli import main
 
 sys.exit(main())

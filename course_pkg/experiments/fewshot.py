@@ -24,9 +24,7 @@ count.
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -277,7 +275,8 @@ def method_accuracy(method: str, batch: TaskBatch, loaded: Loaded | None = None,
         return ft.finetune_accuracy(loaded.model, loaded.params, batch, transfer.MEAN_HEAD)
     if method == "finetune":
         r = FINETUNE_RECIPE
-        recipe = ft.FinetuneRecipe(r["name"], dict(r["lrs"]), head=r["head"], steps=r["steps"])
+        recipe = ft.FinetuneRecipe(r["name"], dict(r["lrs"]), head=r["head"],
+                                   inner_steps=r["inner_steps"])
         return ft.finetune_accuracy(loaded.model, loaded.params, batch, recipe, seed=seed)
     if method == "blackbox":
         return metric.evaluate(loaded.model, loaded.params, bb.shuffle_support(batch, seed))
@@ -307,59 +306,3 @@ def train_all(scale: str | None = None, device: str | torch.device | None = None
                   f"({m.train_seconds} s of training)", flush=True)
             names.append(name)
     return names
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from course_pkg.experiments.fewshot_results import fewshot_table, table_markdown, write_table
-
-    parser = argparse.ArgumentParser(prog="python -m course_pkg.experiments", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--scale", choices=("cpu", "paper"), default=None,
-                        help=f"cpu (default) or paper; also ${SCALE_ENV}")
-    common.add_argument("--device", default=None, help="cpu, cuda, mps (default: get_device())")
-    common.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (default on a CPU: 1, the fastest for these "
-                             "small convolutions, especially on a busy machine)")
-    common.add_argument("--retrain", action="store_true", help="retrain even if checkpoints match")
-    common.add_argument("--quiet", action="store_true", help="no progress output")
-    t = sub.add_parser("fewshot-table", parents=[common],
-                       help="train/load every method, evaluate, write course_pkg/results/")
-    t.add_argument("--methods", nargs="+", default=None, choices=list(METHODS),
-                   help="only these rows (the files are written only for the full table)")
-    t.add_argument("--out", default=None, help="folder for the JSON/Markdown (default "
-                                                "course_pkg/results)")
-    ta = sub.add_parser("train-all", parents=[common],
-                        help="train (or load) every fewshot_* checkpoint, table and chapters")
-    ta.add_argument("--methods", nargs="+", default=None, choices=trainable_methods(),
-                    help="only these methods, in this order")
-    tr = sub.add_parser("train", parents=[common], help="train (or load) one checkpoint")
-    tr.add_argument("method", choices=[m for m in (*METHODS, *TRAIN["cpu"]) if m != "nn_pixels"])
-    tr.add_argument("--n-way", type=int, default=5, choices=(5, 20))
-    args = parser.parse_args(argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    elif get_device(args.device).type == "cpu":
-        torch.set_num_threads(1)
-    if args.command == "train-all":
-        train_all(args.scale, args.device, args.retrain, not args.quiet, methods=args.methods)
-        return 0
-    if args.command == "train":
-        m = load_model(args.method, args.n_way, args.scale, args.device, args.retrain,
-                       progress=not args.quiet)
-        print(f"{checkpoint_name(args.method, args.n_way, args.scale)}: "
-              f"{'loaded' if m.meta['loaded'] else 'trained'}; metrics "
-              f"{ {k: v for k, v in m.meta['metrics'].items() if 'curve' not in k} }")
-        return 0
-    table = fewshot_table(args.scale, args.retrain, args.methods, args.device,
-                          progress=not args.quiet)
-    print(table_markdown(table))
-    if args.methods is None or args.out is not None:
-        js, md = write_table(table, args.out)
-        print(f"wrote {js} and {md}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,9 +12,13 @@ Stop-gap until ``fewshot.py`` provides the family protocol itself (``HELP``,
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+
+import torch
 
 from course_pkg.checkpoints import save_checkpoint
 from course_pkg.experiments import fewshot, fewshot_results
+from course_pkg.utils import get_device
 
 HELP = "few-shot glyph classification: every fewshot_* model and the results table"
 
@@ -58,3 +62,57 @@ def run(args: argparse.Namespace) -> list[str]:
 def run_all(args: argparse.Namespace) -> list[str]:
     """Every ``fewshot_*`` checkpoint and the table."""
     return run(argparse.Namespace(**{**vars(args), "algo": None, "no_table": False}))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m course_pkg.experiments``: the few-shot table's own command line."""
+    parser = argparse.ArgumentParser(prog="python -m course_pkg.experiments",
+                                     description=fewshot.__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--scale", choices=("cpu", "paper"), default=None,
+                        help=f"cpu (default) or paper; also ${fewshot.SCALE_ENV}")
+    common.add_argument("--device", default=None, help="cpu, cuda, mps (default: get_device())")
+    common.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default on a CPU: 1, the fastest for these "
+                             "small convolutions, especially on a busy machine)")
+    common.add_argument("--retrain", action="store_true", help="retrain even if checkpoints match")
+    common.add_argument("--quiet", action="store_true", help="no progress output")
+    t = sub.add_parser("fewshot-table", parents=[common],
+                       help="train/load every method, evaluate, write course_pkg/results/")
+    t.add_argument("--methods", nargs="+", default=None, choices=list(fewshot.METHODS),
+                   help="only these rows (the files are written only for the full table)")
+    t.add_argument("--out", default=None, help="folder for the JSON/Markdown (default "
+                                                "course_pkg/results)")
+    ta = sub.add_parser("train-all", parents=[common],
+                        help="train (or load) every fewshot_* checkpoint, table and chapters")
+    ta.add_argument("--methods", nargs="+", default=None, choices=fewshot.trainable_methods(),
+                    help="only these methods, in this order")
+    tr = sub.add_parser("train", parents=[common], help="train (or load) one checkpoint")
+    tr.add_argument("method", choices=[m for m in (*fewshot.METHODS, *fewshot.TRAIN["cpu"])
+                                       if m != "nn_pixels"])
+    tr.add_argument("--n-way", type=int, default=5, choices=(5, 20))
+    args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    elif get_device(args.device).type == "cpu":
+        torch.set_num_threads(1)
+    if args.command == "train-all":
+        fewshot.train_all(args.scale, args.device, args.retrain, not args.quiet,
+                          methods=args.methods)
+        return 0
+    if args.command == "train":
+        m = fewshot.load_model(args.method, args.n_way, args.scale, args.device, args.retrain,
+                       progress=not args.quiet)
+        print(f"{fewshot.checkpoint_name(args.method, args.n_way, args.scale)}: "
+              f"{'loaded' if m.meta['loaded'] else 'trained'}; metrics "
+              f"{ {k: v for k, v in m.meta['metrics'].items() if 'curve' not in k} }")
+        return 0
+    table = fewshot_results.fewshot_table(args.scale, args.retrain, args.methods, args.device,
+                          progress=not args.quiet)
+    print(fewshot_results.table_markdown(table))
+    if args.methods is None or args.out is not None:
+        js, md = fewshot_results.write_table(table, args.out)
+        print(f"wrote {js} and {md}")
+    return 0

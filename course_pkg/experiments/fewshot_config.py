@@ -150,7 +150,7 @@ for _k in ("sinusoid_context", "sinusoid_params"):
 TRAIN["paper"]["pretrained"] = {**TRAIN["cpu"]["pretrained"], "epochs": 100}
 #: How the fine-tuning baseline adapts to a test episode (see course_pkg.algorithms.finetune).
 FINETUNE_RECIPE: dict[str, Any] = {"name": "head only (frozen features)", "lrs": {"head": 0.5},
-                                   "head": "zero", "steps": 50}
+                                   "head": "zero", "inner_steps": 50}
 
 
 def model_ways(method: str) -> tuple[int, ...]:

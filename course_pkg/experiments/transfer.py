@@ -32,7 +32,7 @@ from course_pkg.models import Conv4
 from course_pkg.utils import get_device
 
 #: The class-mean (prototype) head on frozen pre-trained features: no steps, no meta-learning.
-MEAN_HEAD = FinetuneRecipe("class-mean head, no steps", {}, head="mean", steps=0)
+MEAN_HEAD = FinetuneRecipe("class-mean head, no steps", {}, head="mean", inner_steps=0)
 
 
 def pretrain_config(scale: str | None = None) -> dict[str, Any]:
@@ -151,7 +151,7 @@ def compute_design_choice_table(
                                 seed=config["seed"])
     lr_big, scratch_scores = search_lr(model, pre, val, config["inner_lr_grid"], steps,
                                        from_scratch=True, seed=config["seed"])
-    recipes = design_choice_recipes(lr=lr, lr_big=lr_big, steps=steps)
+    recipes = design_choice_recipes(lr=lr, lr_big=lr_big, inner_steps=steps)
     state: dict[str, torch.Tensor] = {}
     summary: dict[str, Any] = {}
     bar = None

@@ -111,7 +111,8 @@ def bwrap_argv(workdir: str, course_pkg_dir: str, limits: Limits) -> list[str]:
             argv += ["--symlink", os.readlink(p), str(p)]
         elif p.is_dir():
             argv += ["--ro-bind", str(p), str(p)]
-    argv += ["--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    argv += ["--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev", "/dev",
+             "--perms", "01777", "--tmpfs", "/tmp"]  # world-writable like a real /tmp
     made: set[str] = {"/tmp", "/usr", "/etc"}
     binds = [(d, d, False) for d in _python_dirs()]
     binds.append((course_pkg_dir, f"{COURSE_MOUNT}/course_pkg", False))
@@ -126,6 +127,9 @@ def bwrap_argv(workdir: str, course_pkg_dir: str, limits: Limits) -> list[str]:
     # ipykernel polls JPY_PARENT_PID and exits when its parent looks gone, which is always the
     # case in a PID namespace; --die-with-parent does that job here
     argv += ["--chdir", workdir, "--unsetenv", "JPY_PARENT_PID"]
+    if root:  # libraries derive cache paths from these (torch: /tmp/torchinductor_$USER)
+        argv += ["--setenv", "USER", "nobody", "--setenv", "LOGNAME", "nobody",
+                 "--setenv", "HOME", workdir]
     argv += _prlimit_argv(limits)
     if root:
         setpriv = shutil.which("setpriv")
