@@ -243,6 +243,15 @@ class GradingKernel:
         self.close()
 
     # -- execution -------------------------------------------------------------------------
+    def _tampered(self, t0: float, out: list[str], err: Exception) -> CellResult:
+        """The kernel's messages cannot be decoded (its messaging code was patched, e.g.
+        ``json.dumps``): replace the kernel and report the cell as a lost kernel."""
+        self.restart()
+        return CellResult("dead", time.monotonic() - t0, "KernelProtocolError",
+                          f"the kernel sent a message that is not valid Jupyter messaging "
+                          f"({type(err).__name__}); was its messaging code changed?",
+                          "".join(out), kernel_lost=True)
+
     def run(self, code: str, timeout: float) -> CellResult:
         """Run ``code`` and wait at most ``timeout`` seconds (plus the interrupt grace).
 
@@ -280,9 +289,14 @@ class GradingKernel:
                     return CellResult("dead", time.monotonic() - t0, ename, evalue,
                                       "".join(out), kernel_lost=True)
                 continue
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            mtype, content = msg["msg_type"], msg["content"]
+            except Exception as err:  # noqa: BLE001 - a message we cannot decode
+                return self._tampered(t0, out, err)
+            try:
+                if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                mtype, content = msg["msg_type"], msg["content"]
+            except Exception as err:  # noqa: BLE001 - not a Jupyter message
+                return self._tampered(t0, out, err)
             if mtype == "stream" and n_out < self.max_output_chars:
                 text = content.get("text", "")[: self.max_output_chars - n_out]
                 out.append(text)
