@@ -80,6 +80,11 @@
   }
 
   function fixAria() {
+    // icon glyphs inside a named button (the theme's colour-mode switch) are decorative: their
+    // titles ("Light", "Dark", …) would otherwise count as the button's visible text
+    for (const icon of document.querySelectorAll("button[aria-label] i[title]")) {
+      icon.setAttribute("aria-hidden", "true");
+    }
     for (const el of document.querySelectorAll("button[aria-label], a[aria-label]")) {
       if (el.closest(".cviz-root")) continue;
       const visible = (el.innerText || "").replace(/\s+/g, " ").trim();
