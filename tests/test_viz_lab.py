@@ -205,7 +205,8 @@ def _drive_lab(browser, port: int) -> None:
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(f"http://127.0.0.1:{port}/lab/tree/live.ipynb", timeout=120_000)
         page.wait_for_selector(".jp-Notebook", timeout=120_000)
-        page.wait_for_timeout(3000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
+                               timeout=180_000)  # the kernel has started: Run All can run
         page.click("text=Run", timeout=30_000)
         page.click("text=Run All Cells", timeout=30_000)
         root = page.locator(".cviz-root").first
@@ -215,14 +216,18 @@ def _drive_lab(browser, port: int) -> None:
             "() => document.querySelector('.cviz-readout')?.textContent.includes('1.20')",
             timeout=60_000)
         before_text, before_png = readout.text_content(), root.screenshot()
+        draws = int(root.get_attribute("data-cviz-draws") or 0)
         root.locator("input[type=range]").first.evaluate(
             "(el) => { el.value = '0.3'; el.dispatchEvent(new Event('input')); }")
         box = root.locator("canvas").first.bounding_box()
         page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+        # the figure's JavaScript bumps data-cviz-draws after every redraw: wait for the readout
+        # to change and for a redraw after both events, never for time
         page.wait_for_function(
-            "(t) => document.querySelector('.cviz-readout').textContent !== t",
-            arg=before_text, timeout=60_000)
-        page.wait_for_timeout(1000)
+            "([t, n]) => { const r = document.querySelector('.cviz-root');"
+            " return document.querySelector('.cviz-readout').textContent !== t &&"
+            " +(r.dataset.cvizDraws || 0) > n; }",
+            arg=[before_text, draws], timeout=60_000)
         after_text, after_png = readout.text_content(), root.screenshot()
         assert after_png != before_png
         assert "1.20" not in after_text.split(")")[0], after_text  # θ moved
