@@ -90,8 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ta.add_argument("--methods", nargs="+", default=None, choices=fewshot.trainable_methods(),
                     help="only these methods, in this order")
     tr = sub.add_parser("train", parents=[common], help="train (or load) one checkpoint")
-    tr.add_argument("method", choices=[m for m in dict.fromkeys((*fewshot.METHODS, *fewshot.TRAIN["cpu"]))
-                                       if m != "nn_pixels"])
+    methods = dict.fromkeys((*fewshot.METHODS, *fewshot.TRAIN["cpu"]))  # each once, in order
+    tr.add_argument("method", choices=[m for m in methods if m != "nn_pixels"])
     tr.add_argument("--n-way", type=int, default=5, choices=(5, 20))
     args = parser.parse_args(argv)
     if args.threads is not None:
