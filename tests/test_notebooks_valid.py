@@ -125,3 +125,17 @@ def test_make_workspace_never_overwrites(tmp_path: Path) -> None:
     assert not copied and mine in kept and mine.read_text() == "my answers"
     with pytest.raises(FileNotFoundError, match="not the course repository"):
         book_tools.make_workspace(tmp_path)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_glues_before_prose_uses(path: Path) -> None:
+    """JupyterLab (jupyterlab-myst) evaluates a markdown cell's ``{eval}`` roles when that cell
+    runs, so with Run All every name must be glued by a code cell *above* the prose using it."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    late = book_tools.forward_references(nb)
+    assert late == [], (
+        f"{path.relative_to(REPO)}: {{eval}} names used before any code cell above glues them "
+        f"(JupyterLab's Run All shows an error there): {late}. Glue each name in a code cell "
+        "before the markdown cell (a remove-cell cell, from the static config for settings), or "
+        "move the sentence after the cell that computes it; "
+        "python -m course_pkg.book_tools check book/*.ipynb lists them.")
