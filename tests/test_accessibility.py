@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from browser_utils import DARK, HTML_ROOT, REPO, built_pages, in_ci, open_page, wait_for_figures
 
-pytestmark = [pytest.mark.browser, pytest.mark.wip]
+pytestmark = [pytest.mark.browser]
 
 AXE_JS = Path(os.environ.get("COURSE_AXE_JS")
               or REPO / ".cache" / "axe" / "node_modules" / "axe-core" / "axe.min.js")

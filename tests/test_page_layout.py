@@ -14,7 +14,7 @@ import re
 import pytest
 from browser_utils import HTML_ROOT, PHONE, built_pages, open_page, wait_for_figures
 
-pytestmark = [pytest.mark.browser, pytest.mark.wip]
+pytestmark = [pytest.mark.browser]
 
 PAGES = built_pages() if (HTML_ROOT / "index.html").is_file() else ["<book not built>"]
 FILE_NAME = re.compile(r"(^|/)[\w.-]+\.(png|jpe?g|svg|gif|webp)$", re.IGNORECASE)
