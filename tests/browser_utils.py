@@ -402,3 +402,15 @@ def chromium_browser_fixture() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def run_all_cells(page: Any) -> None:
+    """JupyterLab: Run ▸ Run All Cells on the current notebook, through the menu bar.
+
+    Exact labels: ``text=Run`` would match the first element whose text merely contains "run"
+    (a word of the notebook, say), and "Run All Cells" is also part of "Restart Kernel and Run
+    All Cells…".
+    """
+    page.locator("li.lm-MenuBar-item", has_text=re.compile(r"^\s*Run\s*$")).click(timeout=30_000)
+    label = page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^\s*Run All Cells\s*$"))
+    page.locator(".lm-Menu-item", has=label).click(timeout=30_000)

@@ -52,8 +52,9 @@ def _source_paragraph() -> str:
     nb = json.loads((REPO / "book" / "07_maml.ipynb").read_text(encoding="utf-8"))
     for cell in nb["cells"]:
         src = "".join(cell["source"])
-        if cell["cell_type"] == "markdown" and src.startswith(RESULTS_START):
-            return src
+        if cell["cell_type"] == "markdown" and RESULTS_START in src:
+            # the paragraph (up to the next blank line), as the HTML book's <p>
+            return src[src.index(RESULTS_START):].split("\n\n")[0]
     raise AssertionError("chapter 7 has no results paragraph starting " + RESULTS_START)
 
 
@@ -158,8 +159,29 @@ _WAIT_RUN = """() => {
   const done = prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
   const idle = document.querySelector(
     '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator[data-status="idle"]');
-  return done && !!idle;
+  // Run All stops at a cell that raised: the kernel is idle, nothing is queued ([*]) and the
+  // cells after it are not numbered
+  const ran = prompts.some(p => /\\[\\d+\\]/.test(p.textContent));
+  const queued = prompts.some(p => p.textContent.includes('*'));
+  return !!idle && (done || (ran && !queued));
 }"""
+
+# what the notebook shows when Run All does not finish: prompts, kernel status, open dialogs
+_STATE = """() => {
+  const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
+  const prompts = nb ? [...nb.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
+    .map(p => p.textContent.trim()) : null;
+  const ind = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) '
+    + '.jp-Notebook-ExecutionIndicator');
+  return {prompts, status: ind && ind.getAttribute('data-status'),
+          dialogs: [...document.querySelectorAll('.jp-Dialog')]
+    .map(d => d.innerText.slice(0, 300))};
+}"""
+
+# tracebacks in the outputs (JupyterLab renders an error as stderr text)
+_ERRORS = """() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) ' +
+  '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
+  .map(e => e.innerText).filter(t => /Traceback|Error\\b/.test(t)).map(t => t.slice(-1500))"""
 
 _PARA = """(start) => {
   const cells = [...document.querySelectorAll(
@@ -174,7 +196,7 @@ _PARA = """(start) => {
 
 
 def test_chapters_render_as_myst_with_the_books_numbers(lab) -> None:
-    from browser_utils import require_build
+    from browser_utils import require_build, run_all_cells
 
     base, token, workspace = lab
     expected = _html_values(require_build() / "book" / "07_maml.html")
@@ -209,9 +231,16 @@ def test_chapters_render_as_myst_with_the_books_numbers(lab) -> None:
             # chapter 7: run all, wait until every code cell ran and the kernel is idle
             _open(page, base, token, "book/07_maml.ipynb")
             assert page.locator(".jp-mod-dirty").count() == 0, "opening chapter 7 modified it"
-            page.click("text=Run", timeout=30_000)
-            page.click("text=Run All Cells", timeout=30_000)
-            page.wait_for_function(_WAIT_RUN, timeout=480_000, polling=500)
+            run_all_cells(page)
+            try:
+                page.wait_for_function(_WAIT_RUN, timeout=480_000, polling=500)
+            except Exception:
+                _shot(page, "ch07_timeout")
+                raise AssertionError("Run All of chapter 7 did not finish: "
+                                     + json.dumps(page.evaluate(_STATE))) from None
+            _shot(page, "ch07_after_run")
+            failed = page.evaluate(_ERRORS)
+            assert not failed, "a cell of chapter 7 raised in JupyterLab:\n" + "\n".join(failed)
             # the results paragraph has its values once it holds no unevaluated expression
             # (jupyterlab-myst shows an expression as <code> until the kernel's value arrives)
             page.wait_for_function(
@@ -221,7 +250,8 @@ def test_chapters_render_as_myst_with_the_books_numbers(lab) -> None:
                 arg="MAML reaches", timeout=60_000, polling=500)
             para = page.evaluate(_PARA, "MAML reaches")
             assert para is not None
-            page.get_by_text("MAML reaches", exact=False).first.scroll_into_view_if_needed()
+            page.locator(".jp-MarkdownCell .myst", has_text="MAML reaches").first \
+                .scroll_into_view_if_needed()
             _shot(page, "ch07_results")
             text = para["text"]
             assert not RAW.search(text) and "f\"{" not in text, text

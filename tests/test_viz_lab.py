@@ -198,6 +198,8 @@ def test_widget_live_in_headless_jupyterlab(tmp_path) -> None:
 
 def _drive_lab(browser, port: int) -> None:
     """Run the notebook in JupyterLab, move the slider, click θ; check the kernel redrew it."""
+    from browser_utils import run_all_cells
+
     context = browser.new_context(viewport={"width": 1300, "height": 1000})
     try:
         page = context.new_page()
@@ -207,8 +209,7 @@ def _drive_lab(browser, port: int) -> None:
         page.wait_for_selector(".jp-Notebook", timeout=120_000)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
                                timeout=180_000)  # the kernel has started: Run All can run
-        page.click("text=Run", timeout=30_000)
-        page.click("text=Run All Cells", timeout=30_000)
+        run_all_cells(page)
         root = page.locator(".cviz-root").first
         root.locator("canvas").first.wait_for(timeout=180_000)
         readout = root.locator(".cviz-readout")
