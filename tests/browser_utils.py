@@ -404,13 +404,16 @@ def chromium_browser_fixture() -> Iterator[Any]:
             browser.close()
 
 
-def run_all_cells(page: Any) -> None:
-    """JupyterLab: Run ▸ Run All Cells on the current notebook, through the menu bar.
+def run_all_cells(page: Any, name: str) -> None:
+    """JupyterLab: Run ▸ Run All Cells on the open notebook ``name`` (its file name).
 
-    Exact labels: ``text=Run`` would match the first element whose text merely contains "run"
-    (a word of the notebook, say), and "Run All Cells" is also part of "Restart Kernel and Run
-    All Cells…".
+    The notebook is made the current widget first (a click on its tab; the status bar then names
+    it): before that the menu item is disabled and a click on it does nothing. Exact labels:
+    ``text=Run`` would match the first element whose text merely contains "run", and "Run All
+    Cells" is also part of "Restart Kernel and Run All Cells…".
     """
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=name).first.click()
+    page.locator(".jp-StatusBar-Widget", has_text=name).first.wait_for(timeout=60_000)
     page.locator("li.lm-MenuBar-item", has_text=re.compile(r"^\s*Run\s*$")).click(timeout=30_000)
     label = page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^\s*Run All Cells\s*$"))
-    page.locator(".lm-Menu-item", has=label).click(timeout=30_000)
+    page.locator(".lm-Menu-item:not(.lm-mod-disabled)", has=label).click(timeout=30_000)

@@ -209,7 +209,7 @@ def _drive_lab(browser, port: int) -> None:
         page.wait_for_selector(".jp-Notebook", timeout=120_000)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
                                timeout=180_000)  # the kernel has started: Run All can run
-        run_all_cells(page)
+        run_all_cells(page, "live.ipynb")
         root = page.locator(".cviz-root").first
         root.locator("canvas").first.wait_for(timeout=180_000)
         readout = root.locator(".cviz-readout")
