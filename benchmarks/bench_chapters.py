@@ -132,16 +132,24 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         print("no notebooks selected", file=sys.stderr)
         return 2
-    records = []
+    records, failed = [], []
     for path in paths:
-        rec = run_chapter(path, args.timeout, args.device)
+        try:
+            rec = run_chapter(path, args.timeout, args.device)
+        except Exception as exc:  # a chapter that raises: say which, time the others
+            failed.append(path.stem)
+            print(f"{path.stem:28s} FAILED: {str(exc).strip().splitlines()[-1][:300]}",
+                  file=sys.stderr, flush=True)
+            continue
         flag = "" if rec["within_limit"] else f"  (over {LIMIT_S} s)"
         print(f"{rec['chapter']:28s} {rec['seconds']:7.1f} s   slowest cell "
               f"{rec['slowest_cell']} {rec['slowest_cell_seconds']:.1f} s{flag}", flush=True)
         records.append(rec)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(records, indent=2) + "\n")
-    return 0
+    if failed:
+        print(f"chapters that raised (no record): {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
