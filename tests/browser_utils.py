@@ -412,8 +412,19 @@ def run_all_cells(page: Any, name: str) -> None:
     ``text=Run`` would match the first element whose text merely contains "run", and "Run All
     Cells" is also part of "Restart Kernel and Run All Cells…".
     """
-    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=name).first.click()
-    page.locator(".jp-StatusBar-Widget", has_text=name).first.wait_for(timeout=60_000)
-    page.locator("li.lm-MenuBar-item", has_text=re.compile(r"^\s*Run\s*$")).click(timeout=30_000)
-    label = page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^\s*Run All Cells\s*$"))
-    page.locator(".lm-Menu-item:not(.lm-mod-disabled)", has=label).click(timeout=30_000)
+    started = ("() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) "
+               ".jp-CodeCell .jp-InputArea-prompt')]"
+               ".some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))")
+    for attempt in range(3):  # a click the app was not ready for starts nothing: try again
+        page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=name).first.click()
+        page.locator(".jp-StatusBar-Widget", has_text=name).first.wait_for(timeout=60_000)
+        page.locator("li.lm-MenuBar-item", has_text=re.compile(r"^\s*Run\s*$")).click(
+            timeout=30_000)
+        label = page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^\s*Run All Cells\s*$"))
+        page.locator(".lm-Menu-item:not(.lm-mod-disabled)", has=label).click(timeout=30_000)
+        try:  # the signal: a code cell is queued ([*]) or numbered
+            page.wait_for_function(started, timeout=60_000, polling=250)
+            return
+        except Exception:
+            if attempt == 2:
+                raise
