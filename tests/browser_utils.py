@@ -41,6 +41,13 @@ API
   ``console_errors``, ``math_total``, ``math_untypeset``, ``math_errors``, ``raw_tex``,
   ``mathjax_version``, ``mathjax_scripts``, ``bytes_loaded``; ``problems() -> list[str]`` and
   ``assert_clean()``.
+- ``jupyterlab_server(root, log_path, *, token="", env=None, extra_args=(), timeout_s=300)``:
+  context manager running ``jupyter lab`` on a free localhost port serving ``root``; yields the
+  base URL once the server prints that URL (the signal that it listens), fails with the log's
+  tail if it exits or stays silent for ``timeout_s``; stops the server's process group on exit.
+- ``in_browser_thread(fn, timeout_s=720)``: run ``fn(browser)`` with a fresh Chromium in its own
+  thread (a session-scoped sync Playwright may already own the test's thread); re-raise its error.
+- ``run_all_cells(page, name)``: JupyterLab's Run ▸ Run All Cells on the open notebook ``name``.
 - Fixtures (session scope; import the ``*_fixture`` objects, request them by the short name):
   ``html_root`` (the build folder, fails if missing), ``html_server`` (base URL),
   ``chromium_browser`` (one shared Browser; skipped/failed as ``require_chromium``).
@@ -53,11 +60,15 @@ import http.server
 import os
 import re
 import shutil
+import signal
+import socket
 import socketserver
+import subprocess
+import sys
 import threading
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -428,3 +439,92 @@ def run_all_cells(page: Any, name: str) -> None:
         except Exception:
             if attempt == 2:
                 raise
+
+
+def free_port() -> int:
+    """A TCP port on ``127.0.0.1`` that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind((LOCAL_HOST, 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def jupyterlab_server(root: Path, log_path: Path, *, token: str = "",
+                      env: dict[str, str] | None = None, extra_args: Sequence[str] = (),
+                      timeout_s: float = 300) -> Iterator[str]:
+    """Run ``jupyter lab`` serving ``root``; yield ``http://127.0.0.1:<port>/`` once it listens.
+
+    The signal is the server's own line naming its URL (printed after it bound the port), read
+    from its output as it comes; the output is also written to ``log_path``. ``timeout_s`` only
+    bounds a server that never says so (minutes on a loaded machine).
+    """
+    port = free_port()
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
+           "--ServerApp.port_retries=0", f"--ip={LOCAL_HOST}", "--allow-root",
+           f"--IdentityProvider.token={token}", "--ServerApp.password=",
+           f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
+           "--ServerApp.shutdown_no_activity_timeout=600", *extra_args]
+    server = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, errors="replace", start_new_session=True)
+    listening, said = threading.Event(), threading.Event()
+
+    def pump() -> None:  # copy the output to the log; set ``listening`` at the URL line
+        with open(log_path, "w", encoding="utf-8") as log:
+            for line in server.stdout:
+                log.write(line)
+                log.flush()
+                if f"{LOCAL_HOST}:{port}/" in line:
+                    listening.set()
+                    said.set()
+        said.set()  # end of output: the server exited
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        said.wait(timeout_s)
+        if not listening.is_set():
+            tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+            state = (f"exited with code {server.poll()}" if server.poll() is not None
+                     else f"did not report its URL in {timeout_s:.0f} s")
+            pytest.fail(f"JupyterLab {state}; its log ends:\n{tail}")
+        yield f"http://{LOCAL_HOST}:{port}/"
+    finally:
+        try:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+        except ProcessLookupError:  # it had exited already
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
+        reader.join(timeout=10)
+
+
+def in_browser_thread(fn: Callable[[Any], None], timeout_s: float = 720) -> None:
+    """Run ``fn(browser)`` with its own Chromium in its own thread; re-raise what it raised.
+
+    Playwright's sync API keeps an event loop in the thread that started it, and another test
+    module may hold one in the test's thread for the whole session.
+    """
+    from playwright.sync_api import sync_playwright
+
+    exe = require_chromium()
+    outcome: dict[str, BaseException] = {}
+
+    def drive() -> None:
+        try:
+            with sync_playwright() as pw:
+                browser = launch_chromium(pw, exe)
+                try:
+                    fn(browser)
+                finally:
+                    browser.close()
+        except BaseException as exc:  # re-raised in the test's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=drive, daemon=True)
+    worker.start()
+    worker.join(timeout=timeout_s)
+    assert not worker.is_alive(), f"the browser session did not finish in {timeout_s:.0f} s"
+    if "error" in outcome:
+        raise outcome["error"]

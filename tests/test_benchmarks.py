@@ -111,3 +111,17 @@ def test_bench_chapters_writes_a_chapter_seconds_record(tmp_path):
     text = run_all.markdown([{**rec, "source": "bench_chapters"}], None)
     assert "## chapter_seconds" in text and "| 99_tiny |" in text
     assert "| chapter_seconds |" not in text  # not mixed into the meta-iteration tables
+
+
+def test_every_chapter_has_a_stored_chapter_seconds_record_within_the_promise():
+    """The README promises about a minute per chapter: the stored records (``make bench``) cover
+    every notebook of the book and none is over the limit. A new or renamed chapter fails here
+    until it is measured."""
+    import bench_chapters
+
+    records = json.loads((ROOT / "benchmarks" / "results" / "bench_chapters.json").read_text())
+    seconds = {r["chapter"]: r["seconds"] for r in records if r["benchmark"] == "chapter_seconds"}
+    chapters = {p.stem for p in (ROOT / "book").glob("*.ipynb")}
+    assert set(seconds) == chapters, sorted(set(seconds) ^ chapters)
+    slow = {c: s for c, s in seconds.items() if not 0 < s <= bench_chapters.LIMIT_S}
+    assert not slow, f"over {bench_chapters.LIMIT_S} s (or not run): {slow}"

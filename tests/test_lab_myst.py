@@ -15,28 +15,17 @@ import html
 import json
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_utils import in_browser_thread, jupyterlab_server
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_START = "At $K = 10$, MAML reaches"  # the results paragraph of chapter 7
 RAW = re.compile(r"\{(eval|glue[:a-z]*|cite[:a-z]*|doc|numref|ref)\}|:::|```")
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _html_values(page: Path) -> list[str]:
@@ -67,66 +56,16 @@ def lab(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lab")
     workspace = tmp / "workspace"
     make_workspace(REPO, workspace)
-    port, token = _free_port(), "course-lab-test"
+    token = "course-lab-test"
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp / "cfg"), "PYTHONPATH": str(REPO)}
     for var in ("MPLBACKEND", "COURSE_STATIC_FIGURES"):  # interactive figures, as in make lab
         env.pop(var, None)
-    log = open(tmp / "server.log", "w")  # noqa: SIM115 (closed below)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
-         "--ip=127.0.0.1", "--allow-root", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={workspace}", "--LabApp.news_url=",
-         f"--LabApp.app_settings_dir={REPO / '.jupyter' / 'lab' / 'settings'}",
-         f"--LabApp.user_settings_dir={tmp / 'user-settings'}",
-         f"--LabApp.workspaces_dir={tmp / 'lab-workspaces'}",
-         "--ServerApp.shutdown_no_activity_timeout=600"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 300  # seconds on a quiet machine; minutes on a busy one
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "JupyterLab did not start in 300 s"
-                assert server.poll() is None, (tmp / "server.log").read_text()[-2000:]
-                time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}", token, workspace
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=10)
-        log.close()
-
-
-def _in_browser(fn) -> None:
-    """Run ``fn(browser)`` in its own thread (another module may hold a sync Playwright here)."""
-    from browser_utils import launch_chromium, require_chromium
-    from playwright.sync_api import sync_playwright
-
-    exe = require_chromium()
-    outcome: dict[str, BaseException] = {}
-
-    def drive() -> None:
-        try:
-            with sync_playwright() as pw:
-                browser = launch_chromium(pw, exe)
-                try:
-                    fn(browser)
-                finally:
-                    browser.close()
-        except BaseException as exc:  # re-raised in the test's thread
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=drive, daemon=True)
-    worker.start()
-    worker.join(timeout=720)
-    assert not worker.is_alive(), "the JupyterLab browser session did not finish in 720 s"
-    if "error" in outcome:
-        raise outcome["error"]
+    settings = [f"--LabApp.app_settings_dir={REPO / '.jupyter' / 'lab' / 'settings'}",
+                f"--LabApp.user_settings_dir={tmp / 'user-settings'}",
+                f"--LabApp.workspaces_dir={tmp / 'lab-workspaces'}"]
+    with jupyterlab_server(workspace, tmp / "server.log", token=token, env=env,
+                           extra_args=settings) as base:
+        yield base.rstrip("/"), token, workspace
 
 
 def _shot(page, name: str) -> None:
@@ -281,4 +220,4 @@ def test_chapters_render_as_myst_with_the_books_numbers(lab) -> None:
         finally:
             context.close()
 
-    _in_browser(drive)
+    in_browser_thread(drive)

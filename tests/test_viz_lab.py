@@ -127,76 +127,22 @@ def test_widget_live_in_headless_jupyterlab(tmp_path) -> None:
     """Open a notebook in a real JupyterLab (headless Chromium), run it, move a slider and click
     the plot: the figure must redraw from data the kernel recomputed (the readout shows the new
     θ and α, which only the Python side computes in the live widget)."""
-    import signal
-    import socket
-    import subprocess
-    import sys
-    import threading
-
     import nbformat
-    from browser_utils import launch_chromium, require_chromium
-    from playwright.sync_api import sync_playwright
+    from browser_utils import in_browser_thread, jupyterlab_server, require_chromium
 
-    exe = require_chromium()
+    require_chromium()
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(
         "from course_pkg import viz\nw = viz.two_task_adaptation(theta=(1.2, -0.6), lr=0.5)\nw")]
     nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3",
                                   "language": "python"}}
     nbformat.write(nb, tmp_path / "live.ipynb")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     env = {**os.environ, "COURSE_STATIC_FIGURES": "0", "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")}
-    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 (closed in finally)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
-         "--ip=127.0.0.1", "--allow-root", "--IdentityProvider.token=", "--ServerApp.password=",
-         f"--ServerApp.root_dir={tmp_path}", "--LabApp.news_url=",
-         "--ServerApp.shutdown_no_activity_timeout=600"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "JupyterLab did not start in 120 s"
-                assert server.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
-                time.sleep(1)
-        # Playwright's sync API runs in its own thread: another test module may already hold a
-        # sync Playwright (and its event loop) in this thread for the whole session.
-        outcome: dict[str, BaseException] = {}
-
-        def drive() -> None:
-            try:
-                with sync_playwright() as pw:
-                    browser = launch_chromium(pw, exe)
-                    try:
-                        _drive_lab(browser, port)
-                    finally:
-                        browser.close()
-            except BaseException as exc:  # re-raised in the test's thread
-                outcome["error"] = exc
-
-        worker = threading.Thread(target=drive, daemon=True)
-        worker.start()
-        worker.join(timeout=480)
-        assert not worker.is_alive(), "the JupyterLab browser session did not finish in 480 s"
-        if "error" in outcome:
-            raise outcome["error"]
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=10)
-        log.close()
+    with jupyterlab_server(tmp_path, tmp_path / "server.log", env=env) as base:
+        in_browser_thread(lambda browser: _drive_lab(browser, base), timeout_s=480)
 
 
-def _drive_lab(browser, port: int) -> None:
+def _drive_lab(browser, base: str) -> None:
     """Run the notebook in JupyterLab, move the slider, click θ; check the kernel redrew it."""
     from browser_utils import run_all_cells
 
@@ -205,7 +151,7 @@ def _drive_lab(browser, port: int) -> None:
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"http://127.0.0.1:{port}/lab/tree/live.ipynb", timeout=120_000)
+        page.goto(f"{base}lab/tree/live.ipynb", timeout=120_000)
         page.wait_for_selector(".jp-Notebook", timeout=120_000)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
                                timeout=180_000)  # the kernel has started: Run All can run
@@ -217,18 +163,23 @@ def _drive_lab(browser, port: int) -> None:
             "() => document.querySelector('.cviz-readout')?.textContent.includes('1.20')",
             timeout=60_000)
         before_text, before_png = readout.text_content(), root.screenshot()
+        # the figure's JavaScript bumps data-cviz-draws after every redraw: after each event wait
+        # for the readout the kernel recomputed and for a redraw after it, never for time
+        redrawn = ("([t, n]) => +(document.querySelector('.cviz-root').dataset.cvizDraws || 0)"
+                   " > n && document.querySelector('.cviz-readout').textContent !== t")
         draws = int(root.get_attribute("data-cviz-draws") or 0)
         root.locator("input[type=range]").first.evaluate(
             "(el) => { el.value = '0.3'; el.dispatchEvent(new Event('input')); }")
+        page.wait_for_function(redrawn, arg=[before_text, draws], timeout=60_000)
+        slider_text = readout.text_content()
+        assert slider_text.startswith("θ = (1.20"), slider_text  # α changed, θ not yet
+        draws = int(root.get_attribute("data-cviz-draws") or 0)
         box = root.locator("canvas").first.bounding_box()
         page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
-        # the figure's JavaScript bumps data-cviz-draws after every redraw: wait for the readout
-        # to change and for a redraw after both events, never for time
-        page.wait_for_function(
-            "([t, n]) => { const r = document.querySelector('.cviz-root');"
-            " return document.querySelector('.cviz-readout').textContent !== t &&"
-            " +(r.dataset.cvizDraws || 0) > n; }",
-            arg=[before_text, draws], timeout=60_000)
+        page.wait_for_function(  # θ leaves (1.20, ·) only when the kernel moved it to the click
+            "([n]) => +(document.querySelector('.cviz-root').dataset.cvizDraws || 0) > n &&"
+            " !document.querySelector('.cviz-readout').textContent.startsWith('θ = (1.20')",
+            arg=[draws], timeout=60_000)
         after_text, after_png = readout.text_content(), root.screenshot()
         assert after_png != before_png
         assert "1.20" not in after_text.split(")")[0], after_text  # θ moved
