@@ -87,6 +87,15 @@ def test_untouched_exercise_grades_below_full_marks(name):
     for q in report.questions:  # every question's tests ran (no timeout or crash)
         assert q.error is None, report.table()
         assert q.tests, report.table()
+    # `make grade` prints the table, then one line per failing test: its message, never its code
+    table = report.table()
+    failing = [(q.name, t) for q in report.questions for t in q.tests if not t.passed]
+    assert failing and "Failing tests:" in table, table
+    listed = table.split("Failing tests:")[1].splitlines()[1:len(failing) + 1]
+    for (qname, t), line in zip(failing, listed):
+        assert line.startswith(f"  {qname} {t.name} ("), line
+        assert t.message.strip() and t.message in line, line
+        assert "Traceback" not in line and "def " not in line, line
 
 
 @pytest.mark.parametrize("name", MASTERS)

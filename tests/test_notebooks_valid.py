@@ -127,6 +127,21 @@ def test_make_workspace_never_overwrites(tmp_path: Path) -> None:
         book_tools.make_workspace(tmp_path)
 
 
+def test_make_workspace_leaves_git_status_clean(tmp_path: Path) -> None:
+    """Everything ``make workspace`` writes (into ``<repo>/workspace/``) is ignored by git."""
+    import subprocess
+
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    copied, _ = book_tools.make_workspace(REPO, tmp_path / "workspace")
+    paths = [str(Path("workspace") / p.relative_to(tmp_path / "workspace")) for p in copied]
+    assert paths
+    done = subprocess.run(["git", "-C", str(REPO), "check-ignore", "--no-index", "--stdin"],
+                          input="\n".join(paths), capture_output=True, text=True, check=False)
+    ignored = set(done.stdout.split())
+    assert ignored == set(paths), sorted(set(paths) - ignored)[:5]
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_chapter_glues_before_prose_uses(path: Path) -> None:
     """JupyterLab (jupyterlab-myst) evaluates a markdown cell's ``{eval}`` roles when that cell
