@@ -34,6 +34,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from course_pkg.book_references import chapter_for_lab, load_references, page_for_lab, page_titles
+
 __all__ = ["glue", "convert_notebook", "eval_names", "forward_references", "main"]
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -198,6 +200,10 @@ WORKSPACE_ITEMS = (
 def make_workspace(repo: Path, target: Path | None = None) -> tuple[list[Path], list[Path]]:
     """Copy the chapters, the exercises and their public tests into ``workspace/``.
 
+    In the copies of the chapters and pages, citations show the HTML book's labels, each page
+    lists the works it cites and ``{doc}`` roles become links titled like the book's
+    (:mod:`course_pkg.book_references`: jupyterlab-myst has no bibliography).
+
     A file that already exists there is never overwritten (it may hold a learner's work), so
     regenerating the course and running this again leaves the learner's answers alone.
     Returns ``(copied, kept)`` target paths. Raises ``FileNotFoundError`` outside a course clone.
@@ -208,6 +214,9 @@ def make_workspace(repo: Path, target: Path | None = None) -> tuple[list[Path], 
     if not (repo / "book").is_dir() or not (repo / "exercises").is_dir():
         raise FileNotFoundError(f"{repo} is not the course repository (no book/ and exercises/)")
     target = Path(target) if target is not None else repo / "workspace"
+    bib = repo / "book" / "references.bib"
+    refs = load_references(bib) if bib.is_file() else {}
+    titles = page_titles(repo / "book")
     copied, kept = [], []
     for src_dir, patterns, dst_dir in WORKSPACE_ITEMS:
         for pattern in patterns:
@@ -219,7 +228,13 @@ def make_workspace(repo: Path, target: Path | None = None) -> tuple[list[Path], 
                     kept.append(dst)
                     continue
                 dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, dst)
+                if src_dir == "book" and src.suffix == ".ipynb":
+                    _write(dst, chapter_for_lab(_read(src), refs, titles, where=str(src)))
+                elif src_dir == "book" and src.suffix == ".md":
+                    dst.write_text(page_for_lab(src.read_text(encoding="utf-8"), refs, titles,
+                                                where=str(src)), encoding="utf-8")
+                else:
+                    shutil.copy2(src, dst)
                 copied.append(dst)
     return copied, kept
 

@@ -1,11 +1,12 @@
 """Chapters in a real JupyterLab (headless Chromium): formatted MyST and the book's numbers.
 
 A JupyterLab server (free localhost port, a token) serves a ``make workspace``-style copy of the
-course with the repository's lab settings (``.jupyter/lab/settings``). The test opens chapter 1
-and checks that opening it does not mark it modified and that its warning admonition and
-citations render; then it runs chapter 7 and waits for explicit signals (every code cell has an
-execution count, the kernel is idle, the results paragraph has its values from the kernel) before
-it compares the numbers of the results paragraph with the built HTML book
+course with the repository's lab settings (``.jupyter/lab/settings``). The test opens the start
+page and chapter 1 and checks that opening the chapter does not mark it modified, that its
+warning admonition renders and that citations show the HTML book's labels (written into the
+copies by ``make workspace``). Then it runs chapter 7 and waits for explicit signals (every code
+cell has an execution count, the kernel is idle, the results paragraph has its values from the
+kernel) before it compares the numbers of the results paragraph with the built HTML book
 (``_build/html/book/07_maml.html``). Set ``COURSE_LAB_SCREENSHOTS=<dir>`` to keep screenshots.
 """
 
@@ -167,6 +168,8 @@ def test_chapters_render_as_myst_with_the_books_numbers(lab) -> None:
             page.locator(".jp-MarkdownViewer h1").first.wait_for(timeout=300_000)
             text = page.locator(".jp-MarkdownViewer").first.inner_text()
             assert not RAW.search(text), text[:400]
+            # citations carry the HTML book's labels (make workspace), never bibliography keys
+            assert "[Finn et al., 2017]" in text and "finn2017maml" not in text, text[:600]
             _shot(page, "intro")
 
             # chapter 1, not run: opening it leaves it unmodified; MyST renders on open
@@ -178,6 +181,7 @@ def test_chapters_render_as_myst_with_the_books_numbers(lab) -> None:
                 "warning" in warning.inner_text().lower()
             intro = page.locator(".jp-Notebook .jp-MarkdownCell").first.inner_text()
             assert not RAW.search(intro), intro[:400]
+            assert "[Finn et al., 2017]" in intro and "finn2017maml" not in intro, intro[:600]
             _shot(page, "ch01_open")
             assert page.locator(".jp-mod-dirty").count() == 0, "opening chapter 1 modified it"
 

@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "course_pkg.train": 4,
     "course_pkg.checkpoints": 4,
     "course_pkg.book_tools": 4,
+    "course_pkg.book_references": 1,
     "course_pkg.algorithms": 3,
     "course_pkg.rl": 3,
     "course_pkg.viz": 3,
