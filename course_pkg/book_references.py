@@ -22,6 +22,8 @@ The repository's ``book/`` is never changed: only the copies in ``workspace/`` a
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,11 +53,8 @@ class Reference:
 
     @property
     def label_p(self) -> str:
+        """The label of a parenthetical citation, without its brackets: "Finn *et al.*, 2017"."""
         return f"{self.authors}, {self.year}"
-
-    @property
-    def label_t(self) -> str:
-        return f"{self.authors} [{self.year}]"
 
 
 def _plain(latex: str) -> str:
@@ -97,7 +96,8 @@ def load_references(bib: Path) -> dict[str, Reference]:
     return refs
 
 
-def render_citations(text: str, refs: dict[str, Reference], where: str = "") -> tuple[str, list]:
+def render_citations(text: str, refs: dict[str, Reference],
+                     where: str = "") -> tuple[str, list[str]]:
     """Replace every citation role in ``text`` by its label; return the text and the keys cited.
 
     Brackets are escaped (``\\[``) so that a label followed by ``(`` never becomes a link.
@@ -125,8 +125,6 @@ def render_citations(text: str, refs: dict[str, Reference], where: str = "") -> 
 
 def page_titles(book: Path) -> dict[str, tuple[str, str]]:
     """``{stem: (title, file name)}`` for every page of ``book`` (its first ``# `` heading)."""
-    import json
-
     titles = {}
     for path in sorted([*book.glob("*.ipynb"), *book.glob("*.md")]):
         if path.suffix == ".ipynb":
@@ -162,7 +160,6 @@ def chapter_for_lab(nb: dict, refs: dict[str, Reference],
                     titles: dict[str, tuple[str, str]], where: str = "") -> dict:
     """A copy of notebook ``nb`` with citation labels, titled page links and, when it cites
     anything, a closing "References" cell (tagged ``REFERENCES_TAG``)."""
-    import copy
 
     out = copy.deepcopy(nb)
     cited: list[str] = []

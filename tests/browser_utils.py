@@ -441,7 +441,7 @@ def run_all_cells(page: Any, name: str) -> None:
                 raise
 
 
-def free_port() -> int:
+def _free_port() -> int:
     """A TCP port on ``127.0.0.1`` that nothing listens on right now."""
     with socket.socket() as s:
         s.bind((LOCAL_HOST, 0))
@@ -458,7 +458,7 @@ def jupyterlab_server(root: Path, log_path: Path, *, token: str = "",
     from its output as it comes; the output is also written to ``log_path``. ``timeout_s`` only
     bounds a server that never says so (minutes on a loaded machine).
     """
-    port = free_port()
+    port = _free_port()
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
            "--ServerApp.port_retries=0", f"--ip={LOCAL_HOST}", "--allow-root",
            f"--IdentityProvider.token={token}", "--ServerApp.password=",

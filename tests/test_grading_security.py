@@ -99,7 +99,8 @@ ATTACKS: dict[str, str] = {
     "kill_all": "import os, signal\nos.kill(-1, signal.SIGKILL)",
     "surviving_child": (
         "import subprocess, sys\n"
-        f"subprocess.Popen([sys.executable, '-c', 'import time\\nwhile True: time.sleep(1)',"
+        # a child that blocks until a signal ends it: it must not outlive the grading
+        f"subprocess.Popen([sys.executable, '-c', 'import signal\\nsignal.pause()',"
         f" {MARKER!r}], start_new_session=True)"
     ),
     "network": "import socket\nsocket.create_connection(('pypi.org', 443), timeout=3)",
