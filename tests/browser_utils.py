@@ -47,7 +47,8 @@ API
   tail if it exits or stays silent for ``timeout_s``; stops the server's process group on exit.
 - ``in_browser_thread(fn, timeout_s=720)``: run ``fn(browser)`` with a fresh Chromium in its own
   thread (a session-scoped sync Playwright may already own the test's thread); re-raise its error.
-- ``run_all_cells(page, name)``: JupyterLab's Run ▸ Run All Cells on the open notebook ``name``.
+- ``run_all_cells(page, name)``: JupyterLab's Run ▸ Run All Cells on the open notebook ``name``
+  (answers a "Select Kernel" dialog with its default; fails on any other dialog).
 - Fixtures (session scope; import the ``*_fixture`` objects, request them by the short name):
   ``html_root`` (the build folder, fails if missing), ``html_server`` (base URL),
   ``chromium_browser`` (one shared Browser; skipped/failed as ``require_chromium``).
@@ -415,28 +416,51 @@ def chromium_browser_fixture() -> Iterator[Any]:
             browser.close()
 
 
+#: JupyterLab dialogs a test may answer with their default button, by title. "Select Kernel"
+#: opens when a notebook's kernel cannot be started as it opens (e.g. the kernel specs arrive
+#: late on a loaded machine); its default is the notebook's own kernel.
+KNOWN_DIALOGS = ("Select Kernel",)
+
+
+def answer_kernel_dialog(page: Any) -> None:
+    """Accept an open "Select Kernel" dialog; fail, naming it, on any other JupyterLab dialog."""
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count() == 0:
+        return
+    title = (dialog.first.locator(".jp-Dialog-header").text_content() or "").strip()
+    if title not in KNOWN_DIALOGS:
+        raise AssertionError(f"JupyterLab shows a dialog: {dialog.first.inner_text()[:500]!r}")
+    dialog.first.locator(".jp-Dialog-button.jp-mod-accept").click(timeout=30_000)
+    dialog.first.wait_for(state="detached", timeout=30_000)
+
+
 def run_all_cells(page: Any, name: str) -> None:
     """JupyterLab: Run ▸ Run All Cells on the open notebook ``name`` (its file name).
 
     The notebook is made the current widget first (a click on its tab; the status bar then names
     it): before that the menu item is disabled and a click on it does nothing. Exact labels:
     ``text=Run`` would match the first element whose text merely contains "run", and "Run All
-    Cells" is also part of "Restart Kernel and Run All Cells…".
+    Cells" is also part of "Restart Kernel and Run All Cells…". A "Select Kernel" dialog is
+    answered with its default (:func:`answer_kernel_dialog`).
     """
     started = ("() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) "
                ".jp-CodeCell .jp-InputArea-prompt')]"
                ".some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))")
     for attempt in range(3):  # a click the app was not ready for starts nothing: try again
-        page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=name).first.click()
-        page.locator(".jp-StatusBar-Widget", has_text=name).first.wait_for(timeout=60_000)
-        page.locator("li.lm-MenuBar-item", has_text=re.compile(r"^\s*Run\s*$")).click(
-            timeout=30_000)
-        label = page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^\s*Run All Cells\s*$"))
-        page.locator(".lm-Menu-item:not(.lm-mod-disabled)", has=label).click(timeout=30_000)
-        try:  # the signal: a code cell is queued ([*]) or numbered
+        answer_kernel_dialog(page)
+        try:
+            page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=name).first.click(
+                timeout=30_000)
+            page.locator(".jp-StatusBar-Widget", has_text=name).first.wait_for(timeout=60_000)
+            page.locator("li.lm-MenuBar-item", has_text=re.compile(r"^\s*Run\s*$")).click(
+                timeout=30_000)
+            label = page.locator(".lm-Menu-itemLabel",
+                                 has_text=re.compile(r"^\s*Run All Cells\s*$"))
+            page.locator(".lm-Menu-item:not(.lm-mod-disabled)", has=label).click(timeout=30_000)
+            # the signal: a code cell is queued ([*]) or numbered
             page.wait_for_function(started, timeout=60_000, polling=250)
             return
-        except Exception:
+        except Exception:  # e.g. a dialog took the clicks: answer it and try again
             if attempt == 2:
                 raise
 

@@ -130,12 +130,13 @@ def test_widget_live_in_headless_jupyterlab(tmp_path) -> None:
     import nbformat
     from browser_utils import in_browser_thread, jupyterlab_server, require_chromium
 
+    from course_pkg.book_tools import KERNELSPEC
+
     require_chromium()
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(
         "from course_pkg import viz\nw = viz.two_task_adaptation(theta=(1.2, -0.6), lr=0.5)\nw")]
-    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                  "language": "python"}}
+    nb.metadata = {"kernelspec": dict(KERNELSPEC)}  # the course kernel, as JupyterLab names it
     nbformat.write(nb, tmp_path / "live.ipynb")
     env = {**os.environ, "COURSE_STATIC_FIGURES": "0", "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")}
     with jupyterlab_server(tmp_path, tmp_path / "server.log", env=env) as base:
