@@ -200,12 +200,17 @@ def meta_train(
     device: str | torch.device | None = None,
     progress: bool = True,
     callback: Callable[[int, Params, dict[str, list]], bool | None] | None = None,
+    resume: Mapping[str, Any] | None = None,
 ) -> tuple[Params, dict[str, list]]:
     """Meta-train for ``config.iterations`` iterations; return ``(meta_params, history)``.
 
     ``callback(iteration, meta_params, history)``, if given, runs after every meta-update
     (``meta_params`` are the live tensors: read them, do not modify them); returning ``True``
-    stops training early (e.g. on a validation plateau).
+    stops training early (e.g. on a validation plateau or a spent compute budget). A callback
+    with a ``bind(get_state)`` method is handed ``get_state() -> dict``, the trainer's whole
+    state after the last update (``iteration`` done, ``params``, ``optimizer``, ``generator``,
+    ``torch_rng``, ``history``); passing such a dict back as ``resume`` continues the run
+    exactly where it was (same parameters as an uninterrupted run).
 
     Each iteration samples ``config.meta_batch_size`` tasks, calls
     ``meta_grad_fn(meta_params, batch)`` (default: from ``config.algorithm``), stops with a
@@ -232,9 +237,30 @@ def meta_train(
            else torch.optim.SGD(leaves, lr=config.meta_lr, foreach=True))
 
     history: dict[str, list] = {"iteration": [], "loss": []}
+    start = 0
+    if resume is not None:
+        start = int(resume["iteration"])
+        with torch.no_grad():
+            for k, v in meta.items():
+                v.copy_(resume["params"][k].to(dev))
+        opt.load_state_dict(resume["optimizer"])
+        gen.set_state(resume["generator"])
+        torch.set_rng_state(resume["torch_rng"])
+        history = {k: list(v) for k, v in resume["history"].items()}
+
+    def get_state() -> dict[str, Any]:
+        return {"iteration": history["iteration"][-1] + 1 if history["iteration"] else 0,
+                "params": {k: v.detach().cpu().clone() for k, v in meta.items()},
+                "optimizer": opt.state_dict(), "generator": gen.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "history": {k: list(v) for k, v in history.items()}}
+
+    if callback is not None and hasattr(callback, "bind"):
+        callback.bind(get_state)
     eval_batch = None
     if config.eval_every > 0:
-        history["eval_iteration"], history["eval_loss"] = [], []
+        history.setdefault("eval_iteration", [])
+        history.setdefault("eval_loss", [])
         eval_batch = sample(config.eval_tasks, config.k_support, config.k_query,
                             generator=config.seed + config.eval_seed_offset, device=dev)
 
@@ -245,7 +271,7 @@ def meta_train(
         history["eval_iteration"].append(it)
         history["eval_loss"].append(losses[:, -1].mean().item())
 
-    bar = progress_bar(range(config.iterations), desc=f"meta-train {config.algorithm}",
+    bar = progress_bar(range(start, config.iterations), desc=f"meta-train {config.algorithm}",
                        disable=not progress or not dist.is_main(), leave=False)
     for it in bar:
         if eval_batch is not None and it % config.eval_every == 0:
