@@ -163,12 +163,12 @@ sandbox:
 
 grade: $(STAMP) sandbox
 	@test -n "$(NB)" || { echo "usage: make grade NB=exercises/<name>.ipynb"; exit 2; }
-	$(PY) -m course_pkg.grading grade "$(NB)"
+	$(PY) -m course_pkg.grading grade -- "$(NB)"
 
 grade-all: $(STAMP) sandbox
 	@test -n "$(DIR)" || { echo "usage: make grade-all DIR=<folder of submissions> [OUT=grades.csv] [JOBS=N] [INSECURE=1]"; exit 2; }
-	$(PY) -m course_pkg.grading grade-all "$(DIR)" --csv "$(or $(OUT),grades.csv)" \
-	  $(if $(JOBS),--jobs $(JOBS)) $(if $(INSECURE),--insecure)
+	$(PY) -m course_pkg.grading grade-all --csv "$(or $(OUT),grades.csv)" \
+	  $(if $(JOBS),--jobs $(JOBS)) $(if $(INSECURE),--insecure) -- "$(DIR)"
 
 # An otter-grader autograder zip for Gradescope with the same hidden tests: autograder/<EX>.zip.
 autograder: $(STAMP)

@@ -262,15 +262,22 @@ def test_otter_cells_are_recognised():
     assert not is_otter_cell("")
 
 
-def test_identify_exercise_from_metadata_or_file_name(tmp_path):
+def test_identify_exercise_from_the_file_name_never_the_metadata(tmp_path):
     meta = {"metadata": {"otter": {"assignment_name": NAME}}}
-    assert identify_exercise(meta, Path("whatever.ipynb"), ROOT) == NAME
-    assert identify_exercise({"metadata": {"otter": "a string"}}, Path(f"{NAME}.ipynb"),
-                             ROOT) == NAME
-    assert identify_exercise(None, Path(f"alice_{NAME}.ipynb"), ROOT) == NAME
-    assert identify_exercise({}, Path("ex01-bob.ipynb"), ROOT) == NAME
     with pytest.raises(GradingError, match="cannot tell which exercise"):
-        identify_exercise({}, Path("ex010_bob.ipynb"), ROOT)
+        identify_exercise(Path("whatever.ipynb"), ROOT, nb=meta)
+    notes: list[str] = []
+    assert identify_exercise(Path("alice_ex07_maml.ipynb"), ROOT, nb=meta,
+                             messages=notes) == "ex07_maml"
+    assert notes and "mismatch" in notes[0] and NAME in notes[0], notes
+    assert identify_exercise(Path(f"{NAME}.ipynb"), ROOT, nb={"metadata": {"otter": "a"}}) == NAME
+    assert identify_exercise(Path(f"alice_{NAME}.ipynb"), ROOT) == NAME
+    assert identify_exercise(Path("ex01-bob.ipynb"), ROOT) == NAME
+    assert identify_exercise(Path("whatever.ipynb"), ROOT, exercise="ex07_maml") == "ex07_maml"
+    with pytest.raises(GradingError, match="cannot tell which exercise"):
+        identify_exercise(Path("ex010_bob.ipynb"), ROOT)
+    with pytest.raises(GradingError, match="several exercises"):
+        identify_exercise(Path("ex01_ex07_bob.ipynb"), ROOT)
 
 
 def test_bad_master_is_refused_with_a_clear_message(tmp_path):

@@ -15,16 +15,19 @@ import sys
 from pathlib import Path
 
 from .grade import (
+    DEFAULT_GRADER_MEM_MB,
     DEFAULT_MEM_MB,
     DEFAULT_TIMEOUT_PER_CELL,
     DEFAULT_TOTAL_TIMEOUT,
     GradeReport,
     GradingError,
+    bound_grader,
     default_json_path,
     grade_notebook,
     write_json,
 )
 from .paths import course_root
+from .report import safe_text
 
 
 def _limits(p: argparse.ArgumentParser) -> None:
@@ -37,7 +40,11 @@ def _limits(p: argparse.ArgumentParser) -> None:
     p.add_argument("--total-timeout", type=float, default=DEFAULT_TOTAL_TIMEOUT, metavar="S",
                    help=f"seconds for one notebook in all (default {DEFAULT_TOTAL_TIMEOUT:g})")
     p.add_argument("--exercise", default=None,
-                   help="exercise name (default: from the notebook metadata or file name)")
+                   help="exercise name (default: from the file name; the notebook's metadata is "
+                        "only compared, never trusted)")
+    p.add_argument("--grader-mem-mb", type=int, default=DEFAULT_GRADER_MEM_MB, metavar="M",
+                   help="address-space cap of the trusted grader process itself in MB, 0 for "
+                        f"none (default {DEFAULT_GRADER_MEM_MB})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
                       total_timeout=args.total_timeout, exercise=args.exercise)
         if args.cmd == "grade":
             if not Path(args.notebook).is_file():
-                print(f"error: no such notebook {args.notebook}", file=sys.stderr)
+                print(f"error: no such notebook {safe_text(args.notebook)}", file=sys.stderr)
                 return 2
+            bound_grader(args.grader_mem_mb, args.total_timeout)
             report: GradeReport = grade_notebook(args.notebook, sandbox=args.sandbox, **limits)
             out = write_json(report, args.json or default_json_path(args.notebook))
             if not args.quiet:
@@ -119,11 +127,12 @@ def main(argv: list[str] | None = None) -> int:
             from .batch import grade_folder
 
             rows = grade_folder(args.folder, args.csv, json_dir=args.json_dir, jobs=args.jobs,
-                                insecure=args.insecure, **limits)
+                                insecure=args.insecure, grader_mem_mb=args.grader_mem_mb,
+                                **limits)
             print(f"{len(rows)} notebooks; CSV written to {args.csv}")
             return 0
     except (ValueError, GradingError, FileNotFoundError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {safe_text(err)}", file=sys.stderr)
         return 2
     return 2
 

@@ -22,8 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .grade import MAX_NOTEBOOK_BYTES, _fmt, question_files
+from .grade import MAX_NOTEBOOK_BYTES, WATCHDOG_GRACE, question_files
 from .paths import course_root
+from .report import _fmt, safe_text
+from .sandbox import sweep_workdirs
 
 
 @dataclass
@@ -75,15 +77,25 @@ def _grade_one(path: Path, out: Path, args: list[str], wall: float) -> Row:
     why = _precheck(path)
     if why:
         return Row(path, None, f"not graded: {why}")
-    cmd = [sys.executable, "-m", "course_pkg.grading", "grade", str(path), "--json", str(out),
-           "--quiet", *args]
+    # options first, then "--": a notebook named "-x.ipynb" is a file, not an option
+    cmd = [sys.executable, "-m", "course_pkg.grading", "grade", "--json", str(out), "--quiet",
+           *args, "--", str(path)]
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=wall,
-                             stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                             stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+                             errors="replace")
     except subprocess.TimeoutExpired:
+        sweep_workdirs()
         return Row(path, None, f"not graded: the grader did not finish within {wall:g} s")
     except OSError as err:
         return Row(path, None, f"not graded: the grader could not start ({err})")
+    try:
+        return _row(path, out, res)
+    finally:
+        sweep_workdirs()  # a grader that was killed leaves its work folder: remove it
+
+
+def _row(path: Path, out: Path, res) -> Row:
     if res.returncode != 0 or not out.is_file():
         lines = [ln for ln in (res.stderr or res.stdout or "").splitlines() if ln.strip()]
         msg = lines[-1] if lines else f"exit code {res.returncode}"
@@ -106,8 +118,7 @@ def _status(r: dict) -> str:
         notes.append(f"{errs} question(s) not graded")
     if any(m.startswith("Memory cap") for m in msgs):
         notes.append("memory cap hit")
-    rules = sum(1 for q in r.get("questions", []) for t in q.get("tests", [])
-                if t["name"].startswith("rule:") and not t["passed"])
+    rules = sum(1 for q in r.get("questions", []) for t in q.get("rules", []) if not t["kept"])
     if rules:
         notes.append(f"{rules} rule(s) broken")
     if not r.get("sandboxed"):
@@ -128,6 +139,7 @@ def grade_folder(
     total_timeout: float = 900.0,
     exercise: str | None = None,
     root: str | Path | None = None,
+    grader_mem_mb: int | None = None,
 ) -> list[Row]:
     """Grade every ``*.ipynb`` under ``folder`` into one CSV; returns one :class:`Row` each.
 
@@ -152,12 +164,15 @@ def grade_folder(
     args = ["--timeout-per-cell", str(timeout_per_cell), "--mem-mb", str(mem_mb or 0),
             "--total-timeout", str(total_timeout)]
     args += ["--sandbox" if works else "--insecure"]
+    if grader_mem_mb is not None:
+        args += ["--grader-mem-mb", str(int(grader_mem_mb))]
     if exercise:
         args += ["--exercise", exercise]
     env_root = os.environ.get("COURSE_ROOT")
     if root != course_root() and not env_root:
         os.environ["COURSE_ROOT"] = str(root)
-    wall = total_timeout + 300.0  # + start-up, imports and reporting on a loaded machine
+    # each grader bounds itself (watchdog at total_timeout + WATCHDOG_GRACE); this is the backstop
+    wall = total_timeout + WATCHDOG_GRACE + 60.0
     lock = threading.Lock()
     done = [0]
     with tempfile.TemporaryDirectory(prefix="course-grade-all-") as tmp:
@@ -168,7 +183,7 @@ def grade_folder(
                 done[0] += 1
                 if progress:
                     tail = row.error or f"{_fmt(row.report['total'])}/{_fmt(row.report['max'])}"
-                    print(f"[{done[0]}/{len(subs)}] {p}: {tail}", flush=True)
+                    print(safe_text(f"[{done[0]}/{len(subs)}] {p}: {tail}"), flush=True)
             return row
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -208,7 +223,7 @@ def _write_csv(rows: list[Row], folder: Path, csv_path: Path, root: Path) -> Non
                 else:
                     row = [student, str(r.path), ""] + [""] * len(qcols)
                     row += ["", "", "", r.error or "not graded"]
-                w.writerow(row)
+                w.writerow([csv_cell(c) for c in row])
         os.chmod(tmp, 0o644)
         os.replace(tmp, csv_path)
     except BaseException:
@@ -216,4 +231,20 @@ def _write_csv(rows: list[Row], folder: Path, csv_path: Path, root: Path) -> Non
         raise
 
 
-__all__ = ["Row", "find_submissions", "grade_folder"]
+_FORMULA = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+
+
+def csv_cell(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text: learner-controlled text starting like a formula
+    (``=HYPERLINK(...)``, ``+``, ``-``, ``@``, tab, CR) gets a leading apostrophe (OWASP's
+    advice); control characters are escaped. Numbers (``-1.5``) are left alone."""
+    text = safe_text(value)
+    if text.startswith(_FORMULA):
+        try:
+            float(text)
+        except ValueError:
+            return "'" + text
+    return text
+
+
+__all__ = ["Row", "csv_cell", "find_submissions", "grade_folder"]

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import builtins
 import contextvars
+import functools
 import io
 import os
+import re
 import secrets
 import stat
 import time
@@ -40,6 +42,12 @@ class RemoteFailure(Exception):
     """The learner's kernel did not answer (timeout, crash, memory): the test fails."""
 
 
+class GraderTimeout(BaseException):
+    """The trusted grader spent too long on one question (raised by a timer, see
+    :func:`course_pkg.grading.grade.trusted_time_bound`); a BaseException so that no test's
+    ``except Exception`` swallows it."""
+
+
 class KernelLost(RemoteFailure):
     """The kernel died or had to be killed: its namespace is gone."""
 
@@ -47,15 +55,20 @@ class KernelLost(RemoteFailure):
 class Remote:
     """A learner's object living in the sandboxed kernel (a function, a model...)."""
 
-    __slots__ = ("_session", "_id", "_type", "_callable")
+    __slots__ = ("_session", "_id", "_type", "_callable", "_name")
 
-    def __init__(self, session: Session, hid: int, type_name: str, is_callable: bool):
+    def __init__(self, session: Session, hid: int, type_name: str, is_callable: bool,
+                 name: str | None = None):
         self._session, self._id, self._type, self._callable = session, hid, type_name, is_callable
+        self._name = name  # the learner's global name, when it was looked up by name
 
     def __call__(self, *args, **kwargs):
         if not self._callable:
             raise TypeError(f"'{self._type}' object is not callable")
-        return self._session.request("call", self._id, args, kwargs)
+        out = self._session.request("call", self._id, args, kwargs)
+        if out is None and self._name:
+            self._session.returned_none.add(self._name)
+        return out
 
     def __getattr__(self, name: str):
         if name.startswith("__"):
@@ -92,8 +105,11 @@ def _exception(info: dict) -> BaseException:
                 continue
             if n != names[0]:
                 err = cls(f"{names[0]}: {msg}")
+            err.course_raised_by_learner = names[0]
             return err
-    return RuntimeError(f"{names[0] if names else 'exception'}: {msg}")
+    err = RuntimeError(f"{names[0] if names else 'exception'}: {msg}")
+    err.course_raised_by_learner = names[0] if names else "exception"
+    return err
 
 
 class Session:
@@ -102,7 +118,9 @@ class Session:
     def __init__(self, kernel, timeout: float, deadline: float):
         self.kernel, self.timeout, self.deadline = kernel, timeout, deadline
         self.lost = False
+        self.stopped = False  # set when the trusted side stopped a question mid-call
         self.calls = 0
+        self.returned_none: set[str] = set()  # learner functions that returned None
 
     # -- activation for in_kernel -------------------------------------------------------------
     def __enter__(self) -> Session:
@@ -117,7 +135,12 @@ class Session:
         """The learner's global ``names``: plain values or :class:`Remote`; missing ones left
         out."""
         found = self.request("lookup", list(names), (), {})
-        return {k: v for k, v in found.items() if v is not _MISSING}
+        if not isinstance(found, dict):
+            raise RemoteFailure("the notebook's kernel answered with something unexpected")
+        for k, v in found.items():
+            if type(v) is Remote and isinstance(k, str):
+                v._name = k
+        return {k: v for k, v in found.items() if v is not _MISSING and k in names}
 
     def request(self, op: str, target, args: tuple, kwargs: dict):
         if self.lost:
@@ -216,45 +239,137 @@ def _read_response(path: Path):
                             f"{type(err).__name__}") from None
 
 
-def decode(x, session: Session):
-    """Undo :func:`course_pkg.grading.agent.encode` (plain data and :class:`Remote` handles)."""
-    import numpy as np
+#: limits of a decoded answer, checked here whatever the kernel's agent claims
+MAX_DEPTH = 32
+MAX_ITEMS = 250_000
+#: logical bytes of all tensors/arrays of one answer (a zero-stride ``expand`` view is counted
+#: at its logical size: comparing it would allocate that much)
+MAX_LOGICAL_BYTES = 64 * 1024 * 1024
+MAX_INT_BITS = 1024
+_NP_DTYPE = re.compile(r"^[<>|=]?[biufc][0-9]{1,2}$")
 
-    if isinstance(x, dict):
+
+class _Budget:
+    """What one answer may still hold (items, logical bytes); shared by a whole decode."""
+
+    def __init__(self) -> None:
+        self.items = MAX_ITEMS
+        self.bytes = MAX_LOGICAL_BYTES
+
+    def item(self) -> None:
+        self.items -= 1
+        if self.items < 0:
+            raise RemoteFailure(f"the returned value holds more than {MAX_ITEMS} items")
+
+    def tensor(self, t):
+        """A plain, contiguous CPU copy of ``t`` once its logical size fits the budget."""
+        import torch
+
+        if not isinstance(t, torch.Tensor) or type(t) not in (torch.Tensor, torch.nn.Parameter):
+            raise RemoteFailure(f"the returned value holds a {type(t).__name__}, not a tensor")
+        if t.layout != torch.strided or t.is_quantized or t.is_sparse or t.device.type != "cpu":
+            raise RemoteFailure("the returned tensor is not a plain dense CPU tensor "
+                                f"(layout {t.layout}, dtype {t.dtype})")
+        if t.dtype not in _plain_dtypes():
+            raise RemoteFailure(f"the returned tensor has the unsupported dtype {t.dtype}")
+        logical = t.numel() * t.element_size()
+        self.bytes -= logical
+        if self.bytes < 0:
+            raise RemoteFailure(
+                f"the returned value is too large to grade: a tensor of shape {tuple(t.shape)} "
+                f"({logical / 2**20:.0f} MB; at most {MAX_LOGICAL_BYTES // 2**20} MB in all)")
+        return t.detach().as_subclass(torch.Tensor).clone(memory_format=torch.contiguous_format)
+
+
+@functools.lru_cache(maxsize=1)
+def _plain_dtypes() -> frozenset:
+    import torch
+
+    return frozenset({torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
+                      torch.float16, torch.bfloat16, torch.float32, torch.float64,
+                      torch.complex64, torch.complex128})
+
+
+def decode(x, session: Session, *, _depth: int = 0, _budget: _Budget | None = None):
+    """Undo :func:`course_pkg.grading.agent.encode` (plain data and :class:`Remote` handles).
+
+    Linear in the size of the answer (each node is visited once), at most :data:`MAX_DEPTH`
+    levels and :data:`MAX_ITEMS` nodes deep; tensors and arrays are refused beyond
+    :data:`MAX_LOGICAL_BYTES` of *logical* size before anything compares them.
+
+    Raises:
+        RemoteFailure: the answer is nested too deeply, too large, or holds a non-plain tensor.
+    """
+    import numpy as np
+    import torch
+
+    budget = _budget or _Budget()
+    budget.item()
+    if _depth > MAX_DEPTH:
+        raise RemoteFailure(f"the returned value is nested more than {MAX_DEPTH} levels deep")
+
+    def sub(v):
+        return decode(v, session, _depth=_depth + 1, _budget=budget)
+
+    if x is None or type(x) in (bool, float, str):
+        return x
+    if type(x) is int:
+        if x.bit_length() > MAX_INT_BITS:
+            raise RemoteFailure(f"the returned integer has more than {MAX_INT_BITS} bits")
+        return x
+    if isinstance(x, torch.Tensor):
+        return budget.tensor(x)
+    if type(x) is dict:
         tag = x.get(TAG) if TAG in x else None
         if tag == "ellipsis":
             return Ellipsis
         if tag == "missing":
             return _MISSING
-        if tag == "ndarray" and hasattr(x.get("data"), "numpy"):
-            return x["data"].numpy()
+        if tag == "ndarray" and isinstance(x.get("data"), torch.Tensor):
+            return budget.tensor(x["data"]).numpy()
         if tag == "ndarray_list":
+            items = sub(x.get("data"))  # decoded once: np.array below never re-decodes
             try:
-                return np.array(decode(x.get("data"), session))
-            except Exception:  # noqa: BLE001
-                return decode(x.get("data"), session)
+                arr = np.array(items)
+            except Exception:  # noqa: BLE001 - ragged or odd: keep the plain list
+                return items
+            if arr.nbytes > budget.bytes:
+                raise RemoteFailure("the returned array is too large to grade")
+            budget.bytes -= arr.nbytes
+            return arr
         if tag == "npscalar":
-            value = decode(x.get("value"), session)
-            try:
-                dtype = np.dtype(str(x.get("dtype")))
-                return dtype.type(value) if dtype.kind in "biufc" else value
-            except Exception:  # noqa: BLE001
-                return value
+            value = sub(x.get("value"))
+            dtype = str(x.get("dtype"))
+            if _NP_DTYPE.match(dtype) and type(value) in (bool, int, float, complex):
+                try:
+                    return np.dtype(dtype).type(value)
+                except Exception:  # noqa: BLE001 - e.g. an int too large for the dtype
+                    return value
+            return value
         if tag == "set":
-            items = decode(x.get("items"), session)
+            items = sub(x.get("items"))
             try:
                 return set(items)
             except TypeError:
                 return items
         if tag == "handle":
-            return Remote(session, int(x.get("id")), str(x.get("type"))[:100],
-                          bool(x.get("callable")))
-        return {k: decode(v, session) for k, v in x.items()}
-    if isinstance(x, list):
-        return [decode(v, session) for v in x]
-    if isinstance(x, tuple):
-        return tuple(decode(v, session) for v in x)
-    return x
+            hid = x.get("id")
+            if type(hid) is not int:
+                raise RemoteFailure("the kernel answered with a malformed handle")
+            return Remote(session, hid, str(x.get("type"))[:100], bool(x.get("callable")))
+        out = {}
+        for k, v in x.items():
+            if type(k) not in (str, int):
+                raise RemoteFailure("the returned dict has keys that are not str or int")
+            out[sub(k)] = sub(v)
+        return out
+    if type(x) is list:
+        return [sub(v) for v in x]
+    if type(x) is tuple:
+        return tuple(sub(v) for v in x)
+    if type(x) is complex:
+        return x
+    raise RemoteFailure(f"the kernel answered with an unexpected {type(x).__name__}")
 
 
-__all__ = ["KernelLost", "Remote", "RemoteFailure", "Session", "in_kernel"]
+__all__ = ["GraderTimeout", "KernelLost", "Remote", "RemoteFailure", "Session", "in_kernel"]

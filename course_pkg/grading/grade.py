@@ -23,166 +23,61 @@ the result is not tamper-proof.
 
 from __future__ import annotations
 
-import json
-import os
-import re
+import contextlib
 import shutil
-import stat
+import signal
+import threading
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .boundary import Session
+from .boundary import GraderTimeout, Session
+from .feedback import explain_failures
 from .kernel import CellResult, GradingKernel
-from .paths import course_root, list_masters, output_paths
-from .questions import Question, load_question, run_question
+from .paths import course_root
+from .questions import Question, run_question
+from .report import (
+    CellIssue,
+    GradeReport,
+    QuestionReport,
+    RuleReport,
+    TestCaseReport,
+    default_json_path,
+    safe_text,
+    write_json,
+)
 from .rules import RULES, check_rule
 from .sandbox import sandbox_status
+from .submission import (
+    MAX_NOTEBOOK_BYTES,
+    GradingError,
+    first_line,
+    identify_exercise,
+    is_otter_cell,
+    load_questions,
+    natural_key,
+    question_files,
+    read_learner_notebook,
+    read_regular_file,
+    schedule,
+)
 
 DEFAULT_TIMEOUT_PER_CELL = 60.0
 DEFAULT_MEM_MB = 6144
 DEFAULT_TOTAL_TIMEOUT = 900.0
-#: notebooks larger than this are not read (a learner's exercise is a few hundred kB)
-MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
-
-_OTTER_LINE = re.compile(
-    r"^\s*(import\s+otter|grader\s*=\s*otter\.Notebook\(.*\)|grader\.\w+\(.*\)"
-    r"|from\s+course_pkg\.grading\s+import\s+notebook_grader"
-    r"|grader\s*=\s*notebook_grader\(.*\))\s*;?\s*$"
-)
+#: address-space cap of the trusted grader process (the CLI sets it on itself): importing torch
+#: and the kernel client take ~4 GB; answers are refused above 64 MB of logical size
+DEFAULT_GRADER_MEM_MB = 8192
+#: seconds the command line's watchdog adds to --total-timeout before it ends the grader
+WATCHDOG_GRACE = 120.0
+#: seconds the trusted side may spend on a question beyond its calls into the kernel (decoding,
+#: comparing, rules); past it the question is stopped and scores 0
+TRUSTED_GRACE = 30.0
 #: imported in the kernel before the learner's cells (not charged to their time limits)
 WARMUP = ("import course_pkg.grading.agent, dill, numpy, torch\n"
           "del course_pkg, dill, numpy, torch")
-_CHECK = re.compile(r"grader\.check\(\s*['\"]([^'\"]+)['\"]\s*\)")
 NOT_TAMPER_PROOF = ("NOT TAMPER-PROOF: the notebook ran without the sandbox ({why}); its code "
                     "could have changed this result. Fine for checking your own work; graders "
                     "need bubblewrap (Linux).")
-
-
-class GradingError(RuntimeError):
-    """The notebook cannot be graded at all (unknown exercise, missing tests)."""
-
-
-@dataclass
-class TestCaseReport:
-    name: str
-    hidden: bool
-    passed: bool
-    message: str
-
-
-@dataclass
-class QuestionReport:
-    """Score of one question; ``error`` says why its tests could not run (timeout, crash...)."""
-
-    name: str
-    score: float
-    max: float
-    tests: list[TestCaseReport] = field(default_factory=list)
-    error: str | None = None
-
-
-@dataclass
-class CellIssue:
-    """A learner cell that was skipped because it failed."""
-
-    cell: int  # 1-based position in the notebook (markdown cells included)
-    status: str  # "error" | "timeout" | "dead" | "memory" | "not run"
-    message: str
-    source: str  # first line of the cell
-
-
-@dataclass
-class GradeReport:
-    notebook: str
-    exercise: str
-    questions: list[QuestionReport]
-    cells: list[CellIssue]
-    total: float
-    max: float
-    seconds: float
-    messages: list[str] = field(default_factory=list)
-    sandboxed: bool = False
-
-    @property
-    def percent(self) -> float:
-        return 100.0 * self.total / self.max if self.max else 0.0
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["percent"] = round(self.percent, 2)
-        d["seconds"] = round(self.seconds, 2)
-        return d
-
-    def table(self) -> str:
-        """Per-question table, total, then each failing test's message and notes."""
-        lines = [f"{self.notebook}  (exercise {self.exercise})", ""]
-        lines.append(f"{'question':<10}{'score':>8}{'max':>8}   tests passed")
-        for q in self.questions:
-            passed = sum(t.passed for t in q.tests)
-            note = f"{passed}/{len(q.tests)}" if q.tests else "-"
-            if q.error:
-                note += f"   ({q.error})"
-            lines.append(f"{q.name:<10}{_fmt(q.score):>8}{_fmt(q.max):>8}   {note}")
-        lines.append(f"{'total':<10}{_fmt(self.total):>8}{_fmt(self.max):>8}   "
-                     f"{self.percent:.1f} %")
-        failing = [(q.name, t) for q in self.questions for t in q.tests if not t.passed]
-        if failing:
-            lines += ["", "Failing tests:"]
-            for qname, t in failing:
-                kind = "hidden" if t.hidden else "public"
-                lines.append(f"  {qname} {t.name} ({kind}): {t.message}")
-        if self.cells:
-            lines += ["", "Skipped cells (their definitions are missing while grading):"]
-            for c in self.cells:
-                lines.append(f"  cell {c.cell} [{c.status}] {c.message}\n      > {c.source}")
-        for m in self.messages:
-            lines += ["", m]
-        return "\n".join(lines)
-
-
-def _fmt(x: float) -> str:
-    return f"{x:g}" if float(x).is_integer() else f"{x:.2f}"
-
-
-# -- exercise identification ------------------------------------------------------------------
-def identify_exercise(nb: dict | None, path: Path, root: Path) -> str:
-    """The exercise a notebook belongs to: metadata first, then the file name.
-
-    The file name matches when it contains a master's name (``alice_ex01_supervised_learning``)
-    or its ``exNN`` prefix as a separate token (``ex01_alice.ipynb``).
-    """
-    names = list_masters(root)
-    meta = nb.get("metadata") if isinstance(nb, dict) else None
-    otter = meta.get("otter") if isinstance(meta, dict) else None
-    name = otter.get("assignment_name") if isinstance(otter, dict) else None
-    if isinstance(name, str) and name in names:
-        return name
-    stem = path.stem.lower()
-    for n in names:
-        if n in stem:
-            return n
-    for n in names:
-        prefix = n.split("_", 1)[0]
-        if re.search(rf"(^|[^a-z0-9]){re.escape(prefix)}([^0-9]|$)", stem):
-            return n
-    raise GradingError(
-        f"cannot tell which exercise {path} is (no otter metadata, and the file name contains "
-        f"none of {names}); rename it or pass --exercise"
-    )
-# -- the learner's cells ----------------------------------------------------------------------
-def is_otter_cell(source: str) -> bool:
-    """True for cells made only of ``import otter`` / ``grader = otter.Notebook(...)`` /
-    ``grader.check(...)`` lines (and comments): the grader skips them."""
-    lines = [ln for ln in source.splitlines() if ln.strip() and not ln.strip().startswith("#")]
-    return bool(lines) and all(_OTTER_LINE.match(ln) for ln in lines)
-
-
-def _first_line(source: str) -> str:
-    for ln in source.splitlines():
-        if ln.strip():
-            return ln.strip()[:100]
-    return ""
 
 
 def _describe(res: CellResult, timeout: float, mem_mb: int | None) -> tuple[str, str]:
@@ -194,6 +89,8 @@ def _describe(res: CellResult, timeout: float, mem_mb: int | None) -> tuple[str,
     if res.status == "timeout":
         how = "killed" if res.kernel_lost else "interrupted"
         return "timeout", f"did not finish within {timeout:g} s (--timeout-per-cell); {how}"
+    if res.status == "dead" and res.ename == "DiskQuotaExceeded":
+        return "disk", str(res.evalue)
     if res.status == "dead":
         return "dead", (
             "the kernel died while running it (os._exit, a crash in native code, or the memory "
@@ -202,85 +99,76 @@ def _describe(res: CellResult, timeout: float, mem_mb: int | None) -> tuple[str,
     return "error", f"{res.ename}: {(res.evalue or '')[:300]}"
 
 
+def bound_grader(mem_mb: int | None, total_timeout: float) -> None:
+    """Bound this grader process (the command line calls it before grading one notebook).
 
-
-# -- test files -------------------------------------------------------------------------------
-def question_files(exercise: str, root: Path) -> list[Path]:
-    tests_dir = output_paths(exercise, root)["tests"]
-    files = sorted(tests_dir.glob("*.py"), key=lambda p: _natural_key(p.stem))
-    if not files:
-        raise GradingError(f"no tests for {exercise} in {tests_dir}: run `make exercises`")
-    return files
-
-
-def _natural_key(s: str) -> list:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
-
-
-def load_questions(exercise: str, root: Path) -> list[Question]:
-    return [load_question(f) for f in question_files(exercise, root)]
-
-
-# -- reading a notebook safely ----------------------------------------------------------------
-def read_regular_file(path: Path, limit: int = MAX_NOTEBOOK_BYTES) -> bytes:
-    """The bytes of ``path`` if it is a regular file (not a link, FIFO, device or folder) of at
-    most ``limit`` bytes; raises ``ValueError`` saying what it is otherwise."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as err:
-        if os.path.islink(path):
-            raise ValueError("a symbolic link, not a regular file") from None
-        raise ValueError(f"cannot be opened ({err.strerror})") from None
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError("not a regular file")
-        if st.st_size > limit:
-            raise ValueError(f"larger than {limit // 2**20} MB")
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"larger than {limit // 2**20} MB")
-    return data
-
-
-def read_learner_notebook(path: Path, messages: list[str]) -> tuple[dict | None, list]:
-    """Read a notebook leniently (plain JSON, no schema validation).
-
-    Returns the notebook dict (``None`` if unreadable, with a note in ``messages``) and its code
-    cells as ``(1-based cell position, source)``, otter's own cells included.
+    - memory: soft ``RLIMIT_AS`` of ``mem_mb`` (the kernel's own, lower cap is set by prlimit
+      when it starts), so a comparison gone wrong raises ``MemoryError`` in a test instead of
+      taking the machine's memory from the other graders of ``grade-all``;
+    - time: a watchdog thread ends the process (exit code 3, a message on stderr) when it runs
+      :data:`WATCHDOG_GRACE` seconds past ``total_timeout``; ``grade-all`` then writes a
+      "not graded" row. SIGTERM ends it cleanly (the work folder is removed).
     """
+    import os
+    import resource
+    import sys
+
+    if mem_mb:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = mem_mb * 1024 * 1024
+        if hard != resource.RLIM_INFINITY:
+            cap = min(cap, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    limit = total_timeout + WATCHDOG_GRACE
+
+    def watchdog():
+        time.sleep(limit)
+        print(f"error: the grader exceeded its own time bound ({limit:g} s); no grade",
+              file=sys.stderr, flush=True)
+        _cleanup_now()
+        os._exit(3)
+
+    threading.Thread(target=watchdog, name="grader-watchdog", daemon=True).start()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+_LIVE_KERNELS: list[GradingKernel] = []
+
+
+def _cleanup_now() -> None:
+    for k in list(_LIVE_KERNELS):
+        try:
+            k.close()
+        except Exception:  # noqa: BLE001 - best effort while exiting
+            pass
+
+
+def _on_sigterm(signum, frame):
+    raise SystemExit(143)
+
+
+@contextlib.contextmanager
+def trusted_time_bound(seconds: float):
+    """Raise :class:`GraderTimeout` in this (main) thread after ``seconds`` of wall time.
+
+    Bounds the trusted grader's own work on an answer (decoding, comparing), which the kernel's
+    time limits do not cover. Outside the main thread it does nothing (signals cannot be used
+    there); the command line's watchdog still bounds the whole run."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _alarm(signum, frame):
+        raise GraderTimeout(f"the grader stopped checking this answer after {seconds:.0f} s")
+
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        nb = json.loads(read_regular_file(path).decode("utf-8"))
-        if not isinstance(nb, dict):
-            raise TypeError("the file is not a JSON object")
-        raw_cells = nb["cells"]
-        if not isinstance(raw_cells, list):
-            raise TypeError("'cells' is not a list")
-    except Exception as err:  # noqa: BLE001 - any unreadable file is graded 0
-        messages.append(f"The notebook could not be read ({type(err).__name__}: {err}); "
-                        "every question scores 0.")
-        return None, []
-    cells = []
-    for i, cell in enumerate(raw_cells, start=1):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        src = cell.get("source", "")
-        src = "".join(s for s in src if isinstance(s, str)) if isinstance(src, list) else str(src)
-        if src.strip():
-            cells.append((i, src))
-    return nb, cells
-
-
-def schedule(cells: list[tuple[int, str]], questions: list[Question]) -> list[tuple[int, str]]:
-    """``(position, question)`` in grading order: each question right after the cells before its
-    first ``grader.check`` cell; questions without a check cell after every cell."""
-    first: dict[str, int] = {}
-    for pos, src in cells:
-        for name in _CHECK.findall(src):
-            first.setdefault(name, pos)
-    end = max((p for p, _ in cells), default=0) + 1
-    order = [(first.get(q.name, end), q.name) for q in questions]
-    return sorted(order, key=lambda t: (t[0], _natural_key(t[1])))
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 # -- running the learner's cells --------------------------------------------------------------
@@ -299,7 +187,7 @@ class _Runner:
         return self.deadline - time.monotonic()
 
     def _skip(self, index: int, source: str, status: str, message: str) -> None:
-        self.issues.setdefault(index, CellIssue(index, status, message, _first_line(source)))
+        self.issues.setdefault(index, CellIssue(index, status, message, first_line(source)))
 
     def ran(self) -> list[str]:
         """Sources of the cells run so far that did not fail."""
@@ -336,19 +224,29 @@ class _Runner:
             self.k.restarts_pending = True
 
 
-def _grade_question(q: Question, exercise: str, session: Session, runner: _Runner
-                    ) -> QuestionReport:
-    results, error = run_question(q, session)
+def _grade_question(q: Question, exercise: str, session: Session, runner: _Runner,
+                    budget: float) -> QuestionReport:
+    """Run ``q``'s tests (and check its rule) within ``budget`` seconds of wall time."""
     report = QuestionReport(q.name, 0.0, q.points)
+    cells = runner.ran()
+    try:
+        with trusted_time_bound(budget):
+            results, error = run_question(q, session)
+    except GraderTimeout as err:
+        session.lost = session.stopped = True
+        report.error = f"{err}: the answer took too long to check; this question scores 0"
+        report.tests = [TestCaseReport(c.name, c.hidden, False, report.error) for c in q.cases]
+        return report
+    results = explain_failures(exercise, q, results, cells, session.returned_none)
     report.tests = [TestCaseReport(r.name, r.hidden, r.passed, r.message) for r in results]
     report.error = error
     report.score = min(sum(r.points for r in results if r.passed), q.points)
     rule = RULES.get((exercise, q.name))
     if rule is not None:
-        why = check_rule(rule, runner.ran())
-        report.tests.append(TestCaseReport(f"rule: {rule.text}", False, why is None,
-                                           "kept" if why is None else
-                                           f"{rule.function} {why}: this question scores 0"))
+        why = check_rule(rule, cells)
+        report.rules.append(RuleReport(rule.text, why is None, rule.how,
+                                       "" if why is None else
+                                       f"{rule.function} {why}: this question scores 0"))
         if why is not None:
             report.score = 0.0
     return report
@@ -394,16 +292,23 @@ def grade_notebook(
         raise GradingError(f"the grading sandbox does not work here: {why}")
     use_sandbox = works if sandbox is None else bool(sandbox)
     nb, cells = read_learner_notebook(path, messages)
-    exercise = exercise or identify_exercise(nb, path, root)
+    exercise = identify_exercise(path, root, nb=nb, exercise=exercise, messages=messages)
     questions = load_questions(exercise, root)
     reports = {q.name: QuestionReport(q.name, 0.0, q.points) for q in questions}
     if not use_sandbox:
         messages.append(NOT_TAMPER_PROOF.format(why=why))
     issues: list[CellIssue] = []
     if nb is not None:
-        kernel = GradingKernel(mem_mb=mem_mb, interrupt_grace=interrupt_grace,
-                               sandbox=use_sandbox, cpu_seconds=int(total_timeout) + 60,
-                               startup_timeout=max(180.0, timeout_per_cell), warmup=WARMUP)
+        # SIGTERM (grade-all's limit, a user) ends the grader through SystemExit and the
+        # `finally` below; it is held back until the kernel's work folder is registered
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            kernel = GradingKernel(mem_mb=mem_mb, interrupt_grace=interrupt_grace,
+                                   sandbox=use_sandbox, cpu_seconds=int(total_timeout) + 60,
+                                   startup_timeout=max(180.0, timeout_per_cell), warmup=WARMUP)
+            _LIVE_KERNELS.append(kernel)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         try:
             shutil.copyfile(path, Path(kernel.cwd) / "notebook.ipynb")
             kernel.start()
@@ -417,8 +322,11 @@ def grade_notebook(
                     continue
                 q_deadline = min(deadline, time.monotonic() + 3 * timeout_per_cell)
                 session = Session(kernel, timeout_per_cell, q_deadline)
-                reports[name] = _grade_question(by_name[name], exercise, session, runner)
+                budget = q_deadline - time.monotonic() + TRUSTED_GRACE
+                reports[name] = _grade_question(by_name[name], exercise, session, runner, budget)
                 if session.lost:
+                    if session.stopped:  # stopped mid-call: the kernel may still be busy
+                        kernel.restart()
                     kernel.restarts_pending = True
                     runner.run_until(position)
             issues = sorted(runner.issues.values(), key=lambda c: c.cell)
@@ -426,6 +334,7 @@ def grade_notebook(
             raise GradingError(f"grading {path} failed: {err}") from err
         finally:
             kernel.close()
+            _LIVE_KERNELS.remove(kernel)
     qreports = [reports[q.name] for q in questions]
     if any(c.status == "memory" for c in issues) or any(
         q.error and "memory" in q.error for q in qreports
@@ -439,16 +348,7 @@ def grade_notebook(
                        time.monotonic() - t0, messages, sandboxed=use_sandbox)
 
 
-def default_json_path(notebook: str | Path) -> Path:
-    """``grades/<notebook stem>.json`` under the current directory."""
-    return Path("grades") / f"{Path(notebook).stem}.json"
-
-
-def write_json(report: GradeReport, out: str | Path) -> Path:
-    """Write the JSON report atomically (a temporary file renamed over ``out``)."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmp, out)
-    return out
+__all__ = ["CellIssue", "GradeReport", "GradingError", "MAX_NOTEBOOK_BYTES", "QuestionReport",
+           "RuleReport", "TestCaseReport", "bound_grader", "default_json_path", "grade_notebook",
+           "identify_exercise", "is_otter_cell", "natural_key", "question_files",
+           "read_regular_file", "safe_text", "trusted_time_bound", "write_json"]

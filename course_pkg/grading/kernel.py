@@ -108,6 +108,8 @@ class GradingKernel:
     startup_timeout: float = 90.0
     interrupt_grace: float = 5.0
     max_output_chars: int = 200_000
+    #: MB the kernel may write into its work folder (0: unwatched); checked while a cell runs
+    disk_mb: int = 512
     #: code run after every (re)start, before any cell, under ``startup_timeout`` (the grader
     #: imports its agent, torch and numpy here, so that their import time is not charged to the
     #: learner's first cell)
@@ -130,7 +132,8 @@ class GradingKernel:
 
     @property
     def limits(self) -> Limits:
-        return Limits(mem_mb=int(self.mem_mb or 0), cpu_seconds=int(self.cpu_seconds or 0))
+        return Limits(mem_mb=int(self.mem_mb or 0), cpu_seconds=int(self.cpu_seconds or 0),
+                      disk_mb=int(self.disk_mb or 0))
 
     # -- life cycle ------------------------------------------------------------------------
     def _spec(self) -> KernelSpec:
@@ -252,6 +255,31 @@ class GradingKernel:
                           f"({type(err).__name__}); was its messaging code changed?",
                           "".join(out), kernel_lost=True)
 
+    def _over_disk_quota(self) -> bool:
+        return bool(self.disk_mb) and workdir_bytes(self.cwd) > self.disk_mb * 1024 * 1024
+
+    def _disk_quota_hit(self, t0: float, out: list[str]) -> CellResult:
+        """The kernel wrote more than ``disk_mb`` into its work folder: kill it, delete what it
+        wrote (the notebook copy and the IPython profile stay) and start a fresh kernel."""
+        self.shutdown()
+        keep = {"notebook.ipynb", ".ipython"}
+        for e in os.scandir(self.cwd):
+            if e.name in keep:
+                continue
+            if e.is_dir(follow_symlinks=False):
+                shutil.rmtree(e.path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(e.path)
+                except OSError:
+                    pass
+        self.restarts += 1
+        self.start()
+        return CellResult("dead", time.monotonic() - t0, "DiskQuotaExceeded",
+                          f"wrote more than {self.disk_mb} MB into the grading folder (files are "
+                          "not part of an exercise's answer); the kernel was restarted",
+                          "".join(out), kernel_lost=True)
+
     def run(self, code: str, timeout: float) -> CellResult:
         """Run ``code`` and wait at most ``timeout`` seconds (plus the interrupt grace).
 
@@ -281,6 +309,8 @@ class GradingKernel:
                     pass
                 deadline = now + self.interrupt_grace
                 continue
+            if self._over_disk_quota():
+                return self._disk_quota_hit(t0, out)
             try:
                 msg = self.kc.get_iopub_msg(timeout=min(0.25, deadline - now))
             except queue.Empty:
@@ -305,11 +335,41 @@ class GradingKernel:
                 ename, evalue = content.get("ename"), content.get("evalue")
             elif mtype == "status" and content.get("execution_state") == "idle":
                 break
+        if self._over_disk_quota():
+            return self._disk_quota_hit(t0, out)
         seconds = time.monotonic() - t0
         if interrupted:
             return CellResult("timeout", seconds, ename, evalue, "".join(out))
         status = "error" if ename is not None else "ok"
         return CellResult(status, seconds, ename, evalue, "".join(out))
+
+
+#: more entries than this in a work folder count as over any quota (and keep the walk cheap)
+MAX_WORKDIR_ENTRIES = 20_000
+
+
+def workdir_bytes(path: str) -> int:
+    """Bytes allocated under ``path`` (files, folders, links; not followed); a folder with more
+    than :data:`MAX_WORKDIR_ENTRIES` entries counts as infinitely large."""
+    total, stack, seen = 0, [path], 0
+    while stack:
+        try:
+            it = os.scandir(stack.pop())
+        except OSError:
+            continue
+        with it:
+            for e in it:
+                seen += 1
+                if seen > MAX_WORKDIR_ENTRIES:
+                    return 1 << 62
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                total += st.st_blocks * 512
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+    return total
 
 
 def prefix_has_limits() -> bool:

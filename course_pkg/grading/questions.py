@@ -13,7 +13,7 @@ import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
-from .boundary import RemoteFailure, Session
+from .boundary import GraderTimeout, RemoteFailure, Session
 
 
 @dataclass
@@ -91,7 +91,10 @@ def load_question(path: Path) -> Question:
 
 def failure_message(err: BaseException) -> str:
     """What the learner sees for a failing test: the message, never source or traceback."""
-    if isinstance(err, AssertionError):
+    raised = getattr(err, "course_raised_by_learner", None)
+    if isinstance(raised, str):
+        msg = f"calling your code raised {raised[:80]}: {err}".strip()
+    elif isinstance(err, AssertionError):
         msg = str(err).strip() or "an assertion of the test failed"
     elif isinstance(err, RemoteFailure):
         msg = str(err)
@@ -127,7 +130,7 @@ def run_question(question: Question, session: Session) -> tuple[list[CaseResult]
     try:
         env = session.lookup(question.names)
     except BaseException as err:  # noqa: BLE001 - the kernel may fail in any way
-        if isinstance(err, KeyboardInterrupt):
+        if isinstance(err, (KeyboardInterrupt, GraderTimeout)):
             raise
         error = f"the notebook's names could not be read: {failure_message(err)}"
         env = None
@@ -142,7 +145,7 @@ def run_question(question: Question, session: Session) -> tuple[list[CaseResult]
             passed, message = True, "passed"
         except catch as err:
             passed, message = False, failure_message(err)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, GraderTimeout):
             raise
         except BaseException as err:  # noqa: BLE001 - SystemExit & co. from a test: a failure
             passed, message = False, failure_message(err)

@@ -15,6 +15,8 @@ import ast
 import re
 from dataclasses import dataclass, field
 
+from .submission import parse_cell
+
 DYNAMIC = {"eval", "exec", "compile", "__import__", "globals", "vars", "locals", "importlib",
            "sys.modules", "builtins", "__builtins__"}
 
@@ -28,6 +30,9 @@ class Rule:
     required: tuple[str, ...] = ()  # at least one of these must be used
     no_loop_over: int | None = None  # index of the parameter that no loop may iterate over
     also_forbidden_functions: tuple[str, ...] = field(default=())  # learner functions
+    #: how the rule is enforced: "source" (read from the notebook's code here) or
+    #: "construction+source" (the forbidden course_pkg code is also absent while grading)
+    how: str = "source"
 
 
 RULES: dict[tuple[str, str], Rule] = {
@@ -62,11 +67,7 @@ _CODE_MAGIC = re.compile(r"^\s*%{1,2}(run|load|load_ext|time|timeit|prun|capture
 
 
 def _parse(source: str) -> ast.Module | None:
-    src = "\n".join("pass" if _MAGIC.match(ln) else ln for ln in source.splitlines())
-    try:
-        return ast.parse(src)
-    except (SyntaxError, ValueError):
-        return None
+    return parse_cell(source)
 
 
 def _qualname(node: ast.AST, aliases: dict[str, str]) -> str | None:

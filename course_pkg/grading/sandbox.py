@@ -12,7 +12,9 @@ What the kernel sees (:func:`bwrap_argv`):
 - ``course_pkg`` read-only at ``/course/course_pkg`` (``PYTHONPATH=/course``): the course's
   repository, hence ``solutions/`` (the hidden tests), is not mounted at all;
 - one writable folder, the per-notebook work folder (notebook copy, kernel sockets, exchange
-  files), and a private ``/tmp``;
+  files; its size is watched by :class:`course_pkg.grading.kernel.GradingKernel`, which kills a
+  kernel that writes more than ``Limits.disk_mb`` into it), and a private ``/tmp``: a tmpfs of
+  at most ``Limits.tmp_mb`` (``--size``), so it cannot fill the host's RAM;
 - no network (``--unshare-net``), its own PID namespace (``--unshare-pid``: it cannot see or
   signal the grader, and ``--die-with-parent`` kills every process it started, ``setsid`` or not,
   when the grader closes it), its own session (``--new-session``: no terminal injection);
@@ -49,7 +51,9 @@ class Limits:
     mem_mb: int = 6144  # RLIMIT_AS: importing torch alone reserves ~3.2 GB of address space
     cpu_seconds: int = 1200  # RLIMIT_CPU: CPU time of the kernel process in all
     processes: int = 512  # RLIMIT_NPROC (threads count; per user: nobody's processes in all)
-    file_mb: int = 256  # RLIMIT_FSIZE: largest file the kernel may write
+    file_mb: int = 64  # RLIMIT_FSIZE: largest file the kernel may write
+    tmp_mb: int = 256  # size of the sandbox's private /tmp (a tmpfs: host RAM)
+    disk_mb: int = 512  # what the kernel may write into its work folder (watched by the kernel)
 
 
 def _python_dirs() -> list[str]:
@@ -95,6 +99,10 @@ def _prlimit_argv(limits: Limits) -> list[str]:
 
 def bwrap_argv(workdir: str, course_pkg_dir: str, limits: Limits) -> list[str]:
     """The command prefix that runs a program inside the sandbox (see the module docstring)."""
+    from .container import container_argv, in_container_mode  # no bubblewrap: container.py
+
+    if in_container_mode():
+        return container_argv(workdir, course_pkg_dir, limits)
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise RuntimeError("bubblewrap (bwrap) is not installed")
@@ -112,7 +120,10 @@ def bwrap_argv(workdir: str, course_pkg_dir: str, limits: Limits) -> list[str]:
         elif p.is_dir():
             argv += ["--ro-bind", str(p), str(p)]
     argv += ["--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev", "/dev",
-             "--perms", "01777", "--tmpfs", "/tmp"]  # world-writable like a real /tmp
+             "--perms", "01777"]  # world-writable like a real /tmp, of bounded size
+    if limits.tmp_mb:
+        argv += ["--size", str(limits.tmp_mb * 1024 * 1024)]
+    argv += ["--tmpfs", "/tmp"]
     made: set[str] = {"/tmp", "/usr", "/etc"}
     binds = [(d, d, False) for d in _python_dirs()]
     binds.append((course_pkg_dir, f"{COURSE_MOUNT}/course_pkg", False))
@@ -140,13 +151,60 @@ def bwrap_argv(workdir: str, course_pkg_dir: str, limits: Limits) -> list[str]:
     return argv
 
 
-def prepare_workdir(prefix: str = "course-grade-") -> str:
-    """A fresh work folder the sandboxed kernel may write to (owned by nobody when we are root)."""
-    d = tempfile.mkdtemp(prefix=prefix)
+WORKDIR_PREFIX = "course-grade-"
+
+
+def prepare_workdir(prefix: str = WORKDIR_PREFIX) -> str:
+    """A fresh work folder the sandboxed kernel may write to (owned by nobody when we are root).
+
+    Its name holds our PID (``course-grade-<pid>-xxxx``) so that :func:`sweep_workdirs` can
+    remove the folders of graders that were killed before they could clean up.
+    """
+    sweep_workdirs()
+    d = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-")
     os.chmod(d, 0o755)
     if os.geteuid() == 0:
         os.chown(d, NOBODY_UID, NOBODY_GID)
     return d
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_workdirs(tmp: str | None = None) -> list[str]:
+    """Remove the work folders (notebook copy, kernel key) of graders that no longer run.
+
+    A grader removes its own folder when it ends, even on SIGTERM; this catches SIGKILL. Only
+    folders owned by us (or by nobody, when we are root) are touched. Returns what was removed.
+    """
+    tmp = tmp or tempfile.gettempdir()
+    removed = []
+    try:
+        entries = list(os.scandir(tmp))
+    except OSError:
+        return removed
+    owners = {os.geteuid()} | ({NOBODY_UID} if os.geteuid() == 0 else set())
+    for e in entries:
+        if not e.name.startswith(WORKDIR_PREFIX):
+            continue
+        pid = e.name[len(WORKDIR_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        try:
+            st = e.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if e.is_dir(follow_symlinks=False) and st.st_uid in owners:
+            shutil.rmtree(e.path, ignore_errors=True)
+            removed.append(e.path)
+    return removed
 
 
 def make_readable(path: str | Path) -> None:
@@ -156,7 +214,14 @@ def make_readable(path: str | Path) -> None:
 
 @functools.lru_cache(maxsize=1)
 def sandbox_status() -> tuple[bool, str]:
-    """``(True, how)`` when a sandboxed Python starts here, else ``(False, why not)``."""
+    """``(True, how)`` when a sandboxed Python starts here, else ``(False, why not)``: bubblewrap,
+    else the container mode of :mod:`course_pkg.grading.container` (root in a container)."""
+    from .container import choose_boundary
+
+    return choose_boundary(_bwrap_status)
+
+
+def _bwrap_status() -> tuple[bool, str]:
     if os.environ.get("COURSE_GRADING_NO_SANDBOX"):
         return False, "disabled by COURSE_GRADING_NO_SANDBOX"
     if not sys.platform.startswith("linux"):
@@ -164,7 +229,7 @@ def sandbox_status() -> tuple[bool, str]:
     if shutil.which("bwrap") is None:
         return False, ("bubblewrap is not installed (Debian/Ubuntu: `sudo apt-get install "
                        "bubblewrap`, or `make grade` as root installs it)")
-    workdir = prepare_workdir("course-grade-probe-")
+    workdir = prepare_workdir()
     course_pkg_dir = str(Path(__file__).resolve().parents[1])
     probe = ("import os, sys; sys.path.insert(0, '/course'); import course_pkg; "
              "open('ok', 'w').write(str(os.getuid()))")
@@ -187,4 +252,5 @@ def sandbox_status() -> tuple[bool, str]:
 
 __all__ = [
     "Limits", "bwrap_argv", "make_readable", "prepare_workdir", "sandbox_python", "sandbox_status",
+    "sweep_workdirs",
 ]
