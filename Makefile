@@ -22,7 +22,6 @@ help:
 	@echo "make autograder EX=ex01_supervised_learning  otter autograder zip for Gradescope"
 	@echo "make exercises regenerate exercises/ and solutions/ from solutions/masters/"
 	@echo "make release DEST=../l2l-student  student release (git repository, no solutions/)"
-	@echo "make release DEST=../l2l-student  student release (git repository, no solutions/)"
 	@echo "make bench     run the benchmarks into benchmarks/results.{json,md}"
 	@echo "make weights   retrain every checkpoint the chapters load"
 
@@ -178,36 +177,6 @@ autograder: $(STAMP)
 
 exercises: $(STAMP)
 	$(PY) -m course_pkg.grading assign-all
-
-# The student release (course_pkg/classroom/release.py): the book, the learner exercises, their
-# public tests, course_pkg and the set-up files, committed as a git repository in DEST (a folder
-# outside this one); nothing of solutions/ or the hidden tests (searched for before committing).
-# Run it again to publish an update (a new commit; nbgitpuller keeps the students' edits).
-release: $(STAMP)
-	@test -n "$(DEST)" || { echo "usage: make release DEST=../learning-to-learn-student"; exit 2; }
-	$(PY) -m course_pkg.classroom release "$(DEST)"
-
-# What tests/test_hub.py needs to run a real JupyterHub on 127.0.0.1 (see hub/README.md):
-# JupyterHub and nbgitpuller (hub/requirements.txt, the single-user additions) into .venv, and
-# JupyterHub's proxy, configurable-http-proxy, from the npm registry into the git-ignored
-# .cache/hub. Without npm the hub test skips with the reason (fails under CI=true).
-CHP_VERSION := 5.3.0
-CHP := .cache/hub/node_modules/.bin/configurable-http-proxy
-HUB_STAMP := $(VENV)/.hub-installed
-
-hub: $(HUB_STAMP) $(CHP)
-
-$(HUB_STAMP): $(STAMP) hub/requirements.txt
-	$(PY) -m pip install --quiet -r hub/requirements.txt
-	@touch $@
-
-$(CHP):
-	@if ! command -v npm >/dev/null 2>&1; then \
-	  echo "WARNING: npm is missing, so configurable-http-proxy cannot be installed (apt-get install npm)."; \
-	  echo "  The JupyterHub test will skip (and fail under CI=true)."; \
-	  case "$${CI:-}" in 1|true|TRUE|yes) exit 1;; *) exit 0;; esac; fi; \
-	mkdir -p .cache/hub && npm install --prefix .cache/hub --no-save --no-audit --no-fund \
-	  --loglevel=error configurable-http-proxy@$(CHP_VERSION) && test -x $@
 
 # The student release (course_pkg/classroom/release.py): the book, the learner exercises, their
 # public tests, course_pkg and the set-up files, committed as a git repository in DEST (a folder
