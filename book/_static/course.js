@@ -6,8 +6,8 @@
 //    switched off): a control whose aria-label does not contain its visible text is named by
 //    that text instead (WCAG 2.5.3 label in name; the label stays as its title); the bibliography's role="list"
 //    gets role="listitem" children (doc-biblioentry is not a list item in ARIA 1.2).
-// 3. Boxes that scroll sideways (wide tables and equations on a phone) take the keyboard focus,
-//    so that they can be scrolled without a mouse (WCAG 2.1.1).
+// 3. Display equations wider than the column are scaled to fit; boxes that still scroll sideways
+//    (wide tables on a phone) take the keyboard focus (WCAG 2.1.1); inline math never does.
 "use strict";
 
 (function () {
@@ -69,14 +69,58 @@
     Search.__coursePatched = true;
   }
 
-  function tabStops() {
-    const boxes = document.querySelectorAll(".cell_output .output, .bd-content .math.notranslate," +
-                                            " .bd-content mjx-container[display='true']");
-    for (const el of boxes) {
-      if (el.scrollWidth > el.clientWidth + 1 && !el.hasAttribute("tabindex")) {
-        el.setAttribute("tabindex", "0");
+  // A display equation wider than the column is scaled down to fit (to 70 % at least); one
+  // that still does not fit scrolls in its box (.course-scrolls), which then takes the keyboard
+  // focus. Inline math never scrolls and never takes the focus.
+  const MIN_SCALE = 0.7;
+  function fitEquations() {
+    for (const box of document.querySelectorAll(".bd-content div.math")) {
+      const eq = box.querySelector("mjx-container");
+      if (!eq) continue;
+      eq.style.fontSize = "";
+      const avail = box.clientWidth, need = eq.scrollWidth;
+      if (need > avail + 1) {
+        const scale = Math.max(MIN_SCALE, Math.floor((avail / need) * 1000) / 1000);
+        eq.style.fontSize = (scale * 100).toFixed(1) + "%";
+      }
+      const scrolls = box.scrollWidth > box.clientWidth + 1;
+      box.classList.toggle("course-scrolls", scrolls);
+      scrollStop(box, scrolls);
+    }
+    // an inline formula cannot break across lines: one wider than its paragraph is scaled too
+    for (const eq of document.querySelectorAll(".bd-content span.math > mjx-container")) {
+      eq.style.fontSize = "";
+      const block = eq.closest("p, li, td, th, dd, div") || eq.parentElement;
+      const avail = block.clientWidth, need = eq.getBoundingClientRect().width;
+      if (avail > 0 && need > avail) {
+        eq.style.fontSize = (Math.max(MIN_SCALE, Math.floor((avail / need) * 1000) / 1000) * 100)
+          .toFixed(1) + "%";
       }
     }
+  }
+
+  // Boxes that scroll sideways (wide tables on a phone) take the keyboard focus, so that they
+  // can be scrolled without a mouse (WCAG 2.1.1); boxes that fit do not.
+  function scrollStop(el, scrolls) {
+    if (scrolls && !el.hasAttribute("tabindex")) {
+      el.setAttribute("tabindex", "0");
+      el.dataset.courseScrollStop = "1";
+      if (!el.hasAttribute("role")) el.setAttribute("role", "region");
+      if (!el.hasAttribute("aria-label")) el.setAttribute("aria-label", "scrollable content");
+    } else if (!scrolls && el.dataset.courseScrollStop === "1") {
+      el.removeAttribute("tabindex");
+      el.removeAttribute("role");
+      el.removeAttribute("aria-label");
+      delete el.dataset.courseScrollStop;
+    }
+  }
+
+  function tabStops() {
+    for (const el of document.querySelectorAll(".cell_output .output.text_html," +
+                                               " .pst-scrollable-table-container")) {
+      scrollStop(el, el.scrollWidth > el.clientWidth + 1);
+    }
+    fitEquations();
   }
 
   function fixAria() {
@@ -108,10 +152,29 @@
     patchSearch();
     tabStops();
     window.addEventListener("resize", tabStops);
-    // MathJax typesets after load: check its boxes again once it is done
+    window.addEventListener("beforeprint", tabStops);
+    window.addEventListener("afterprint", tabStops);
+    // MathJax typesets after load: fit its equations once it is done, then say so
+    // (<html data-course-layout="done">, the signal the browser tests wait for)
+    const done = () => { tabStops(); document.documentElement.dataset.courseLayout = "done"; };
     if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
-      MathJax.startup.promise.then(tabStops);
-    }
+      MathJax.startup.promise.then(done);
+    } else if (document.querySelector(".math")) {
+      // MathJax loads after this script (defer): wait for its startup promise
+      window.addEventListener("load", () => {
+        if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+          MathJax.startup.promise.then(done);
+        } else done();
+      });
+    } else done();
+  }
+  // MathJax puts every formula in the Tab order (its context menu): 100+ Tab stops on a chapter
+  // before the first figure. The menu stays on right click / long press; keyboard users reach
+  // the controls. (This script runs before the deferred MathJax reads its configuration.)
+  if (window.MathJax && !window.MathJax.version) {
+    const opts = (window.MathJax.options = window.MathJax.options || {});
+    const menu = (opts.menuOptions = opts.menuOptions || {});
+    menu.settings = Object.assign(menu.settings || {}, {inTabOrder: false});
   }
   patchSearch();
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

@@ -19,8 +19,10 @@ function                   chapter      what moves
 =========================  ===========  ==================================================
 
 Every figure and table of the book takes its method colours, matplotlib defaults and table
-styling from :mod:`course_pkg.viz.palette` (``METHOD_COLORS``, ``use_course_style``,
-``style_table``).
+styling from :mod:`course_pkg.viz.palette`: ``method_color``/``method_label`` for methods only,
+``neutral_color``/``sequential_colors``/``category_colors`` for everything else,
+``use_course_style`` (a method-free colour cycle; each cell's figures are checked by
+:mod:`course_pkg.viz.colorguard`), ``style_table``.
 """
 
 from course_pkg.viz._base import StaticFigure, VizWidget, make_figure, static_mode
@@ -34,8 +36,14 @@ from course_pkg.viz.methods import (
 from course_pkg.viz.palette import (
     METHOD_COLORS,
     METHOD_LABELS,
+    category_colors,
     legend_outside,
     method_color,
+    method_label,
+    neutral_color,
+    register_methods,
+    sequential_colors,
+    series_color,
     style_table,
     use_course_style,
 )
@@ -46,11 +54,17 @@ __all__ = [
     "METHOD_LABELS",
     "StaticFigure",
     "VizWidget",
+    "category_colors",
     "fomaml_curvature",
     "imaml_lambda",
     "legend_outside",
     "make_figure",
     "method_color",
+    "method_label",
+    "neutral_color",
+    "register_methods",
+    "sequential_colors",
+    "series_color",
     "meta_loss_landscape",
     "method_comparison",
     "reptile_interpolation",

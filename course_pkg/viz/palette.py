@@ -1,4 +1,4 @@
-"""One colour per method across the course, and the look of every static figure and table.
+"""One colour per method across the course, and only for methods; the look of every figure.
 
 The method colours are Okabe & Ito's colour-blind-safe set (distinguishable with protanopia,
 deuteranopia and tritanopia); each has at least 3:1 contrast against the white plot background
@@ -6,9 +6,21 @@ deuteranopia and tritanopia); each has at least 3:1 contrast against the white p
 puts it in front of their JavaScript as ``CV_METHOD_COLORS``), so MAML is the same blue in a
 matplotlib figure and in a widget.
 
-- :data:`METHOD_COLORS`, :data:`METHOD_LABELS`, :func:`method_color`: colours and display names.
+A method colour means that method and nothing else: task optima, "after k steps" curves, goals,
+λ values and baselines take :func:`neutral_color`, :func:`sequential_colors` or
+:func:`category_colors`, which never return a method colour, and :func:`series_color` refuses a
+method colour for a label that does not name that method. :func:`use_course_style` puts no
+method colour in matplotlib's default cycle and (in IPython) checks every figure at the end of
+each cell (:mod:`course_pkg.viz.colorguard`).
+
+- Methods: :func:`register_methods` (the method registry of ``course_pkg.experiments`` calls it
+  with ``{name: (label, colour)}``), :func:`method_color`, :func:`method_label`,
+  :func:`method_for_label`, :func:`is_method_color`; :data:`METHOD_COLORS` and
+  :data:`METHOD_LABELS` are the live registry (same dict objects, updated in place).
+- Everything else: :func:`neutral_color`, :func:`sequential_colors`, :func:`category_colors`,
+  :func:`series_color`.
 - :func:`use_course_style`: matplotlib defaults for the book (2× PNGs, readable fonts, legends
-  with an opaque frame); call once per chapter.
+  with an opaque frame, a method-free colour cycle); call once per chapter.
 - :func:`legend_outside`: a legend below the panels or right of the axes (off the data).
 - :func:`style_table`: a pandas ``Styler`` with padded cells, rules, right-aligned numbers and
   display names for the columns, the same in JupyterLab as in the HTML book.
@@ -20,7 +32,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-#: Method -> colour (hex). "pretrained" and "reference" are the baselines drawn beside them.
+#: Method -> colour (hex), the live registry (see :func:`register_methods`). "pretrained" and
+#: "reference" are baselines drawn beside the methods: they are neutral greys, free for any use.
 METHOD_COLORS: dict[str, str] = {
     "maml": "#0072B2",       # blue
     "fomaml": "#D55E00",     # vermillion
@@ -33,13 +46,92 @@ METHOD_COLORS: dict[str, str] = {
     "pretrained": "#555555",  # grey: a baseline, not a method
     "reference": "#000000",
 }
-#: Method -> name shown in legends and tables.
+#: Method -> name shown in legends and tables (as in the text).
 METHOD_LABELS: dict[str, str] = {
     "maml": "MAML", "fomaml": "FOMAML", "reptile": "Reptile", "imaml": "iMAML",
     "protonet": "ProtoNet", "matching": "Matching net", "blackbox": "black-box",
     "metasgd": "Meta-SGD",
     "pretrained": "pretrained", "reference": "reference",
 }
+
+#: Greys for data, references, baselines and annotations (light to dark; ≥ 3:1 on white from
+#: index 1 on).
+NEUTRALS: tuple[str, ...] = ("#BBBBBB", "#767676", "#555555", "#333333", "#000000")
+#: Colours nearer than this (CIE76 ΔE in CIELAB) to a method colour count as that colour.
+MIN_DELTA_E = 12.0
+#: Unordered things that are not methods (tasks, goals, optima): ≥ 3:1 on white, ≥ 30 ΔE from
+#: every method colour; also matplotlib's default cycle in the book ("C0"…"C5").
+CATEGORIES: tuple[str, ...] = ("#332288", "#E31A1C", "#33A02C", "#8B008B", "#2F4F4F", "#661100")
+# a matplotlib colormap whose samples stay ≥ 20 ΔE away from every method colour (tested)
+_SEQUENTIAL = ("Purples", 0.35, 1.0)
+
+
+def _key(name: str) -> str:
+    m = re.match(r"\s*([A-Za-z][A-Za-z-]*)", name)
+    return m.group(1).lower().replace("-", "") if m else ""
+
+
+def _hex(color: Any) -> str:
+    import matplotlib.colors as mcolors
+
+    return mcolors.to_hex(color, keep_alpha=False).upper()
+
+
+def _lab(color: Any) -> tuple[float, float, float]:
+    """CIELAB (D65) of a matplotlib colour."""
+    import matplotlib.colors as mcolors
+
+    rgb = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+           for c in mcolors.to_rgb(color)]
+    xyz = (
+        (0.4124 * rgb[0] + 0.3576 * rgb[1] + 0.1805 * rgb[2]) / 0.95047,
+        0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2],
+        (0.0193 * rgb[0] + 0.1192 * rgb[1] + 0.9505 * rgb[2]) / 1.08883,
+    )
+    f = [v ** (1 / 3) if v > 0.008856 else 7.787 * v + 16 / 116 for v in xyz]
+    return 116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])
+
+
+def _chroma(color: Any) -> float:
+    _, a, b = _lab(color)
+    return (a * a + b * b) ** 0.5
+
+
+def delta_e(c1: Any, c2: Any) -> float:
+    """CIE76 colour difference of two matplotlib colours (0: identical; ~2: just noticeable)."""
+    l1, l2 = _lab(c1), _lab(c2)
+    return sum((x - y) ** 2 for x, y in zip(l1, l2, strict=True)) ** 0.5
+
+
+def register_methods(methods: Mapping[str, tuple[str, str]], *, replace: bool = False) -> None:
+    """Register methods as ``{name: (label, colour)}`` (e.g. ``{"maml": ("MAML", "#0072B2")}``).
+
+    ``replace=True`` first forgets every registered method. Raises ``ValueError`` when two
+    chromatic methods would share a colour (ΔE < :data:`MIN_DELTA_E`) or a colour is not a
+    colour; the registry is unchanged then. ``METHOD_COLORS``/``METHOD_LABELS`` are updated in
+    place, so modules that imported them see the change.
+    """
+    colors = {} if replace else dict(METHOD_COLORS)
+    labels = {} if replace else dict(METHOD_LABELS)
+    for name, spec in methods.items():
+        try:
+            label, color = spec
+            color = _hex(color)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"method {name!r}: need (label, colour), got {spec!r}") from exc
+        key = _key(name)
+        if not key or key != name.lower().replace("-", ""):
+            raise ValueError(f"method name {name!r}: use one word of letters (e.g. 'maml')")
+        colors[key], labels[key] = color, str(label)
+    chromatic = [(k, c) for k, c in colors.items() if _chroma(c) >= 5]
+    for i, (k1, c1) in enumerate(chromatic):
+        for k2, c2 in chromatic[i + 1:]:
+            if delta_e(c1, c2) < MIN_DELTA_E:
+                raise ValueError(f"methods {k1!r} and {k2!r} would share a colour ({c1}, {c2})")
+    METHOD_COLORS.clear()
+    METHOD_COLORS.update(colors)
+    METHOD_LABELS.clear()
+    METHOD_LABELS.update(labels)
 
 
 def method_color(method: str) -> str:
@@ -48,17 +140,110 @@ def method_color(method: str) -> str:
 
     Raises ``KeyError`` naming the known methods for an unknown name.
     """
-    m = re.match(r"\s*([A-Za-z][A-Za-z-]*)", method)
-    key = m.group(1).lower().replace("-", "") if m else ""
+    key = _key(method)
     if key not in METHOD_COLORS:
         raise KeyError(f"no colour for method {method!r}; known: {sorted(METHOD_COLORS)}")
     return METHOD_COLORS[key]
 
 
-def use_course_style() -> None:
+def method_label(method: str) -> str:
+    """The display name of ``method`` (``"maml"`` -> ``"MAML"``); ``KeyError`` when unknown."""
+    key = _key(method)
+    if key not in METHOD_LABELS:
+        raise KeyError(f"no method {method!r}; known: {sorted(METHOD_LABELS)}")
+    return METHOD_LABELS[key]
+
+
+def method_for_label(label: str) -> str | None:
+    """The method a legend label names by its first word (``"MAML, K = 5"`` -> ``"maml"``),
+    or ``None`` (``"task optimum"``, ``"after 5 steps"``, ``"$\\theta$"``)."""
+    key = _key(label) if label and not label.startswith("_") else ""
+    return key if key in METHOD_COLORS else None
+
+
+def is_method_color(color: Any) -> str | None:
+    """The chromatic method whose colour ``color`` is (within :data:`MIN_DELTA_E`), or ``None``.
+
+    Greys (the baselines' colours included) belong to no method."""
+    try:
+        if _chroma(color) < 5:
+            return None
+    except ValueError:
+        return None
+    best = min(((delta_e(color, c), k) for k, c in METHOD_COLORS.items() if _chroma(c) >= 5),
+               default=(float("inf"), None))
+    return best[1] if best[0] < MIN_DELTA_E else None
+
+
+def neutral_color(level: int = 2) -> str:
+    """A grey for data, references, baselines and annotations: ``level`` 0 (light) to 4 (black)."""
+    if not 0 <= level < len(NEUTRALS):
+        raise ValueError(f"level must be 0..{len(NEUTRALS) - 1}, got {level}")
+    return NEUTRALS[level]
+
+
+def _ramp(spec: tuple[str, float, float], n: int) -> list[str]:
+    import matplotlib as mpl
+
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    name, lo, hi = spec
+    cmap = mpl.colormaps[name]
+    ts = [lo + (hi - lo) * (i / (n - 1) if n > 1 else 1.0) for i in range(n)]
+    return [_hex(cmap(t)) for t in ts]
+
+
+def sequential_colors(n: int) -> list[str]:
+    """``n`` colours, light to dark, for an ordered quantity that is not a method (steps k, λ,
+    K, iterations); never a method colour."""
+    return _ramp(_SEQUENTIAL, n)
+
+
+def category_colors(n: int) -> list[str]:
+    """``n`` ≤ 6 distinct colours for unordered things that are not methods (tasks, goals,
+    task optima); never a method colour. More than 6: use :func:`sequential_colors`."""
+    if not isinstance(n, int) or not 1 <= n <= len(CATEGORIES):
+        raise ValueError(f"category_colors: n must be 1..{len(CATEGORIES)}, got {n!r} "
+                         "(more categories: sequential_colors(n))")
+    return list(CATEGORIES[:n])
+
+
+def series_color(label: str, color: Any = None) -> str:
+    """The colour to draw the series ``label`` in, checked.
+
+    A label that names a method (:func:`method_for_label`) gets its method's colour (``color``
+    must then be ``None`` or that colour). Any other label needs ``color`` and gets it, unless
+    it is a method colour: ``ValueError`` (say ``neutral_color()``, ``sequential_colors(n)``
+    or ``category_colors(n)`` instead).
+    """
+    method = method_for_label(label)
+    if method is not None:
+        own = METHOD_COLORS[method]
+        if color is not None and is_method_color(color) not in (None, method) \
+                and _hex(color) != own:
+            raise ValueError(f"{label!r} is {METHOD_LABELS[method]}: draw it in its colour {own}, "
+                             f"not {_hex(color)}")
+        return own
+    if color is None:
+        raise ValueError(f"{label!r} is not a method: pass a colour from neutral_color(), "
+                         "sequential_colors(n) or category_colors(n)")
+    owner = is_method_color(color)
+    if owner is not None:
+        raise ValueError(f"{_hex(color)} is {METHOD_LABELS[owner]}'s colour; {label!r} is not "
+                         f"{METHOD_LABELS[owner]}: use neutral_color(), sequential_colors(n) "
+                         "or category_colors(n)")
+    return _hex(color)
+
+
+def use_course_style(check_colors: bool = True) -> None:
     """Matplotlib defaults of the book: PNGs at 2× (crisp on HiDPI screens, shown at 1×),
     fonts readable at the column width (figures ≤ 7.8 in wide fit the 784-px column at
-    100 dpi without shrinking), opaque legend frames, method colours first in the cycle."""
+    100 dpi without shrinking), opaque legend frames, a colour cycle without method colours
+    (a series drawn without ``color=`` never looks like a method).
+
+    ``check_colors`` (in IPython): after each cell, every open figure is checked by
+    :func:`course_pkg.viz.colorguard.check_figure` and the cell fails naming the artist that
+    uses a method colour for something else."""
     import matplotlib as mpl
 
     mpl.rcParams.update({
@@ -68,9 +253,7 @@ def use_course_style() -> None:
         "axes.titlesize": 10,
         "legend.fontsize": 9,
         "legend.framealpha": 0.95,
-        "axes.prop_cycle": mpl.cycler(color=[METHOD_COLORS[m] for m in
-                                             ("maml", "fomaml", "reptile", "imaml", "protonet",
-                                              "matching", "blackbox", "pretrained")]),
+        "axes.prop_cycle": mpl.cycler(color=list(CATEGORIES)),
     })
     try:  # the inline backend of Jupyter: PNG at 2× with width/height of the 1× figure
         from matplotlib_inline.backend_inline import set_matplotlib_formats
@@ -78,6 +261,10 @@ def use_course_style() -> None:
         set_matplotlib_formats("retina")
     except ImportError:  # plain Python: nothing to configure
         pass
+    if check_colors:
+        from course_pkg.viz.colorguard import install_cell_check
+
+        install_cell_check()
 
 
 _TABLE_STYLES = [
