@@ -10,7 +10,7 @@ STAMP := $(VENV)/.course-installed
 JB_FLAGS := -W -n --keep-going
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup book test test-wip test-fast lab workspace grade grade-all exercises autograder sandbox bench browser axe lint clean weights release hub
+.PHONY: help setup book test test-wip test-fast lab workspace grade grade-all exercises autograder sandbox bench browser axe lint clean weights release hub binder-tools
 
 help:
 	@echo "make book      set up .venv and build the HTML book into _build/html"
@@ -98,7 +98,7 @@ $(AXE_JS):
 	mkdir -p .cache/axe && npm install --prefix .cache/axe --no-save --no-audit --no-fund \
 	  --loglevel=error axe-core@$(AXE_VERSION) && test -f $@
 
-test: $(STAMP) browser axe sandbox hub book
+test: $(STAMP) browser axe sandbox hub binder-tools book
 	$(BIN)/ruff check course_pkg tests benchmarks
 	$(BIN)/pytest -q -m "not wip"
 
@@ -207,6 +207,17 @@ $(CHP):
 	  case "$${CI:-}" in 1|true|TRUE|yes) exit 1;; *) exit 0;; esac; fi; \
 	mkdir -p .cache/hub && npm install --prefix .cache/hub --no-save --no-audit --no-fund \
 	  --loglevel=error configurable-http-proxy@$(CHP_VERSION) && test -x $@
+
+# tests/test_binder.py's tools, in the git-ignored .cache/classroom-tools: jupyter-repo2docker
+# (writes the Dockerfile BinderHub would build from binder/, no Docker needed) and uv (installs
+# binder/requirements.txt into a scratch environment in seconds rather than pip's minutes).
+TOOLS := .cache/classroom-tools
+binder-tools: $(TOOLS)/.installed
+
+$(TOOLS)/.installed:
+	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet jupyter-repo2docker==2026.4.0 uv==0.13.8
+	@touch $@
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
