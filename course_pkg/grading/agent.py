@@ -80,6 +80,37 @@ def encode(x, depth: int = 0, count: list | None = None):
     return _handle(x)
 
 
+_SWAPPED: dict = {}
+
+
+def hide(qualnames: list[str], messages: list[str]) -> list[str]:
+    """Swap the code of each function ``module.function`` for one that raises
+    ``NotImplementedError(message)`` (every alias of the function object sees it); returns the
+    names swapped. :func:`restore` undoes it."""
+    import importlib
+
+    done = []
+    for qual, msg in zip(qualnames, messages):
+        module, attr = qual.rsplit(".", 1)
+        fn = getattr(importlib.import_module(module), attr)
+        ns: dict = {}
+        exec(f"def {attr}(*args, **kwargs):\n    raise NotImplementedError({msg!r})", ns)
+        _SWAPPED.setdefault(qual, (fn, fn.__code__))
+        fn.__code__ = ns[attr].__code__
+        done.append(qual)
+    return done
+
+
+def restore() -> list[str]:
+    """Give back the code :func:`hide` swapped out."""
+    done = []
+    for qual, (fn, code) in list(_SWAPPED.items()):
+        fn.__code__ = code
+        del _SWAPPED[qual]
+        done.append(qual)
+    return done
+
+
 def _load_request(path: str):
     import dill
 
@@ -115,6 +146,10 @@ def serve(request_path: str, response_path: str) -> None:
             result = encode(getattr(_objects[target], args[0]))
         elif op == "run":  # target: a probe function of the grader, by value
             result = encode(target(*args, **kwargs))
+        elif op == "hide":  # target: qualified names; args[0]: messages
+            result = hide(list(target), list(args[0]))
+        elif op == "restore":
+            result = restore()
         else:
             raise ValueError(f"unknown request {op!r}")
         payload = {TAG: "ok", "value": result}

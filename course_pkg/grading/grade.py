@@ -35,6 +35,7 @@ from .feedback import explain_failures
 from .kernel import CellResult, GradingKernel
 from .paths import course_root
 from .questions import Question, run_question
+from .references import plan, stub_message
 from .report import (
     CellIssue,
     GradeReport,
@@ -45,7 +46,7 @@ from .report import (
     safe_text,
     write_json,
 )
-from .rules import RULES, check_rule
+from .rules import RULES, check_rule, dynamic_code
 from .sandbox import sandbox_status
 from .submission import (
     MAX_NOTEBOOK_BYTES,
@@ -193,6 +194,12 @@ class _Runner:
         """Sources of the cells run so far that did not fail."""
         return [s for i, s in self.cells[: self.done] if i not in self.issues]
 
+    def executed(self) -> list[str]:
+        """Sources of every cell that started running so far, failed ones included (a cell
+        that raises at its end keeps its definitions): what rules read."""
+        return [s for i, s in self.cells[: self.done]
+                if i not in self.issues or self.issues[i].status != "not run"]
+
     def run_until(self, position: int) -> None:
         """Run the cells before notebook ``position``; after a kernel loss, replay from the top
         (each loss adds one cell to the skip list, so this ends)."""
@@ -224,14 +231,39 @@ class _Runner:
             self.k.restarts_pending = True
 
 
+def _hide_references(names: tuple[str, ...], session: Session) -> str | None:
+    """Stub ``names`` in the kernel while the question is graded; why not, if it failed."""
+    if not names:
+        return None
+    try:
+        done = session.request("hide", list(names), ([stub_message(n) for n in names],), {})
+    except Exception as err:  # noqa: BLE001 - a kernel that refuses cannot be graded fairly
+        return f"{type(err).__name__}: {err}"
+    return None if done == list(names) else "the kernel's agent did not confirm it"
+
+
 def _grade_question(q: Question, exercise: str, session: Session, runner: _Runner,
                     budget: float) -> QuestionReport:
-    """Run ``q``'s tests (and check its rule) within ``budget`` seconds of wall time."""
+    """Run ``q``'s tests (and check its rule) within ``budget`` seconds of wall time, with the
+    course's reference implementation of what ``q`` asks for unavailable in the kernel."""
     report = QuestionReport(q.name, 0.0, q.points)
     cells = runner.ran()
+    hidden = plan(exercise)[1].get(q.name, ())
     try:
         with trusted_time_bound(budget):
+            why = _hide_references(hidden, session)
+            if why is not None:
+                session.lost = True
+                report.error = ("the grader could not make the course's reference "
+                                f"unavailable while grading ({why}); was course_pkg.grading "
+                                "changed in the notebook? This question scores 0")
+                return report
             results, error = run_question(q, session)
+            if hidden and not session.lost:
+                try:
+                    session.request("restore", None, (), {})
+                except Exception:  # noqa: BLE001 - then rebuild the kernel: it stays stubbed
+                    session.lost = session.stopped = True
     except GraderTimeout as err:
         session.lost = session.stopped = True
         report.error = f"{err}: the answer took too long to check; this question scores 0"
@@ -243,11 +275,21 @@ def _grade_question(q: Question, exercise: str, session: Session, runner: _Runne
     report.score = min(sum(r.points for r in results if r.passed), q.points)
     rule = RULES.get((exercise, q.name))
     if rule is not None:
-        why = check_rule(rule, cells)
+        why = check_rule(rule, runner.executed())
         report.rules.append(RuleReport(rule.text, why is None, rule.how,
                                        "" if why is None else
                                        f"{rule.function} {why}: this question scores 0"))
         if why is not None:
+            report.score = 0.0
+    if hidden:
+        dyn = dynamic_code(runner.executed())
+        report.rules.append(RuleReport(
+            "do not call the course's own implementation of this question", dyn is None,
+            "while graded + source",
+            "" if dyn is None else f"the notebook uses {dyn}, which could restore the course's "
+            "implementation the grader hides while this question is graded: this question "
+            "scores 0 (write the code plainly)"))
+        if dyn is not None:
             report.score = 0.0
     return report
 
@@ -305,7 +347,8 @@ def grade_notebook(
         try:
             kernel = GradingKernel(mem_mb=mem_mb, interrupt_grace=interrupt_grace,
                                    sandbox=use_sandbox, cpu_seconds=int(total_timeout) + 60,
-                                   startup_timeout=max(180.0, timeout_per_cell), warmup=WARMUP)
+                                   startup_timeout=max(180.0, timeout_per_cell), warmup=WARMUP,
+                                   absent=plan(exercise)[0])
             _LIVE_KERNELS.append(kernel)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)

@@ -110,6 +110,9 @@ class GradingKernel:
     max_output_chars: int = 200_000
     #: MB the kernel may write into its work folder (0: unwatched); checked while a cell runs
     disk_mb: int = 512
+    #: course_pkg module file -> functions absent in the sandbox (stubbed copies mounted over
+    #: the originals; see :mod:`course_pkg.grading.references`); sandbox only
+    absent: dict | None = None
     #: code run after every (re)start, before any cell, under ``startup_timeout`` (the grader
     #: imports its agent, torch and numpy here, so that their import time is not charged to the
     #: learner's first cell)
@@ -129,6 +132,14 @@ class GradingKernel:
             os.chown(self._ipython_dir, 65534, 65534)
         self.km: KernelManager | None = None
         self.kc = None
+        self._stubs: str | None = None
+        self._overlays: list[tuple[str, str]] = []
+        if self.absent and self.sandbox:
+            from .references import stub_tree
+
+            self._stubs = prepare_workdir(stubs=True)
+            course_pkg_dir = str(Path(__file__).resolve().parents[1])
+            self._overlays = stub_tree(course_pkg_dir, self.absent, self._stubs)
 
     @property
     def limits(self) -> Limits:
@@ -159,7 +170,7 @@ class GradingKernel:
         prefix = _prlimit_argv(self.limits)
         if self.sandbox:
             course_pkg_dir = str(Path(__file__).resolve().parents[1])
-            prefix = bwrap_argv(self.cwd, course_pkg_dir, self.limits)
+            prefix = bwrap_argv(self.cwd, course_pkg_dir, self.limits, self._overlays)
             env["PYTHONPATH"] = COURSE_MOUNT
             env["PATH"] = f"{Path(sys.executable).parent}:/usr/bin:/bin"
         return KernelSpec(
@@ -234,9 +245,10 @@ class GradingKernel:
     def close(self) -> None:
         """Shut down and remove the scratch directory."""
         self.shutdown()
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
+        for attr in ("_tmp", "_stubs"):
+            if getattr(self, attr, None) is not None:
+                shutil.rmtree(getattr(self, attr), ignore_errors=True)
+                setattr(self, attr, None)
 
     def __enter__(self) -> GradingKernel:
         self.start()

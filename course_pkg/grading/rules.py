@@ -12,6 +12,7 @@ A broken rule sets the question's score to 0 and says which rule and why.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -62,8 +63,13 @@ RULES: dict[tuple[str, str], Rule] = {
 
 _MAGIC = re.compile(r"^\s*[%!]")
 #: magics that run code the grader cannot read
-_CODE_MAGIC = re.compile(r"^\s*%{1,2}(run|load|load_ext|time|timeit|prun|capture|writefile)\b|"
-                         r"get_ipython\(\)\.(run_cell|run_line_magic|ex|ev)\b", re.M)
+_CODE_MAGIC = re.compile(
+    r"^\s*%{1,2}(run|load|load_ext|time|timeit|prun|capture|writefile|file|script|bash|sh|"
+    r"python\d*|pypy|perl|ruby|system|sx|sc|macro|store|alias|autoreload|aimport|debug|pdb)\b|"
+    r"^\s*!|get_ipython\(\)", re.M)
+#: modules whose use can rebind names or run code the grader cannot read
+DYNAMIC_MODULES = ("importlib", "builtins", "ctypes", "runpy", "marshal", "imp", "code",
+                   "codeop", "types", "pickle", "dill", "cloudpickle", "subprocess")
 
 
 def _parse(source: str) -> ast.Module | None:
@@ -136,6 +142,8 @@ def check_rule(rule: Rule, cells: list[str]) -> str | None:
     for node in nodes:
         _collect_aliases(list(ast.walk(node))[1:], local_aliases)
     used: set[str] = set()
+    called: set[str] = set()
+    docstrings = {id(n.value) for node in nodes for n in ast.walk(node) if isinstance(n, ast.Expr)}
     for node in nodes:
         for sub in ast.walk(node):
             if isinstance(sub, (ast.Name, ast.Attribute)):
@@ -152,6 +160,20 @@ def check_rule(rule: Rule, cells: list[str]) -> str | None:
                     sub.func.id == "getattr" and len(sub.args) >= 2 and \
                     not isinstance(sub.args[1], ast.Constant):
                 return "uses getattr with a computed name (write the call plainly)"
+            if isinstance(sub, ast.Call):
+                q = _qualname(sub.func, local_aliases)
+                if q:
+                    called.add(q)
+            if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for d in sub.decorator_list:
+                    q = _qualname(d.func if isinstance(d, ast.Call) else d, local_aliases)
+                    if q:
+                        called.add(q)
+            if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and \
+                    id(sub) not in docstrings:
+                why = _forbidden_string(sub.value, rule)
+                if why:
+                    return why
     for q in sorted(used):
         for bad in rule.forbidden:
             if q == bad or q.startswith(bad + "."):
@@ -161,13 +183,41 @@ def check_rule(rule: Rule, cells: list[str]) -> str | None:
     for f in rule.also_forbidden_functions:
         if f in seen:
             return f"calls {f}"
-    if rule.required and not any(q == r or q.startswith(r + ".") for q in used
-                                 for r in rule.required):
-        return f"does not use {' / '.join(rule.required)}"
+    if rule.required and not any(q == r for q in called for r in rule.required):
+        return f"does not call {' / '.join(rule.required)} (a mention is not a call)"
     if rule.no_loop_over is not None:
         why = _loops_over_param(defs[rule.function], rule.no_loop_over)
         if why:
             return why
+    return None
+
+
+def _forbidden_string(text: str, rule: Rule) -> str | None:
+    """A string naming a forbidden attribute or module (``getattr(t, "backward")``,
+    ``operator.methodcaller("backward")``, ``functools.reduce(getattr, ["autograd", ...])``)."""
+    words = set(re.split(r"[^A-Za-z0-9_]+", text))
+    for attr in rule.forbidden_attrs:
+        if attr in words:
+            return f"names .{attr} in a string ({text[:40]!r}): attributes looked up by name count"
+    for bad in rule.forbidden:
+        parts = bad.split(".")
+        if bad in text or (len(parts) > 1 and parts[-1] in words and len(parts[-1]) > 4):
+            return f"names {bad} in a string ({text[:40]!r}): modules looked up by name count"
+    return None
+
+
+def dynamic_code(cells: list[str]) -> str | None:
+    """The first dynamic construct (``exec``, ``__code__``, ``importlib``, ``runpy``, code
+    magics...) in ``cells``, or ``None``: code that could restore what the grader hides."""
+    for src in cells:
+        if _CODE_MAGIC.search(src):
+            return "a magic that runs code the grader cannot read (%run, %%file...)"
+        tree = _parse(src)
+        if tree is None:
+            continue
+        dyn = _dynamic_use(tree)
+        if dyn:
+            return dyn
     return None
 
 
@@ -182,10 +232,30 @@ def _dynamic_use(tree: ast.AST) -> str | None:
                  and sub.value.id == "sys")):
             return f".{sub.attr}"
         if isinstance(sub, (ast.Import, ast.ImportFrom)):
-            mod = sub.module if isinstance(sub, ast.ImportFrom) else sub.names[0].name
-            if mod and mod.split(".")[0] in ("importlib", "builtins", "ctypes"):
-                return mod
+            mods = [sub.module or ""] if isinstance(sub, ast.ImportFrom) else \
+                [a.name for a in sub.names]
+            for mod in mods:
+                if mod.split(".")[0] in DYNAMIC_MODULES:
+                    return mod
+                if sub.__class__ is ast.Import or not getattr(sub, "level", 0):
+                    if mod and not _installed(mod.split(".")[0]):
+                        return (f"import {mod} (a module written by the notebook: the grader "
+                                "reads only the notebook's cells)")
+            if isinstance(sub, ast.ImportFrom) and sub.level:
+                return "a relative import"
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _installed(top: str) -> bool:
+    """Whether ``top`` is a module of the course's installation (not a file a notebook wrote
+    into its folder: the grader's own process does not see that folder)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _loops_over_param(fn: ast.AST, index: int) -> str | None:

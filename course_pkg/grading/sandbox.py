@@ -97,8 +97,13 @@ def _prlimit_argv(limits: Limits) -> list[str]:
     return [*argv, "--"]
 
 
-def bwrap_argv(workdir: str, course_pkg_dir: str, limits: Limits) -> list[str]:
-    """The command prefix that runs a program inside the sandbox (see the module docstring)."""
+def bwrap_argv(workdir: str, course_pkg_dir: str, limits: Limits,
+               overlays: list[tuple[str, str]] | tuple = ()) -> list[str]:
+    """The command prefix that runs a program inside the sandbox (see the module docstring).
+
+    ``overlays``: ``(file, path relative to course_pkg)`` pairs: each file is mounted read-only
+    over that course_pkg file (the stubbed copies of :mod:`course_pkg.grading.references`), and
+    the ``__pycache__`` next to it is hidden behind an empty, read-only folder."""
     from .container import container_argv, in_container_mode  # no bubblewrap: container.py
 
     if in_container_mode():
@@ -135,6 +140,15 @@ def bwrap_argv(workdir: str, course_pkg_dir: str, limits: Limits) -> list[str]:
                 made.add(parent)
         argv += ["--bind" if writable else "--ro-bind", src, dst]
         made.add(dst)
+        if dst == f"{COURSE_MOUNT}/course_pkg":
+            caches = set()
+            for stub, rel in overlays:
+                argv += ["--ro-bind", stub, f"{dst}/{rel}"]
+                cache = Path(course_pkg_dir) / Path(rel).parent / "__pycache__"
+                if cache.is_dir():
+                    caches.add(f"{dst}/{Path(rel).parent.as_posix()}/__pycache__")
+            for c in sorted(caches):
+                argv += ["--perms", "0555", "--tmpfs", c.replace("/./", "/")]
     # ipykernel polls JPY_PARENT_PID and exits when its parent looks gone, which is always the
     # case in a PID namespace; --die-with-parent does that job here
     argv += ["--chdir", workdir, "--unsetenv", "JPY_PARENT_PID"]
@@ -154,16 +168,16 @@ def bwrap_argv(workdir: str, course_pkg_dir: str, limits: Limits) -> list[str]:
 WORKDIR_PREFIX = "course-grade-"
 
 
-def prepare_workdir(prefix: str = WORKDIR_PREFIX) -> str:
+def prepare_workdir(prefix: str = WORKDIR_PREFIX, *, stubs: bool = False) -> str:
     """A fresh work folder the sandboxed kernel may write to (owned by nobody when we are root).
 
     Its name holds our PID (``course-grade-<pid>-xxxx``) so that :func:`sweep_workdirs` can
     remove the folders of graders that were killed before they could clean up.
     """
     sweep_workdirs()
-    d = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-")
+    d = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-{'stubs-' if stubs else ''}")
     os.chmod(d, 0o755)
-    if os.geteuid() == 0:
+    if os.geteuid() == 0 and not stubs:  # stubs stay ours: the kernel must not change them
         os.chown(d, NOBODY_UID, NOBODY_GID)
     return d
 

@@ -22,9 +22,11 @@ def test_q4_rotated_negative_and_invalid(imaml_condition_number):
     got = float(imaml_condition_number(H, 2.0))
     assert abs(got - (1 + 19 / 2) / (1 - 0.5 / 2)) < 1e-08, f'got {got}'
     assert abs(float(imaml_condition_number(H, 100.0)) - 1.19 / 0.995) < 1e-08
-    try:
-        imaml_condition_number(H, 0.4)
-    except ValueError:
-        return
-    raise AssertionError('with lam = 0.4 the matrix I + H/lam is not positive definite: raise a ValueError')
+    D = torch.diag(torch.tensor([-0.5, 1.0, 3.0, 19.0], dtype=torch.float64))
+    for bad_H, bad_lam, what in ((H, 0.4, 'an eigenvalue below -lam'), (D, 0.5, 'an eigenvalue exactly -lam')):
+        try:
+            got = imaml_condition_number(bad_H, bad_lam)
+        except ValueError:
+            continue
+        raise AssertionError(f'with {what} (lam = {bad_lam}) the matrix I + H/lam is not positive definite: raise a ValueError (got {got})')
 
