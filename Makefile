@@ -10,10 +10,11 @@ STAMP := $(VENV)/.course-installed
 JB_FLAGS := -W -n --keep-going
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup book test test-wip test-fast lab workspace grade grade-all exercises autograder sandbox bench browser axe lint clean weights release hub binder-tools
+.PHONY: help setup book pdf test test-wip test-fast lab workspace grade grade-all exercises autograder sandbox bench browser axe lint clean weights release hub binder-tools
 
 help:
 	@echo "make book      set up .venv and build the HTML book into _build/html"
+	@echo "make pdf       print the built book to _build/pdf/<page>.pdf (A4, offline, via Chromium)"
 	@echo "make test      set up .venv, build the book and run every test"
 	@echo "make lab       JupyterLab 4 on your copies in workspace/, opened on the start page"
 	@echo "make workspace copy chapters and exercises into workspace/ (never overwrites your work)"
@@ -54,6 +55,13 @@ book: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" TQDM_DISABLE=1 COURSE_STATIC_FIGURES=1 \
 	  $(BIN)/jupyter-book build "$(BOOK_SRC)" $(BOOK_FLAGS)
 	@echo "Built. Open _build/html/index.html in a browser (works offline)."
+
+# One A4 PDF per page of the built book in _build/pdf/, printed offline by the Chromium the tests
+# use (book/_ext/print_pdf.py; the print styles are in book/_static/course.css). Builds the book
+# first only when it is missing.
+pdf: $(STAMP) browser
+	@test -f _build/html/index.html || $(MAKE) book
+	$(PY) book/_ext/print_pdf.py _build/html _build/pdf
 
 # Debian's Chromium drives the tests of the built HTML (tests/test_book_html.py); installed with
 # apt-get when missing (as root, or through password-less sudo). When that is impossible the

@@ -146,7 +146,36 @@
     }
   }
 
+  // Fewer Tab stops before the content a reader came for: a copy button per code cell (20 on
+  // chapter 7 before its first figure) and a link around each figure to the same image file
+  // leave the Tab order; both stay usable with a pointer, the code stays selectable.
+  function quietTabStops() {
+    for (const b of document.querySelectorAll("button.copybtn")) {
+      b.tabIndex = -1;
+      if (!b.hasAttribute("aria-label")) b.setAttribute("aria-label", "Copy the code");
+    }
+    for (const a of document.querySelectorAll(".bd-content a.image-reference")) a.tabIndex = -1;
+  }
+
+  // sphinx-togglebutton names every answer button "Toggle hidden content": name it after the
+  // question it answers (the paragraph or list item before the dropdown).
+  function nameToggles() {
+    for (const b of document.querySelectorAll(".bd-content .dropdown button.toggle-button")) {
+      const box = b.closest(".dropdown");
+      let q = box.previousElementSibling;
+      while (q && !q.textContent.trim()) q = q.previousElementSibling;
+      const title = (box.querySelector(".admonition-title") || box).textContent.trim() || "Answer";
+      const text = q ? q.textContent.replace(/\s+/g, " ").trim() : "";
+      const short = text.length > 70 ? text.slice(0, 70).replace(/\s\S*$/, "") + "…" : text;
+      b.setAttribute("aria-label", short ? `${title}: ${short}` : title);
+    }
+  }
+
   function init() {
+    quietTabStops();
+    nameToggles();
+    window.addEventListener("load", nameToggles);
+    window.addEventListener("load", quietTabStops);
     fixAria();
     markTextCells(document);
     patchSearch();
