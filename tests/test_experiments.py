@@ -10,11 +10,15 @@ import torch
 
 from course_pkg.checkpoints import WEIGHTS_DIR
 from course_pkg.experiments import fewshot as E
-from course_pkg.experiments import fewshot_cli, transfer
-from course_pkg.experiments import fewshot_results as FT
+from course_pkg.experiments import transfer
+from course_pkg.experiments.cli import main as train_main
+from course_pkg.experiments.fewshot import config as C
+from course_pkg.experiments.fewshot import table as FT
+from course_pkg.experiments.methods import METHODS
 from course_pkg.experiments.validation import EarlyStopping, last_quarter_gain, plateau_reached
 
-LEARNED = [m for m in E.METHODS if m != "nn_pixels"]
+ROWS = list(FT.LEGACY_ROWS)  # the rows of the table the chapters read today
+LEARNED = [m for m in ROWS if METHODS[m].fewshot.trained]
 #: Checkpoints whose last quarter of training still added ≥ 1.5 validation points within the
 #: CPU budget (to retrain with a larger ``iterations`` cap). Must list exactly those.
 NOT_YET_CONVERGED: set[str] = set()  # every few-shot model reached its plateau
@@ -30,9 +34,9 @@ def _all_keys(d):
 
 
 def _checkpoints():
-    for method in E.trainable_methods():
-        for n in E.model_ways(method):
-            yield method, n, E.checkpoint_name(method, n, "cpu")
+    keys = [(k, n) for k, n in E.trained_models() if k not in METHODS or k in LEARNED]
+    for method, n in keys + [(k, 5) for k in C.REGRESSORS]:
+        yield method, n, E.checkpoint_name(method, n, "cpu")
 
 
 def test_every_committed_checkpoint_matches_its_config_and_converged():
@@ -41,7 +45,7 @@ def test_every_committed_checkpoint_matches_its_config_and_converged():
     for method, n, name in _checkpoints():
         meta = WEIGHTS_DIR / f"{name}.json"
         assert meta.exists(), f"missing checkpoint {name}: run `python -m " \
-                              f"course_pkg.experiments train {method} --n-way {n}`"
+                              f"course_pkg.train fewshot --algo {method} --n-way {n}`"
         stored = json.loads(meta.read_text())
         assert stored["config"] == E.method_config(method, n, "cpu"), name
         m = stored["metrics"]
@@ -75,7 +79,7 @@ def test_configs_use_one_backbone_and_one_vocabulary():
         assert not OLD_KEYS & set(_all_keys(cfg)), (method, OLD_KEYS & set(_all_keys(cfg)))
         if not method.startswith("sinusoid_"):
             widths.add(cfg["hidden"])
-        if method in E.METHODS:
+        if method in METHODS:
             v = cfg["validation"]
             assert v["split"] == "val" and {"every", "episodes", "seed", "min_iterations",
                                             "plateau_gain"} <= set(v)
@@ -133,7 +137,7 @@ def test_tiny_maml_and_reptile_training_run():
 
 def test_cached_table_is_complete_and_consistent():
     table = FT.load_table()
-    assert [r["method"] for r in table["rows"]] == list(E.METHODS)
+    assert [r["method"] for r in table["rows"]] == ROWS
     assert list(table["settings"]) == list(E.SETTINGS)
     assert all(s["episodes"] == 600 and "95 %" in s["interval"]
                for s in table["settings"].values())
@@ -151,7 +155,7 @@ def test_cached_table_is_complete_and_consistent():
     md = (FT.RESULTS_DIR / "fewshot_table.md").read_text()
     assert md == FT.table_markdown(table)
     frame = FT.table_frame(table)
-    assert frame.shape == (len(E.METHODS), 6)
+    assert frame.shape == (len(ROWS), 6)
 
 
 def test_table_teaches_the_right_lesson():
@@ -180,8 +184,8 @@ def test_table_numbers_are_reproduced():
 def test_command_line_writes_a_partial_table(tmp_path, capsys):
     threads = torch.get_num_threads()
     try:
-        assert fewshot_cli.main(["fewshot-table", "--methods", "nn_pixels", "--out", str(tmp_path),
-                       "--quiet"]) == 0
+        assert train_main(["fewshot", "--table", "--methods", "nn_pixels", "--out",
+                           str(tmp_path), "--quiet"]) == 0
     finally:
         torch.set_num_threads(threads)  # the command picks one thread on a CPU
     table = json.loads((tmp_path / "fewshot_table.json").read_text())
@@ -191,7 +195,7 @@ def test_command_line_writes_a_partial_table(tmp_path, capsys):
 
 
 def test_load_table_explains_how_to_create_it(tmp_path):
-    with pytest.raises(FileNotFoundError, match="fewshot-table"):
+    with pytest.raises(FileNotFoundError, match="fewshot --table"):
         FT.load_table(directory=tmp_path)
 
 

@@ -147,9 +147,11 @@ def pretrained():
     name = "fewshot_pretrained_conv4"
     if load_checkpoint(name, TR.pretrain_config()) is None:
         pytest.fail(f"committed checkpoint {name} is missing or stale; "
-                    "run `python -m course_pkg.experiments train pretrained --retrain`")
-    model, meta = TR.pretrained_conv4(device="cpu")
-    return model, {k: v.detach() for k, v in model.state_dict().items()}, meta
+                    "run `python -m course_pkg.train fewshot --algo pretrained`")
+    from course_pkg.experiments import load_model
+
+    loaded = load_model("pretrained", device="cpu")
+    return loaded.model, loaded.params, loaded.meta
 
 
 def test_pretrained_conv4_is_the_tables_backbone(pretrained):
@@ -166,7 +168,7 @@ def test_pretrained_conv4_is_the_tables_backbone(pretrained):
 def test_finetuning_beats_chance(pretrained):
     model, state, meta = pretrained
     assert meta["loaded"]
-    batch = D.eval_episodes(k_shot=1, num_tasks=10, device="cpu")
+    batch = D.eval_episodes(k_support=1, num_tasks=10, device="cpu")
     head_only = F.FinetuneRecipe("head", {"head": 0.1}, inner_steps=10)
     acc = F.finetune_accuracy(model, state, batch, head_only)
     assert acc.mean() > 0.5  # chance is 0.2
@@ -185,7 +187,7 @@ def test_committed_table_is_consistent(pretrained):
         assert abs(float(state[key].mean()) - m) < 1e-3
     # the cheap rows, recomputed on the first 20 stored episodes, must agree with the file
     model, pre, _ = pretrained
-    batch = D.eval_episodes(k_shot=1, num_tasks=20, device="cpu")
+    batch = D.eval_episodes(k_support=1, num_tasks=20, device="cpu")
     assert torch.equal(F.nearest_neighbour_accuracy(batch), state["k1/1-NN on pixels"][:20])
     mean_head = F.FinetuneRecipe("m", {}, head="mean", inner_steps=0)
     torch.testing.assert_close(F.finetune_accuracy(model, pre, batch, mean_head),

@@ -182,6 +182,7 @@ def batched_inner_adapt(
     loss_fn: LossFn = mse_loss,
     first_order: bool = False,
     return_trajectory: bool = False,
+    task_params: Mapping[str, torch.Tensor] | None = None,
 ) -> Params | list[Params]:
     """:func:`inner_adapt` for ``T`` tasks at once: ``x (T, K, …)``, ``y (T, K, …)``.
 
@@ -195,7 +196,9 @@ def batched_inner_adapt(
     ``vmap(inner_adapt)`` of a Conv4 a second time is off by about 1 % of the gradient's scale
     (``tests/test_maml.py`` checks this function against learn2learn and finite differences on
     Conv4). ``first_order=True``
-    evaluates each inner gradient at detached parameters (FOMAML).
+    evaluates each inner gradient at detached parameters (FOMAML). ``task_params`` are starting
+    values that differ per task, ``{name: (T, *shape)}`` (ProtoMAML's prototype head); they join
+    the expanded ``params`` and may depend on them.
     Returns ``{name: (T, *shape)}`` (or the trajectory ``[φ⁽⁰⁾, …, φ⁽ᵏ⁾]``).
     """
     if inner_steps < 0:
@@ -204,10 +207,14 @@ def batched_inner_adapt(
         raise ValueError(f"x has {x.shape[0]} tasks but y has {y.shape[0]}")
     num_tasks = x.shape[0]
     lr_tensors = list(inner_lr.values()) if isinstance(inner_lr, Mapping) else []
+    extra = dict(task_params or {})
+    if any(v.shape[0] != num_tasks for v in extra.values()):
+        raise ValueError(f"task_params need a leading dimension of {num_tasks} tasks")
     track = torch.is_grad_enabled() and any(
-        t.requires_grad for t in [*params.values(), *lr_tensors])
+        t.requires_grad for t in [*params.values(), *lr_tensors, *extra.values()])
     task_losses = torch.vmap(lambda p, xx, yy: loss_at(model, p, xx, yy, loss_fn))
     phi: Params = {k: v.expand(num_tasks, *v.shape) for k, v in params.items()}
+    phi.update(extra)
     traj = [phi]
     for _ in range(inner_steps):
         if first_order or not track:

@@ -3,17 +3,18 @@
 Nothing below this layer (``algorithms``, ``rl``, ``viz``, ``grading``, ``data``, ``tasks``,
 ``models``, ``utils``) knows about runs; modules here import them, never the other way round.
 
-- ``common``      the scale switch and the flags every training subcommand shares
+- ``methods``     one spec per method (:data:`~course_pkg.experiments.methods.METHODS`): label,
+                  family, colour, how it trains, adapts and is scored; everything reads it
+- ``common``      the scale switch, the flags every training subcommand shares, ``Loaded``
 - ``registry``    the one list of run families (``FAMILIES``)
 - ``cli``         ``python -m course_pkg.train …`` (``course_pkg/train.py`` is its entry point)
 - ``sinusoid``    sinusoid regression runs (chapters 4, 7–11): configs, ``load_sinusoid``
 - ``glyphs``      chapter 2's table of fine-tuning design choices (runs of ``transfer``)
-- ``fewshot_config`` rows, columns, configs and checkpoint names of the few-shot table
-- ``fewshot``     the few-shot comparison (chapters 4–5): training, loading, evaluation
-- ``fewshot_results`` the few-shot results table
-- ``transfer``    the pre-trained Conv4 (chapter 2 and the table's baselines), chapter 2's table
-- ``validation``  periodic validation and early stopping
-- ``fewshot_cli`` the few-shot family's command line (until ``fewshot`` provides it)
+- ``fewshot``     the few-shot comparison (chapters 4, 5, 11, 13): config, train, table, cli
+- ``budget``      training to an equal CPU budget: validation marks, status, snapshots
+- ``transfer``    chapter 2's table of fine-tuning design choices on the pre-trained Conv4
+- ``validation``  validation episodes and early stopping
+- ``curves``      chapter 11's short meta-training runs
 - ``rl``          meta-RL runs (chapter 12): configs, ``load_model``, evaluation tables
 - ``results``     stored results the chapters read (benchmark records)
 
@@ -21,31 +22,32 @@ The few-shot names below are re-exported so that ``from course_pkg.experiments i
 load_table`` works.
 """
 
-from course_pkg.experiments.fewshot import (  # noqa: F401
-    CHAPTER_EXTRAS,
+from course_pkg.experiments.common import Loaded
+from course_pkg.experiments.fewshot import (
     EVAL,
     HIDDEN,
-    METHODS,
-    METRIC_METHODS,
-    PER_WAY_METHODS,
+    RESULTS_DIR,
     SETTING_NAMES,
     SETTINGS,
-    TRAIN,
-    Loaded,
+    budget_config,
     build_model,
     checkpoint_name,
+    fewshot_table,
     load_model,
+    load_table,
     method_accuracy,
     method_config,
+    table_frame,
+    table_markdown,
     test_episodes,
     train_all,
     train_model,
-)
-from course_pkg.experiments.fewshot_results import (  # noqa: F401
-    RESULTS_DIR,
-    fewshot_table,
-    load_table,
-    table_frame,
-    table_markdown,
     write_table,
 )
+from course_pkg.experiments.methods import METHODS, MethodSpec, spec
+
+__all__ = ["EVAL", "HIDDEN", "METHODS", "RESULTS_DIR", "SETTINGS", "SETTING_NAMES", "Loaded",
+           "MethodSpec", "budget_config", "build_model", "checkpoint_name", "fewshot_table",
+           "load_model", "load_table", "method_accuracy", "method_config", "spec",
+           "table_frame", "table_markdown", "test_episodes", "train_all", "train_model",
+           "write_table"]

@@ -18,18 +18,53 @@ override is part of the stored config, so the chapters do not load such a checkp
 from __future__ import annotations
 
 import argparse
-import os
+from dataclasses import dataclass
+from typing import Any
 
-SCALE_ENV = "COURSE_SCALE"
-SCALES = ("cpu", "paper")
+import torch
+from torch import nn
+
+from course_pkg.utils.scale import SCALE_ENV, SCALES, resolve_scale
+
+__all__ = ["SCALES", "SCALE_ENV", "Loaded", "add_common_arguments", "positive_int",
+           "resolve_scale"]
 
 
-def resolve_scale(scale: str | None = None) -> str:
-    """``scale`` argument, else ``$COURSE_SCALE``, else ``"cpu"``; must be cpu or paper."""
-    s = (scale or os.environ.get(SCALE_ENV) or "cpu").lower()
-    if s not in SCALES:
-        raise ValueError(f"scale must be 'cpu' or 'paper' (argument or ${SCALE_ENV}), got {s!r}")
-    return s
+@dataclass
+class Loaded:
+    """A trained model of any family, loaded from its checkpoint or trained just now.
+
+    ``model`` (on its device), ``params`` (the dict its functional calls take), ``config`` (the
+    stored config, the cache key), ``meta = {"config", "metrics", "loaded"}``, and
+    ``inner_lr``: the step size test-time adaptation uses where the family has one (α, or
+    Meta-SGD's learned per-parameter rates).
+    """
+
+    model: nn.Module
+    params: dict[str, torch.Tensor]
+    config: dict[str, Any]
+    meta: dict[str, Any]
+    inner_lr: float | dict[str, torch.Tensor] | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """True when it came from a stored checkpoint (not trained in this call)."""
+        return bool(self.meta.get("loaded"))
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The metrics stored with the checkpoint."""
+        return self.meta.get("metrics", {})
+
+    @property
+    def train_seconds(self) -> float | None:
+        """Training time stored with the checkpoint (CPU seconds under the equal budget)."""
+        return self.metrics.get("train_seconds")
+
+    def __repr__(self) -> str:
+        what = self.config.get("method") or self.config.get("algorithm") or \
+            self.config.get("kind") or "model"
+        return f"Loaded({what}, loaded={self.loaded})"
 
 
 def positive_int(text: str) -> int:
@@ -42,7 +77,7 @@ def positive_int(text: str) -> int:
 
 def add_common_arguments(p: argparse.ArgumentParser) -> None:
     """The flags every training subcommand accepts (see the module docstring)."""
-    p.add_argument("--scale", choices=SCALES, default=None,
+    p.add_argument("--scale", type=str.lower, choices=SCALES, default=None,
                    help=f"cpu (default) or paper; also ${SCALE_ENV}")
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: get_device())")
     p.add_argument("--threads", type=positive_int, default=None,

@@ -1,8 +1,9 @@
 """Chapter 11's meta-training curves: short sinusoid runs of every method, stored with the package.
 
 Each method trains ``iterations`` meta-iterations with its sinusoid checkpoint's configuration
-(``course_pkg.train.sinusoid_config``, ``meta_batch_size`` tasks per iteration) through
-:func:`course_pkg.algorithms.maml.meta_train`; its ``callback`` measures, every ``every``
+(:func:`course_pkg.experiments.sinusoid.sinusoid_config`, ``meta_batch_size`` tasks per
+iteration) through
+:func:`course_pkg.algorithms.training.meta_train`; its ``callback`` measures, every ``every``
 iterations, the query error of ``held_out_tasks`` held-out tasks after ``eval_steps`` steps of the
 method's own adaptation procedure. The curves are stored as the checkpoint
 ``course_pkg/weights/sinusoid_short_runs.{pt,json}`` (no tensors; the curves are in the JSON's
@@ -22,12 +23,13 @@ import torch
 from course_pkg.algorithms.evaluation import evaluate_adaptation, evaluate_proximal_adaptation
 from course_pkg.algorithms.training import meta_train
 from course_pkg.checkpoints import load_or_train, save_checkpoint
+from course_pkg.experiments.methods import short_run_methods
 from course_pkg.experiments.sinusoid import sinusoid_config, sinusoid_model
 from course_pkg.tasks import SinusoidTasks
 from course_pkg.utils import get_device, progress
 
 NAME = "sinusoid_short_runs"
-METHODS = ("maml", "fomaml", "reptile", "imaml")
+METHODS = tuple(short_run_methods())
 DEFAULTS = {"iterations": 300, "every": 50, "meta_batch_size": 10, "held_out_tasks": 100,
             "held_out_query": 50, "held_out_seed": 777, "eval_steps": 10, "eval_lr": 0.01,
             "init_seed": 0, "k_support": 10}

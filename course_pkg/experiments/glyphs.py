@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-from course_pkg.experiments.transfer import design_choice_table, pretrained_conv4
+from course_pkg.experiments.fewshot.train import load_model
+from course_pkg.experiments.transfer import design_choice_table
 
 HELP = ("chapter 2: the table of fine-tuning design choices on the shared pre-trained Conv4 "
         "(a few CPU-minutes)")
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace) -> list[str]:
     if args.iterations is not None:
         raise SystemExit("glyphs: the design-choice table has no training iterations; "
                          "--iterations does not apply to this family")
-    pretrained_conv4(device=args.device, progress=not args.quiet, directory=args.out)
+    load_model("pretrained", device=args.device, progress=not args.quiet, directory=args.out)
     _, meta = design_choice_table(recompute=True, progress=not args.quiet, directory=args.out,
                                   device=args.device)
     for row, (m, ci) in meta["metrics"]["mean_ci95"].items():

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from course_pkg.experiments import curves, fewshot_cli, glyphs, rl, sinusoid
+from course_pkg.experiments import curves, glyphs, rl, sinusoid
+from course_pkg.experiments.fewshot import cli as fewshot_cli
 
 #: Family name → module, in the order ``all`` (``make weights``) trains them.
 FAMILIES: dict[str, ModuleType] = {

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 from torch import nn
@@ -22,10 +22,11 @@ from course_pkg.algorithms.core import split_meta_params
 from course_pkg.algorithms.evaluation import evaluate_adaptation
 from course_pkg.algorithms.training import MetaConfig, meta_train, registered_algorithms
 from course_pkg.checkpoints import load_or_train, save_checkpoint
-from course_pkg.experiments.common import resolve_scale
+from course_pkg.experiments.common import Loaded, resolve_scale
+from course_pkg.experiments.methods import METHODS, sinusoid_methods
 from course_pkg.models import MLP
 from course_pkg.tasks import SinusoidTasks
-from course_pkg.utils import get_device, seed_everything
+from course_pkg.utils import get_device, seed_everything, smooth_curve
 
 HELP = "sinusoid regression (Finn et al., 2017): MAML & co."
 SINUSOID_HIDDEN = (40, 40)
@@ -43,25 +44,14 @@ SINUSOID_BASE: dict[str, Any] = {
     "optimizer": "adam",
     "seed": 0,
 }
-#: Per-algorithm overrides of :data:`SINUSOID_BASE` and the shot counts ``train all`` produces
-#: (what the chapters load).
-#:
-#: - Reptile: 10 inner steps on support + query; Adam on the pseudo-gradient θ − φ̄ stands in
-#:   for the paper's annealed ε.
-#: - iMAML: a proximal inner loop of 20 GD steps, λ = 10 (about 1/(α·10): as strong a pull to θ
-#:   as 10 plain SGD steps exert), 5 CG steps, and backtracking in the inner loop (without it
-#:   meta-training drives θ to curvatures above 2/α − λ, where the inner loop diverges; ch. 10).
-SINUSOID_ALGOS: dict[str, dict[str, Any]] = {
-    "maml": {"overrides": {}, "shots": (5, 10)},
-    "fomaml": {"overrides": {}, "shots": (10,)},
-    "metasgd": {"overrides": {}, "shots": (10,)},
-    "pretrained": {"overrides": {"inner_steps": 0}, "shots": (10,)},
-    "reptile": {"overrides": {"inner_steps": 10, "inner_lr": 0.01,
-                              "options": {"data": "support+query"}}, "shots": (10,)},
-    "imaml": {"overrides": {"inner_steps": 20, "inner_lr": 0.01,
-                            "options": {"imaml_lambda": 10.0, "cg_steps": 5, "damping": 0.0,
-                                        "backtrack": True}}, "shots": (10,)},
-}
+# Per-method overrides of SINUSOID_BASE and the shot counts `train all` produces live in each
+# method's spec (``MethodSpec.sinusoid`` in :mod:`course_pkg.experiments.methods`):
+#
+# - Reptile: 10 inner steps on support + query; Adam on the pseudo-gradient θ − φ̄ stands in
+#   for the paper's annealed ε.
+# - iMAML: a proximal inner loop of 20 GD steps, λ = 10 (about 1/(α·10): as strong a pull to θ
+#   as 10 plain SGD steps exert), 5 CG steps, and backtracking in the inner loop (without it
+#   meta-training drives θ to curvatures above 2/α − λ, where the inner loop diverges; ch. 10).
 #: The held-out evaluation stored in every sinusoid checkpoint's metrics: ``tasks`` tasks with
 #: ``k_query`` query points each, drawn with ``seed``, query MSE after 0…``inner_steps`` steps.
 HELDOUT: dict[str, int] = {"tasks": 200, "k_query": 100, "seed": 12345, "inner_steps": 10}
@@ -79,7 +69,8 @@ def sinusoid_config(
     scale = resolve_scale(scale)
     if algo not in registered_algorithms():
         raise KeyError(f"unknown algorithm {algo!r}; registered: {registered_algorithms()}")
-    algo_over = dict(SINUSOID_ALGOS.get(algo, {"overrides": {}})["overrides"])
+    sin = METHODS[algo].sinusoid if algo in METHODS else None
+    algo_over = dict((sin or {"overrides": {}})["overrides"])
     fields = {**SINUSOID_BASE, **SINUSOID_SCALES[scale], **algo_over}
     if algo == "pretrained":
         k_support = 10  # one baseline, trained on 10 + 10 points per task, evaluated at any K
@@ -103,15 +94,6 @@ def sinusoid_checkpoint(
     return sinusoid_checkpoint_name(algo, config.k_support), cfg
 
 
-class TrainedModel(NamedTuple):
-    """A loaded (or freshly trained) checkpoint."""
-
-    model: nn.Module
-    params: dict[str, torch.Tensor]
-    inner_lr: float | dict[str, torch.Tensor]  # α, or Meta-SGD's learned per-parameter rates
-    meta: dict[str, Any]  # {"config", "metrics", "loaded"}
-
-
 def _train_sinusoid_fn(config: MetaConfig, device: torch.device, progress: bool):
     def train_fn(cfg_dict: dict[str, Any]):
         seed_everything(config.seed)
@@ -125,9 +107,7 @@ def _train_sinusoid_fn(config: MetaConfig, device: torch.device, progress: bool)
         curve = evaluate_adaptation(model, params, held_out, h["inner_steps"],
                                     lrs if lrs is not None else config.inner_lr).mean(0)
         losses = history["loss"]
-        window = max(1, len(losses) // 50)
-        curve_train = [sum(losses[i:i + window]) / len(losses[i:i + window])
-                       for i in range(0, len(losses), window)]
+        window, curve_train = smooth_curve(losses)
         tail = losses[max(0, len(losses) - 100):]
         metrics = {
             "final_train_loss_mean_last_100": round(sum(tail) / max(len(tail), 1), 6),
@@ -152,7 +132,7 @@ def load_sinusoid(
     retrain: bool = False,
     directory: str | None = None,
     **overrides: Any,
-) -> TrainedModel:
+) -> Loaded:
     """Load the committed sinusoid checkpoint for ``algo``/``k_support`` if its config matches
     (``scale`` and ``overrides`` included), else train it (and save it). ``retrain`` forces
     training; ``directory`` replaces ``course_pkg/weights``."""
@@ -170,7 +150,8 @@ def load_sinusoid(
     meta_params = {k: v.to(dev) for k, v in state.items()}
     params, lrs = split_meta_params(meta_params)
     model.load_state_dict(params)
-    return TrainedModel(model, params, lrs if lrs is not None else config.inner_lr, meta)
+    return Loaded(model, params, meta["config"], meta,
+                  lrs if lrs is not None else config.inner_lr)
 
 
 SINUSOID_SHOWN = {"pretrained": ("pretrained", 10), "maml": ("maml", 10),
@@ -243,10 +224,11 @@ def run(args: argparse.Namespace) -> list[str]:
 
 
 def run_all(args: argparse.Namespace) -> list[str]:
-    """Every sinusoid checkpoint the chapters load (:data:`SINUSOID_ALGOS`)."""
+    """Every sinusoid checkpoint the chapters load (each spec's ``sinusoid["shots"]``)."""
     names = []
-    for algo, spec in SINUSOID_ALGOS.items():
-        sub = argparse.Namespace(**{**vars(args), "algo": algo, "k_support": list(spec["shots"]),
+    for algo in sinusoid_methods():
+        shots = METHODS[algo].sinusoid["shots"]
+        sub = argparse.Namespace(**{**vars(args), "algo": algo, "k_support": list(shots),
                                     "inner_steps": None, "seed": None})
         names += run(sub)
     return names

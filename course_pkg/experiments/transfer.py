@@ -1,11 +1,11 @@
 """Chapter 2's runs: the pre-trained Conv4 and the table of fine-tuning design choices.
 
 One Conv4 is pre-trained (supervised, every meta-training class at once) with the few-shot
-table's backbone width and early stopping on meta-validation alphabets; it is checkpoint
-``fewshot_pretrained_conv4`` and serves chapter 2, the table's "pre-trained + class-mean head"
-row and its fine-tuning row. ``glyphs_finetune_table`` stores chapter 2's per-episode accuracies
-of every fine-tuning design choice. ``python -m course_pkg.train glyphs`` recomputes the table
-(``fewshot`` retrains the network).
+table's backbone width; it is checkpoint ``fewshot_pretrained_conv4``, the few-shot method
+``"pretrained"`` (``course_pkg.experiments.load_model("pretrained")``), and serves chapter 2, the
+table's "pre-trained + class-mean head" row and its fine-tuning row. ``glyphs_finetune_table``
+stores chapter 2's per-episode accuracies of every fine-tuning design choice.
+``python -m course_pkg.train glyphs`` recomputes the table (``fewshot`` retrains the network).
 """
 
 from __future__ import annotations
@@ -18,89 +18,20 @@ from typing import Any
 import torch
 
 from course_pkg.algorithms.finetune import (
-    FinetuneRecipe,
     design_choice_recipes,
     finetune_accuracy,
     nearest_neighbour_accuracy,
     search_lr,
-    supervised_pretrain,
 )
 from course_pkg.checkpoints import load_or_train, save_checkpoint
-from course_pkg.experiments.fewshot_config import checkpoint_name, method_config
-from course_pkg.experiments.validation import EarlyStopping, validation_episodes
-from course_pkg.models import Conv4
+from course_pkg.experiments.fewshot.config import method_config
+from course_pkg.experiments.fewshot.train import load_model
 from course_pkg.utils import get_device
-
-#: The class-mean (prototype) head on frozen pre-trained features: no steps, no meta-learning.
-MEAN_HEAD = FinetuneRecipe("class-mean head, no steps", {}, head="mean", inner_steps=0)
 
 
 def pretrain_config(scale: str | None = None) -> dict[str, Any]:
     """Settings of the pre-trained Conv4 (its checkpoint's config)."""
     return method_config("pretrained", scale=scale)
-
-
-def pretrain_conv4(config: Mapping[str, Any], device: str | torch.device | None = None,
-                   progress: bool = False) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Pre-train a Conv4 classifier over all meta-training classes, early-stopped on the
-    5-way 1-shot accuracy of its class-mean head on meta-validation episodes.
-
-    Returns ``(state of the best epoch, metrics)``; metrics hold the validation curve
-    ``[[epoch, accuracy], …]``, the training time and the per-epoch training accuracy.
-    """
-    from course_pkg.data import glyph_splits
-
-    if config["data"] != "glyphs":
-        raise ValueError("only the glyph data set is supported for pre-training here")
-    dev = get_device(device)
-    t0 = time.perf_counter()
-    data = glyph_splits(seed=config["data_seed"])[config["split"]]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config["seed"])
-        model = Conv4(1, data.num_classes, config["hidden"]).to(dev)
-    val = validation_episodes(config["validation"], dev)
-
-    def evaluate(state: Mapping[str, torch.Tensor]) -> float:
-        return float(finetune_accuracy(model, state, val, MEAN_HEAD).mean())
-
-    stopper = EarlyStopping(config["validation"], evaluate, config["epochs"])
-    stopper.start(dict(model.state_dict()))
-    _, hist = supervised_pretrain(
-        model, data.tensor("cpu"), torch.from_numpy(data.labels), config["epochs"],
-        config["batch_size"], config["lr"], config["seed"],
-        callback=lambda epoch, m, h: stopper(epoch - 1, dict(m.state_dict())),
-        progress=progress)
-    state = {k: v.detach().cpu() for k, v in stopper.best_params.items()}
-    return state, {**stopper.summary(), "epochs": len(hist["epoch"]),
-                   "train_accuracy": round(hist["train_accuracy"][stopper.best_iteration - 1]
-                                           if stopper.best_iteration > 0 else 0.0, 4),
-                   "train_accuracy_curve": [round(a, 4) for a in hist["train_accuracy"]],
-                   "train_seconds": round(time.perf_counter() - t0, 1),
-                   "threads": torch.get_num_threads()}
-
-
-def pretrained_conv4(
-    config: Mapping[str, Any] | None = None,
-    retrain: bool = False,
-    device: str | torch.device | None = None,
-    progress: bool = False,
-    directory: str | Path | None = None,
-) -> tuple[Conv4, dict[str, Any]]:
-    """The pre-trained Conv4 (checkpoint ``fewshot_pretrained_conv4``, loaded when its config
-    matches, trained and saved otherwise or with ``retrain``). Returns ``(model, meta)``."""
-    cfg = dict(pretrain_config() if config is None else config)
-    name = checkpoint_name("pretrained")
-    dev = get_device(device)
-    if retrain:
-        state, metrics = pretrain_conv4(cfg, dev, progress)
-        save_checkpoint(name, state, cfg, metrics, directory)
-        meta = {"config": cfg, "metrics": metrics, "loaded": False}
-    else:
-        state, meta = load_or_train(name, cfg, lambda c: pretrain_conv4(c, dev, progress),
-                                    directory)
-    model = Conv4(1, state["head.weight"].shape[0], cfg["hidden"])
-    model.load_state_dict(state)
-    return model.to(dev), meta
 
 
 # ----------------------------------------------------------------------------- chapter 2's table
@@ -138,12 +69,13 @@ def compute_design_choice_table(
 
     Returns ``(state, metrics)``: ``state["k{K}/{row name}"]`` is a float tensor ``(episodes,)``.
     """
-    from course_pkg.data import episodes, eval_episodes, mean_ci95
+    from course_pkg.data import episodes, eval_episodes
+    from course_pkg.utils import mean_ci
 
     dev = get_device(device)
     t0 = time.perf_counter()
-    model, _ = pretrained_conv4(config["pretrain"], device=dev, directory=directory)
-    pre = {k: v.detach() for k, v in model.state_dict().items()}
+    loaded = load_model("pretrained", device=dev, directory=directory, config=config["pretrain"])
+    model, pre = loaded.model, loaded.params
     steps = config["inner_steps"]
     val = episodes(config["search_split"], config["n_way"], 1, config["k_query"],
                    config["search_episodes"], seed=config["seed"] + 1, device=dev)
@@ -169,7 +101,7 @@ def compute_design_choice_table(
                                              progress=None if bar is None else bar.update)
         for name, acc in rows.items():
             state[f"k{k}/{name}"] = acc
-            m, ci = mean_ci95(acc)
+            m, ci = mean_ci(acc)
             summary[f"k{k}/{name}"] = [round(m, 4), round(ci, 4)]
     if bar is not None:
         bar.close()

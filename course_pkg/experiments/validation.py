@@ -5,7 +5,7 @@ of the ``val`` split and a stopping rule: evaluate every ``every`` iterations; o
 ``min_iterations`` ran, stop when the best accuracy so far exceeds the best accuracy of the first
 three quarters of training by less than ``plateau_gain`` (the last quarter added less than
 that). :class:`EarlyStopping` is the ``callback(iteration, params, history) -> stop?`` of
-:func:`course_pkg.algorithms.maml.meta_train`; it keeps the curve and the best parameters.
+:func:`course_pkg.algorithms.training.meta_train`; it keeps the curve and the best parameters.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """The few-shot results table: every method of the course on the same test episodes.
 
-:func:`fewshot_table` loads (or trains) each method's models
-(:func:`course_pkg.experiments.fewshot.load_model`), evaluates them on the fixed test episodes of
-:func:`course_pkg.data.eval_episodes` (5-way 1-shot, 5-way 5-shot, 20-way 1-shot; test
-alphabets) and returns the table; :func:`write_table` writes
-``course_pkg/results/fewshot_table.json`` and ``.md`` (``fewshot_table_paper.*`` for the paper
-scale). The book only reads these files (:func:`load_table`, :func:`table_frame`). Accuracies
-are fractions; ``ci95`` is the half-width of the 95 % normal-approximation confidence interval
-over episodes (``1.96 · s / √n``, :func:`course_pkg.data.mean_ci95`).
+:func:`fewshot_table` loads (or trains) each method's models (:func:`.train.load_model`),
+evaluates them on the fixed test episodes of :func:`course_pkg.data.eval_episodes` (5-way
+1-shot, 5-way 5-shot, 20-way 1-shot; test alphabets) and returns the table; :func:`write_table`
+writes ``course_pkg/results/fewshot_table.json`` and ``.md`` (``fewshot_table_paper.*`` for the
+paper scale). The book only reads these files (:func:`load_table`, :func:`table_frame`).
+Accuracies are fractions; ``ci95`` is the half-width of the 95 % normal-approximation confidence
+interval over episodes (``1.96 · s / √n``, :func:`course_pkg.utils.mean_ci`). The rows are the
+methods of :data:`course_pkg.experiments.methods.METHODS` with a few-shot spec, in order.
 """
 
 from __future__ import annotations
@@ -22,25 +22,27 @@ from typing import Any
 
 import torch
 
-from course_pkg.experiments.fewshot import (
+from course_pkg.experiments.common import Loaded
+from course_pkg.experiments.fewshot.config import (
     EVAL,
-    FINETUNE_RECIPE,
     HIDDEN,
-    METHODS,
     SETTING_NAMES,
     SETTINGS,
-    Loaded,
     checkpoint_name,
-    load_model,
-    method_accuracy,
     model_ways,
     resolve_scale,
-    test_episodes,
     training_way,
 )
+from course_pkg.experiments.fewshot.train import load_model, method_accuracy, test_episodes
+from course_pkg.experiments.methods import FINETUNE_RECIPE, METHODS, fewshot_methods
 from course_pkg.utils import get_device
 
-RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
+#: Rows of the table the chapters read today (trained with early stopping); ANIL and ProtoMAML
+#: join with the equal-budget table.
+LEGACY_ROWS = tuple(k for k in fewshot_methods()
+                    if not METHODS[k].fewshot.trained or METHODS[k].fewshot.legacy is not None
+                    or METHODS[k].fewshot.model_of is not None)
+RESULTS_DIR = Path(__file__).resolve().parents[2] / "results"
 
 #: What ``ci95`` means (stored in every column's settings).
 CI_NOTE = ("ci95 = half-width of the 95 % normal-approximation confidence interval of the mean "
@@ -92,21 +94,23 @@ def fewshot_table(scale: str | None = None, retrain: bool = False,
     last_quarter_gain, …}}, "train_seconds", "results": {col: {"mean", "ci95", "eval_seconds",
     "model_n_way"}}}], "environment": {...}}``; accuracies are fractions in [0, 1].
     """
-    from course_pkg.data import mean_ci95
+    from course_pkg.utils import mean_ci
 
     scale = resolve_scale(scale)
     dev = get_device(device)
-    keys = list(METHODS) if methods is None else list(methods)
-    unknown = set(keys) - set(METHODS)
+    rows_known = fewshot_methods()
+    keys = [k for k in rows_known if k in LEGACY_ROWS] if methods is None else list(methods)
+    unknown = set(keys) - set(rows_known)
     if unknown:
-        raise KeyError(f"unknown methods {sorted(unknown)}; choose from {list(METHODS)}")
+        raise KeyError(f"unknown methods {sorted(unknown)}; choose from {rows_known}")
     t_all = time.perf_counter()
     batches = {s: test_episodes(s, scale, dev) for s in SETTINGS}
     rows = []
     for key in keys:
-        name, family = METHODS[key]
+        spec = METHODS[key]
+        name, family = spec.title, spec.family
         models: dict[int, Loaded] = {}
-        if key != "nn_pixels":
+        if spec.fewshot.trained:
             for n in model_ways(key):
                 if progress:
                     print(f"[{key}] {n}-way model ...", flush=True)
@@ -117,7 +121,7 @@ def fewshot_table(scale: str | None = None, retrain: bool = False,
             loaded = models.get(training_way(key, n)) if models else None
             t0 = time.perf_counter()
             acc = method_accuracy(key, batch, loaded, seed=EVAL[scale]["seed"])
-            mean, ci = mean_ci95(acc)
+            mean, ci = mean_ci(acc)
             results[s] = {"mean": round(mean, 4), "ci95": round(ci, 4),
                           "eval_seconds": round(time.perf_counter() - t0, 1),
                           "model_n_way": training_way(key, n) if models else None}
@@ -144,7 +148,7 @@ def fewshot_table(scale: str | None = None, retrain: bool = False,
                         "machine": platform.machine(),
                         "cpu_count": os.cpu_count(),
                         "total_seconds": round(time.perf_counter() - t_all, 1)},
-        "command": "python -m course_pkg.experiments fewshot-table"
+        "command": "python -m course_pkg.train fewshot --table"
                    + ("" if scale == "cpu" else " --scale paper"),
     }
 
@@ -188,13 +192,13 @@ def write_table(table: dict[str, Any], directory: str | Path | None = None) -> t
 
 
 def load_table(scale: str = "cpu", directory: str | Path | None = None) -> dict[str, Any]:
-    """The cached table written by ``python -m course_pkg.experiments fewshot-table``."""
+    """The cached table written by ``python -m course_pkg.train fewshot --table``."""
     d = Path(directory) if directory is not None else RESULTS_DIR
     path = d / ("fewshot_table.json" if scale == "cpu" else "fewshot_table_paper.json")
     if not path.exists():
         raise FileNotFoundError(
-            f"{path} does not exist; create it with `python -m course_pkg.experiments "
-            f"fewshot-table{'' if scale == 'cpu' else ' --scale paper'}`")
+            f"{path} does not exist; create it with `python -m course_pkg.train fewshot "
+            f"--table{'' if scale == 'cpu' else ' --scale paper'}`")
     return json.loads(path.read_text())
 
 

@@ -1,0 +1,48 @@
+"""The few-shot comparison (chapters 4, 5, 11, 13): every method on the same glyph episodes.
+
+- :mod:`.config` — columns, backbone width, evaluation, the equal budget, model configs and
+  checkpoint names, all built from the methods' specs
+  (:mod:`course_pkg.experiments.methods`);
+- :mod:`.train` — train (equal budget or early stopping), load and score a model;
+- :mod:`.table` — the results table the chapters read;
+- :mod:`.cli` — ``python -m course_pkg.train fewshot …``.
+"""
+
+from course_pkg.experiments.fewshot.config import (
+    BUDGET,
+    EVAL,
+    HIDDEN,
+    SCALE_ENV,
+    SETTING_NAMES,
+    SETTINGS,
+    budget_config,
+    checkpoint_name,
+    method_config,
+    model_ways,
+    resolve_scale,
+    trained_models,
+    training_way,
+)
+from course_pkg.experiments.fewshot.table import (
+    RESULTS_DIR,
+    fewshot_table,
+    load_table,
+    table_frame,
+    table_markdown,
+    write_table,
+)
+from course_pkg.experiments.fewshot.train import (
+    build_model,
+    load_model,
+    method_accuracy,
+    test_episodes,
+    train_all,
+    train_model,
+)
+from course_pkg.experiments.methods import maml_accuracy
+
+__all__ = ["BUDGET", "EVAL", "HIDDEN", "RESULTS_DIR", "SCALE_ENV", "SETTINGS", "SETTING_NAMES",
+           "budget_config", "build_model", "checkpoint_name", "fewshot_table", "load_model",
+           "load_table", "maml_accuracy", "method_accuracy", "method_config", "model_ways",
+           "resolve_scale", "table_frame", "table_markdown", "test_episodes", "train_all",
+           "train_model", "trained_models", "training_way", "write_table"]

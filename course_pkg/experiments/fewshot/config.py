@@ -1,0 +1,196 @@
+"""Settings of the few-shot comparison: columns, backbone, evaluation, budget and model configs.
+
+A model's config is a JSON-ready ``dict`` built from its method's spec
+(:mod:`course_pkg.experiments.methods`): the episodic defaults, the spec's ``settings`` and
+``by_way`` overrides, the backbone width of the scale, and how training stops. It is stored with
+the checkpoint and compared by :func:`course_pkg.checkpoints.load_or_train` (the config is the
+cache key). Names follow the course's vocabulary: ``k_support``/``k_query`` (shots and queries
+per class), ``inner_steps``, ``inner_lr`` (α), ``test_steps``, ``meta_lr`` (β),
+``meta_batch_size``.
+
+Two ways to stop are defined while the equal-budget table is being trained:
+
+- :func:`budget_config` — **the equal-budget protocol** (:mod:`course_pkg.experiments.budget`):
+  every learned model trains for the same CPU time (:data:`BUDGET`), validating on 500 fixed
+  episodes at 16 budget marks;
+- :func:`method_config` — the early-stopping schedule of the checkpoints the chapters load
+  today (the spec's ``legacy`` entry): validation every ``every`` iterations on 100 episodes,
+  stop once the last quarter gained less than one point.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from course_pkg.experiments.methods import METHODS, MethodSpec
+from course_pkg.utils.scale import SCALE_ENV, resolve_scale  # noqa: F401  (re-exported)
+
+#: Columns: key → (N, K).
+SETTINGS: dict[str, tuple[int, int]] = {"5w1s": (5, 1), "5w5s": (5, 5), "20w1s": (20, 1)}
+SETTING_NAMES = {"5w1s": "5-way 1-shot", "5w5s": "5-way 5-shot", "20w1s": "20-way 1-shot"}
+#: Conv4 channels per block: one backbone width for every learned method of a scale.
+HIDDEN = {"cpu": 32, "paper": 64}
+#: Test evaluation: episodes per column, queries per class (by N), seed of the black-box
+#: support shuffle and of the fine-tuning heads (:func:`course_pkg.data.eval_episodes`).
+EVAL = {
+    "cpu": {"tasks": 600, "queries": {5: 10, 20: 5}, "seed": 0},
+    "paper": {"tasks": 600, "queries": {5: 15, 20: 15}, "seed": 0},
+}
+#: The equal budget of every learned model: CPU seconds of one thread, validation marks and
+#: validation episodes.
+BUDGET = {"cpu": {"cpu_seconds": 1200.0, "evaluations": 16, "episodes": 500},
+          "paper": {"cpu_seconds": 14400.0, "evaluations": 24, "episodes": 600}}
+#: Episodic training defaults of every meta-learned model (a spec's settings override them).
+EPISODIC = {"k_support": 1, "k_query": 5, "meta_batch_size": 4, "meta_lr": 1e-3, "seed": 0,
+            "optimizer": "adam"}
+PAPER_EPISODIC = {"meta_batch_size": 16, "k_query": 15}
+PAPER_EPISODIC_20 = {"meta_batch_size": 8, "k_query": 5}
+#: Chapter 4's sinusoid black-box regressors (not rows of the table): mode → settings.
+REGRESSORS: dict[str, dict[str, Any]] = {
+    "sinusoid_context": {"mode": "context", "encoder_width": 64, "context_dim": 16,
+                         "decoder_hidden": [64, 64], "iterations": 8000,
+                         "meta_batch_size": 25, "k_support": 10, "k_query": 10,
+                         "meta_lr": 1e-3, "seed": 0},
+    "sinusoid_params": {"mode": "params", "encoder_width": 64, "target_hidden": [40, 40],
+                        "iterations": 8000, "meta_batch_size": 25, "k_support": 10,
+                        "k_query": 10, "meta_lr": 1e-3, "seed": 0},
+}
+REGRESSOR_PAPER_ITERATIONS = 70000
+
+
+def _json(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(cfg, sort_keys=True))
+
+
+def owner(key: str) -> tuple[MethodSpec, dict[str, Any]]:
+    """The spec behind a model key (a method or one of its ``variants``) and the variant's
+    settings (``{}`` for the method itself)."""
+    if key in METHODS:
+        return METHODS[key], {}
+    for s in METHODS.values():
+        if s.fewshot is not None and key in s.fewshot.variants:
+            return s, dict(s.fewshot.variants[key])
+    raise KeyError(f"unknown few-shot model {key!r}; methods: {list(METHODS)}")
+
+
+def model_ways(method: str) -> tuple[int, ...]:
+    """The N of the models a method trains: (5,) when one model serves every N."""
+    s, variant = owner(method)
+    per_way = s.fewshot is not None and s.fewshot.per_way and method in METHODS
+    return (5, 20) if per_way else (5,)
+
+
+def training_way(method: str, n_way: int) -> int:
+    """Which trained model evaluates ``n_way``-way episodes."""
+    return n_way if n_way in model_ways(method) else 5
+
+
+def model_key(method: str) -> str:
+    """The method whose trained model ``method`` uses (``finetune`` → ``pretrained``)."""
+    s, _ = owner(method)
+    return (s.fewshot.model_of if s.fewshot is not None else None) or method
+
+
+def checkpoint_name(method: str, n_way: int = 5, scale: str | None = None) -> str:
+    """``fewshot_<method>_<N>way`` (CPU scale) or ``fewshot_paper_<method>_<N>way``;
+    ``fewshot_pretrained_conv4`` for the pre-trained Conv4 of both transfer baselines."""
+    scale = resolve_scale(scale)
+    prefix = "fewshot_" if scale == "cpu" else "fewshot_paper_"
+    if method in REGRESSORS:
+        return f"{prefix}{method.replace('sinusoid_', 'sinusoid_blackbox_')}"
+    key = model_key(method)
+    if key == "pretrained":
+        return prefix + "pretrained_conv4"
+    return f"{prefix}{key}_{training_way(key, n_way)}way"
+
+
+def _settings(s: MethodSpec, variant: Mapping[str, Any], n: int, scale: str) -> dict[str, Any]:
+    """Episodic defaults, the spec's settings and its N-way overrides (and the paper scale's)."""
+    fs = s.fewshot
+    if s.name == "pretrained":
+        return {"seed": 0, **fs.settings}
+    cfg = {**EPISODIC, **fs.settings, **variant}
+    if n != 5:
+        cfg.update(fs.by_way.get(n, {}))
+    if scale == "paper":
+        cfg.update(PAPER_EPISODIC_20 if n == 20 and fs.per_way else PAPER_EPISODIC)
+    return cfg
+
+
+def _frame(key: str, s: MethodSpec, n: int, scale: str) -> dict[str, Any]:
+    if s.name == "pretrained":
+        return {"method": "pretrained", "hidden": HIDDEN[scale], "data": "glyphs",
+                "split": "train"}
+    return {"method": key, "n_way": n, "hidden": HIDDEN[scale], "data": "glyphs",
+            "split": "train"}
+
+
+def _validation(n_way: int, every: int, min_iterations: int) -> dict[str, Any]:
+    return {"split": "val", "n_way": n_way, "k_support": 1, "k_query": 5, "episodes": 100,
+            "seed": 1, "every": every, "min_iterations": min_iterations, "plateau_gain": 0.01}
+
+
+def method_config(method: str, n_way: int = 5, scale: str | None = None) -> dict[str, Any]:
+    """The config of the checkpoint the chapters load for ``method`` at ``n_way`` (the
+    early-stopping schedule of its spec's ``legacy`` entry)."""
+    scale = resolve_scale(scale)
+    if method in REGRESSORS:
+        cfg = dict(REGRESSORS[method])
+        if scale == "paper":
+            cfg["iterations"] = REGRESSOR_PAPER_ITERATIONS
+        return _json({**cfg, "method": method, "data": "sinusoid"})
+    key = model_key(method)
+    s, variant = owner(key)
+    if s.fewshot is None or not s.fewshot.trained or s.fewshot.legacy is None:
+        raise KeyError(f"no trained model for {method!r}")
+    n = training_way(key, n_way)
+    leg = s.fewshot.legacy
+    if key == "pretrained":
+        stop = {"epochs": leg["paper_epochs"] if scale == "paper" else leg["epochs"],
+                "validation": _validation(*leg["validation"])}
+        return _json({**_settings(s, variant, n, scale), **stop, **_frame(key, s, n, scale)})
+    if variant:
+        stop = {"iterations": leg["variants"]["iterations"] if scale == "cpu"
+                else leg["paper_iterations"]}
+    else:
+        w = leg.get("by_way", {}).get(n, {}) if n != 5 else {}
+        it = w.get("iterations", leg["iterations"])
+        val = _validation(*w.get("validation", leg["validation"]))
+        if scale == "paper":
+            it = leg["paper_iterations"]
+            val = {**val, "every": 1000, "min_iterations": 5000}
+        stop = {"iterations": it, "validation": val}
+    return _json({**_settings(s, variant, n, scale), **stop, **_frame(key, s, n, scale)})
+
+
+def budget_config(method: str, n_way: int = 5, scale: str | None = None, fraction: float = 1.0,
+                  **overrides: Any) -> dict[str, Any]:
+    """The config of ``method``'s ``n_way`` model under the equal-budget protocol:
+    ``fraction`` of :data:`BUDGET` (a quarter for the sweep), with ``overrides`` of its
+    settings (a sweep's setting)."""
+    scale = resolve_scale(scale)
+    key = model_key(method)
+    s, variant = owner(key)
+    if s.fewshot is None or not s.fewshot.trained:
+        raise KeyError(f"{method!r} trains no model")
+    n = training_way(key, n_way)
+    b = BUDGET[scale]
+    cfg = {**_settings(s, variant, n, scale), **overrides, **_frame(key, s, n, scale),
+           "budget": {"cpu_seconds": b["cpu_seconds"] * fraction,
+                      "evaluations": b["evaluations"],
+                      "validation": {"split": "val", "n_way": n, "k_support": 1, "k_query": 5,
+                                     "episodes": b["episodes"], "seed": 1}}}
+    return _json(cfg)
+
+
+def trained_models() -> list[tuple[str, int]]:
+    """Every ``(model key, N)`` with a checkpoint, in training order: the table's learned rows
+    (the pre-trained Conv4 first), then the variants."""
+    rows = [(k, n) for k, s in METHODS.items()
+            if s.fewshot is not None and s.fewshot.trained and s.fewshot.model_of is None
+            for n in model_ways(k)]
+    variants = [(v, 5) for s in METHODS.values() if s.fewshot is not None
+                for v in s.fewshot.variants]
+    return rows + variants

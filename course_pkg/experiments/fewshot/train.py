@@ -1,0 +1,273 @@
+"""Train, load and score few-shot models through their method's spec.
+
+:func:`train_model` trains the model of a config (:mod:`.config`): with a ``budget`` entry under
+the equal-budget protocol (:class:`~course_pkg.experiments.budget.BudgetRun`: CPU budget,
+validation at budget marks, resumable snapshots; ``schedule`` replays a stored run exactly),
+otherwise with the early-stopping schedule of the checkpoints the chapters load today.
+:func:`load_model` loads a committed checkpoint when its config matches and trains otherwise;
+:func:`method_accuracy` scores a method on episodes with its test-time adaptation.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from course_pkg.algorithms import blackbox as bb
+from course_pkg.algorithms import training as mm
+from course_pkg.algorithms.finetune import finetune_accuracy, supervised_pretrain
+from course_pkg.checkpoints import load_or_train, save_checkpoint
+from course_pkg.experiments.budget import BudgetRun, load_snapshot, runs_dir
+from course_pkg.experiments.common import Loaded
+from course_pkg.experiments.fewshot.config import (
+    EVAL,
+    REGRESSORS,
+    SETTINGS,
+    checkpoint_name,
+    method_config,
+    model_key,
+    owner,
+    resolve_scale,
+    training_way,
+)
+from course_pkg.experiments.methods import MEAN_HEAD, meta_config
+from course_pkg.experiments.validation import EarlyStopping, validation_episodes
+from course_pkg.models import Conv4
+from course_pkg.models import params as model_params
+from course_pkg.tasks import TaskBatch
+from course_pkg.utils import get_device, smooth_curve
+
+
+# ----------------------------------------------------------------------------- models
+def build_model(cfg: Mapping[str, Any]) -> nn.Module:
+    """An untrained model for ``cfg``, initial weights from its seed."""
+    if cfg["method"] in REGRESSORS:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg["seed"])
+            if cfg["mode"] == "context":
+                return bb.BlackBoxRegressor("context", cfg["encoder_width"],
+                                            context_dim=cfg["context_dim"],
+                                            decoder_hidden=tuple(cfg["decoder_hidden"]))
+            return bb.BlackBoxRegressor("params", cfg["encoder_width"],
+                                        target_hidden=tuple(cfg["target_hidden"]))
+    s, _ = owner(cfg["method"])
+    if s.fewshot is None or s.fewshot.build is None:
+        raise KeyError(f"{cfg['method']!r} builds no model")
+    return s.fewshot.build(cfg)
+
+
+def _parts(cfg: Mapping[str, Any], model: nn.Module):
+    """``(sampler, meta_grad_fn, accuracy_fn, MetaConfig factory)`` of ``cfg``'s method."""
+    s, _ = owner(cfg["method"])
+    fs = s.fewshot
+    return (fs.sampler(cfg), fs.meta_grad(model, cfg), fs.accuracy(model, cfg),
+            fs.meta_config or meta_config)
+
+
+def _loss_summary(history: Mapping[str, list]) -> dict[str, Any]:
+    window, curve = smooth_curve(history["loss"])
+    return {"train_loss_window": window, "train_loss_curve": [round(v, 4) for v in curve],
+            "threads": torch.get_num_threads()}
+
+
+def _train_budgeted(cfg: Mapping[str, Any], dev: torch.device, progress: bool,
+                    schedule: Sequence[int] | None, snapshot: bool, name: str | None):
+    model = build_model(cfg).to(dev)
+    sampler, grad_fn, acc_fn, make_config = _parts(cfg, model)
+    mcfg = make_config(cfg, 10**9)
+    val = validation_episodes(cfg["budget"]["validation"], dev)
+    name = name or checkpoint_name(cfg["method"], cfg.get("n_way", 5))
+    extra = {"name": name, "config": dict(cfg), "schedule": None if schedule is None
+             else list(schedule)}
+    snap = runs_dir() / f"{name}.snapshot.pt" if snapshot else None
+    run = BudgetRun(cfg["budget"], lambda p: acc_fn(p, val), schedule, snap, extra, progress)
+    found = load_snapshot(snap, extra) if snap is not None else None
+    init = model_params(model, detach=True)
+    resume = None
+    if found is None:
+        run.start(init)
+    else:
+        run.load_state_dict(found["run"])
+        resume = found["trainer"]
+        if progress:
+            print(f"  [{name}] resumed at iteration {resume['iteration']} "
+                  f"({run.cpu_used:.0f} CPU-s)", flush=True)
+    t0 = time.perf_counter()
+    _, hist = mm.meta_train(model, sampler, mcfg, meta_grad_fn=grad_fn, params=init,
+                            device=dev, progress=False, callback=run, resume=resume)
+    metrics = {**run.summary(), **_loss_summary(hist),
+               "episodes": run.curve[-1][0] * mcfg.meta_batch_size,
+               "wall_seconds_last_session": round(time.perf_counter() - t0, 1),
+               "loadavg_at_end": round(os.getloadavg()[0], 2)}
+    if cfg["method"] == "pretrained":
+        metrics["episodes"] = 0
+        metrics["images"] = run.curve[-1][0] * cfg["batch_size"]
+    if snap is not None and snap.exists():
+        snap.unlink()
+    return run.best_params, metrics
+
+
+def _pretrain_early_stopping(cfg: Mapping[str, Any], dev: torch.device, progress: bool):
+    """Supervised pre-training in epochs, early-stopped on the 5-way 1-shot accuracy of the
+    class-mean head on meta-validation episodes (the chapters' checkpoint until the
+    equal-budget table replaces it)."""
+    from course_pkg.data import glyph_splits
+
+    t0 = time.perf_counter()
+    data = glyph_splits(seed=cfg["data_seed"])[cfg["split"]]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg["seed"])
+        model = Conv4(1, data.num_classes, cfg["hidden"]).to(dev)
+    val = validation_episodes(cfg["validation"], dev)
+
+    def evaluate(state: Mapping[str, torch.Tensor]) -> float:
+        return float(finetune_accuracy(model, state, val, MEAN_HEAD).mean())
+
+    stopper = EarlyStopping(cfg["validation"], evaluate, cfg["epochs"])
+    stopper.start(dict(model.state_dict()))
+    _, hist = supervised_pretrain(
+        model, data.tensor("cpu"), torch.from_numpy(data.labels), cfg["epochs"],
+        cfg["batch_size"], cfg["lr"], cfg["seed"],
+        callback=lambda epoch, m, h: stopper(epoch - 1, dict(m.state_dict())),
+        progress=progress)
+    state = {k: v.detach().cpu() for k, v in stopper.best_params.items()}
+    best = stopper.best_iteration
+    return state, {**stopper.summary(), "epochs": len(hist["epoch"]),
+                   "train_accuracy": round(hist["train_accuracy"][best - 1]
+                                           if best > 0 else 0.0, 4),
+                   "train_accuracy_curve": [round(a, 4) for a in hist["train_accuracy"]],
+                   "train_seconds": round(time.perf_counter() - t0, 1),
+                   "threads": torch.get_num_threads()}
+
+
+def train_model(cfg: Mapping[str, Any], device: str | torch.device | None = None,
+                progress: bool = False, schedule: Sequence[int] | None = None,
+                snapshot: bool = True, name: str | None = None
+                ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Train the model of ``cfg``; returns ``(state, metrics)``.
+
+    With ``cfg["budget"]``: the equal-budget protocol (``schedule`` replays the iteration
+    counts of a stored run; ``snapshot`` writes and resumes ``runs_dir()/<name>.snapshot.pt``).
+    Otherwise the early-stopping schedule of ``cfg["validation"]`` (or a fixed number of
+    ``iterations`` without it). ``metrics`` hold the training time, the loss curve and the
+    validation curve.
+    """
+    dev = get_device(device)
+    if "budget" in cfg:
+        return _train_budgeted(cfg, dev, progress, schedule, snapshot, name)
+    method = cfg["method"]
+    if method == "pretrained":
+        return _pretrain_early_stopping(cfg, dev, progress)
+    t0 = time.perf_counter()
+    model = build_model(cfg).to(dev)
+    if method in REGRESSORS:
+        params, hist = bb.train_regressor(
+            model, cfg["iterations"], cfg["meta_batch_size"], cfg["k_support"], cfg["k_query"],
+            cfg["meta_lr"], cfg["seed"], device=dev, progress=progress)
+        return params, {"train_seconds": round(time.perf_counter() - t0, 1),
+                        "iterations": len(hist["loss"]), **_loss_summary(hist)}
+    sampler, grad_fn, acc_fn, make_config = _parts(cfg, model)
+    init = model_params(model, detach=True)
+    stopper = None
+    if "validation" in cfg:
+        val = validation_episodes(cfg["validation"], dev)
+        stopper = EarlyStopping(cfg["validation"], lambda p: float(acc_fn(p, val).mean()),
+                                cfg["iterations"])
+        stopper.start(init)
+    params, hist = mm.meta_train(model, sampler, make_config(cfg, cfg["iterations"]),
+                                 meta_grad_fn=grad_fn, params=init, device=dev,
+                                 progress=progress and stopper is None, callback=stopper)
+    metrics = {"train_seconds": round(time.perf_counter() - t0, 1),
+               "iterations": len(hist["loss"]), **_loss_summary(hist)}
+    if stopper is None:
+        return params, metrics
+    return stopper.best_params, {**metrics, **stopper.summary()}
+
+
+def load_model(method: str, n_way: int = 5, scale: str | None = None,
+               device: str | torch.device | None = None, retrain: bool = False,
+               progress: bool = False, directory: str | Path | None = None,
+               config: Mapping[str, Any] | None = None) -> Loaded:
+    """The trained model ``method`` uses for ``n_way``-way episodes (for ``finetune``, the
+    pre-trained Conv4), loaded from ``course_pkg/weights/<checkpoint_name>`` (or ``directory``)
+    when its config (default :func:`method_config`) matches, trained (and saved) otherwise or
+    with ``retrain``."""
+    dev = get_device(device)
+    cfg = dict(config) if config is not None else method_config(method, n_way, scale)
+    name = checkpoint_name(method, n_way, scale)
+    if retrain:
+        state, metrics = train_model(cfg, dev, progress)
+        save_checkpoint(name, state, cfg, metrics, directory)
+        meta = {"config": cfg, "metrics": metrics, "loaded": False}
+    else:
+        state, meta = load_or_train(name, cfg, lambda c: train_model(c, dev, progress),
+                                    directory, map_location=dev)
+    if model_key(method) == "pretrained":
+        model = Conv4(1, state["head.weight"].shape[0], cfg["hidden"])
+    else:
+        model = build_model(cfg)
+    model = model.to(dev)
+    state = {k: v.to(dev) for k, v in state.items()}
+    model.load_state_dict({**model.state_dict(), **state})
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    return Loaded(model, params, cfg, meta)
+
+
+# ----------------------------------------------------------------------------- evaluation
+def test_episodes(setting: str, scale: str | None = None,
+                  device: str | torch.device | None = None) -> TaskBatch:
+    """The fixed test episodes of a column (``"5w1s"``, ``"5w5s"``, ``"20w1s"``)."""
+    from course_pkg.data import eval_episodes
+
+    scale = resolve_scale(scale)
+    n, k = SETTINGS[setting]
+    ev = EVAL[scale]
+    return eval_episodes(n, k, ev["queries"][n], ev["tasks"], device=get_device(device))
+
+
+def method_accuracy(method: str, batch: TaskBatch, loaded: Loaded | None = None,
+                    seed: int = 0) -> torch.Tensor:
+    """Per-episode query accuracy ``(T,)`` of ``method`` on ``batch`` (``loaded``: its model,
+    see :func:`load_model`), with the method's test-time adaptation."""
+    s, _ = owner(method)
+    if s.fewshot is None:
+        raise KeyError(f"{method!r} is not in the few-shot comparison")
+    if s.fewshot.trained and loaded is None:
+        raise ValueError(f"{method} needs its trained model (see load_model)")
+    cfg = {**(loaded.config if loaded is not None else {}), "eval_seed": seed}
+    model = loaded.model if loaded is not None else None
+    params = loaded.params if loaded is not None else None
+    return s.fewshot.accuracy(model, cfg)(params, batch)
+
+
+def train_all(scale: str | None = None, device: str | torch.device | None = None,
+              retrain: bool = False, progress: bool = False,
+              directory: str | Path | None = None) -> list[str]:
+    """Train (or load) every checkpoint the chapters load (:func:`method_config`)."""
+    from course_pkg.experiments.fewshot.config import trained_models
+
+    names = []
+    keys = [(k, n) for k, n in trained_models()]
+    keys += [(k, 5) for k in REGRESSORS]
+    for key, n in keys:
+        try:
+            method_config(key, n, scale)
+        except KeyError:
+            continue  # a method of the equal-budget table only (no chapter checkpoint yet)
+        m = load_model(key, n, scale, device, retrain, progress, directory)
+        name = checkpoint_name(key, n, scale)
+        secs = m.meta.get("metrics", {}).get("train_seconds")
+        print(f"{name}: {'loaded' if m.meta['loaded'] else 'trained'} ({secs} s of training)",
+              flush=True)
+        names.append(name)
+    return names
+
+
+__all__ = ["build_model", "load_model", "method_accuracy", "test_episodes", "train_all",
+           "train_model", "training_way"]
