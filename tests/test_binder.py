@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,7 @@ def test_binder_install_steps_in_a_scratch_environment(tmp_path: Path) -> None:
     uv = _tool("uv")
     reqs = (BINDER / "requirements.txt").read_text()
     note = "PyTorch's CPU index"
+    local = None
     if os.environ.get("COURSE_BINDER_TORCH_INDEX") != "1":
         local = _local_cpu_torch()
         if local is None:
@@ -130,7 +132,7 @@ def test_binder_install_steps_in_a_scratch_environment(tmp_path: Path) -> None:
         reqs = re.sub(r"(?m)^--extra-index-url .*$", "", reqs)
         reqs = re.sub(r"(?m)^torch==.*$", local[0], reqs)
         reqs = re.sub(r"(?m)^torchvision==.*$", local[1], reqs)
-        note = f"local wheel {local[0].rsplit('/', 1)[-1]}"
+        note = f"local wheel {urllib.parse.unquote(local[0].rsplit('/', 1)[-1])}"
     (tmp_path / "requirements.txt").write_text(reqs)
     env_dir = tmp_path / "env"
     clone = tmp_path / "repo"
@@ -150,14 +152,20 @@ def test_binder_install_steps_in_a_scratch_environment(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     t_post = time.perf_counter() - t0 - t_install
     py = str(env_dir / "bin" / "python")
+    # torchvision (and learn2learn, which imports it) load only with the torchvision built for
+    # the same torch: PyPI's is built for the CUDA torch, the CPU one is on PyTorch's index
+    vision = "import torchvision, learn2learn\n" if local is None else ""
     check = subprocess.run([py, "-c", (
-        "import torch, course_pkg, learn2learn, jupyterlab_myst, nbgitpuller, jupyterhub, "
-        "otter, anywidget\n"
+        "import torch, course_pkg, jupyterlab_myst, nbgitpuller, jupyterhub, otter, anywidget\n"
+        f"{vision}"
         "from course_pkg.grading import notebook_grader\n"
+        "import importlib.util as u; assert u.find_spec('learn2learn') is not None\n"
         "assert torch.version.cuda is None, torch.version.cuda\n"
         "print(torch.__version__, course_pkg.__file__)")],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert check.returncode == 0, check.stderr[-3000:]
+    built = list((env_dir / "lib").glob("python3*/site-packages/learn2learn/**/*.so"))
+    assert built, "learn2learn's Cython extensions were not built"
     assert str(clone / "course_pkg") in check.stdout, "course_pkg is not the repository's (-e .)"
     specs = json.loads(subprocess.run([py, "-m", "jupyter", "kernelspec", "list", "--json"],
                                       env=env, capture_output=True, text=True,
@@ -179,7 +187,8 @@ def test_binder_install_steps_in_a_scratch_environment(tmp_path: Path) -> None:
     size = sum(f.stat().st_size for f in env_dir.rglob("*") if f.is_file() and not f.is_symlink())
     torch_dir = next((env_dir / "lib").glob("python3*/site-packages/torch"))
     torch_size = sum(f.stat().st_size for f in torch_dir.rglob("*") if f.is_file())
-    record = {"torch": note, "env_mb": round(size / 2**20), "torch_mb": round(torch_size / 2**20),
+    record = {"torch": note, "torchvision_checked": local is None,
+              "env_mb": round(size / 2**20), "torch_mb": round(torch_size / 2**20),
               "install_s": round(t_install, 1), "postbuild_s": round(t_post, 1)}
     out = REPO / ".cache" / "classroom-tools" / "binder_env.json"
     out.write_text(json.dumps(record, indent=1))
