@@ -139,7 +139,15 @@ def explain_failures(exercise: str, question: Question, results: list[CaseResult
     names = [n for n in question.names if n != "env"]
     stub = stubs(names, cells)
     missing = [n for n in names if n not in defined(names, cells)]
-    hint = section_hint(exercise, question.name)
+    return explain(exercise, question.name, results, stub, missing, returned_none)
+
+
+def explain(exercise: str, qname: str, results: list[CaseResult], stub: list[str],
+            missing: list[str], returned_none: set[str] | frozenset = frozenset()
+            ) -> list[CaseResult]:
+    """The rewriting of :func:`explain_failures`, from what is known about the answer: which
+    functions are still stubs, which are missing, which returned ``None``."""
+    hint = section_hint(exercise, qname)
     tail = f" ({hint})" if hint else ""
     out = []
     for r in results:
@@ -152,7 +160,7 @@ def explain_failures(exercise: str, question: Question, results: list[CaseResult
                    f"{'it' if len(stub) == 1 else 'them'}{tail}")
         elif missing:
             what = ", ".join(f"`{n}`" for n in missing)
-            msg = (f"{what} is not defined when question {question.name} is graded: define it "
+            msg = (f"{what} is not defined when question {qname} is graded: define it "
                    f"in a cell above its grader.check cell, and make sure that cell runs{tail}")
         elif returned_none and _NONE_ERROR.search(r.message):
             what = ", ".join(f"`{n}`" for n in sorted(returned_none))
@@ -167,4 +175,4 @@ def explain_failures(exercise: str, question: Question, results: list[CaseResult
     return out
 
 
-__all__ = ["SECTIONS", "defined", "explain_failures", "section_hint", "stubs"]
+__all__ = ["SECTIONS", "defined", "explain", "explain_failures", "section_hint", "stubs"]

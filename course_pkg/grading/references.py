@@ -152,7 +152,12 @@ def stub_tree(course_pkg_dir: str | Path, absent: dict[str, set[str]], out: str 
     for rel, funcs in sorted(absent.items()):
         src = Path(course_pkg_dir) / rel
         module = rel.removesuffix(".py").replace("/", ".")
-        text = stub_source(src.read_text(encoding="utf-8"), funcs, module)
+        try:
+            text = stub_source(src.read_text(encoding="utf-8"), funcs, module)
+        except (OSError, ValueError, SyntaxError):
+            # the package moved a function: grading goes on without this stub
+            # (tests/test_grading_exercise_text.py fails until REFERENCES is updated)
+            continue
         dst = out / rel.replace("/", "__")
         dst.write_text(text, encoding="utf-8")
         os.chmod(dst, 0o644)
