@@ -131,14 +131,28 @@ def test_release_refuses_bad_destinations(tmp_path: Path) -> None:
     assert run.returncode == 2 and "usage: make release DEST=" in run.stdout + run.stderr
 
 
-def test_second_release_updates_the_same_repository(release: Path) -> None:
-    before = subprocess.run(["git", "rev-list", "--count", "HEAD"], cwd=release,
-                            capture_output=True, text=True, check=True).stdout.strip()
-    again = make_release(REPO, release)
-    assert not again.changed, "an unchanged course made a new commit"
-    after = subprocess.run(["git", "rev-list", "--count", "HEAD"], cwd=release,
-                           capture_output=True, text=True, check=True).stdout.strip()
-    assert before == after
+def test_a_new_release_is_a_new_commit_of_the_same_repository(tmp_path: Path) -> None:
+    """Publishing again: nothing new -> no commit; an edited page -> one commit carrying it.
+    (Released from a clone, so that others' edits in this working tree do not interfere.)"""
+    instructor = tmp_path / "instructor"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(instructor)], check=True, timeout=120)
+    dest = tmp_path / "student"
+
+    def count() -> int:
+        return int(subprocess.run(["git", "rev-list", "--count", "HEAD"], cwd=dest,
+                                  capture_output=True, text=True, check=True).stdout)
+
+    assert make_release(instructor, dest).changed
+    assert count() == 1
+    assert not make_release(instructor, dest).changed, "an unchanged course made a new commit"
+    assert count() == 1
+    intro = instructor / "book" / "intro.md"
+    intro.write_text(intro.read_text() + "\nA note added for this term.\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    subprocess.run([*git, "commit", "-qam", "term note"], cwd=instructor, check=True)
+    assert make_release(instructor, dest).changed
+    assert count() == 2
+    assert "A note added for this term." in (dest / "learner" / "book" / "intro.md").read_text()
 
 
 def _cells_until_check(nb_path: Path, question: str, replace: dict[int, str]) -> str:
