@@ -38,8 +38,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parent
 SETTINGS = {  # global meta-batch, conv width, queries per class; warm-up and timed blocks
-    "full": {"meta_batch": 16, "hidden": 32, "q_query": 5, "warmup": 2, "blocks": 5, "block": 4},
-    "quick": {"meta_batch": 4, "hidden": 8, "q_query": 2, "warmup": 1, "blocks": 2, "block": 2},
+    "full": {"meta_batch": 16, "hidden": 32, "k_query": 5, "warmup": 2, "blocks": 5, "block": 4},
+    "quick": {"meta_batch": 4, "hidden": 8, "k_query": 2, "warmup": 1, "blocks": 2, "block": 2},
 }
 
 
@@ -62,7 +62,7 @@ def worker(settings: dict, threads: int, device: str, out: Path) -> None:
     m = settings["meta_batch"]
     iterations = settings["warmup"] + settings["blocks"] * settings["block"]
     cfg = {**fewshot.method_config("maml", 5, "cpu"), "hidden": settings["hidden"],
-           "k_query": settings["q_query"], "meta_batch_size": m, "iterations": iterations}
+           "k_query": settings["k_query"], "meta_batch_size": m, "iterations": iterations}
     model = fewshot.build_model(cfg).to(dev)
     sampler = metric.EpisodeSampler(cfg["n_way"])
     config = mm.MetaConfig(iterations=iterations, meta_batch_size=m, k_support=cfg["k_support"],
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                                       / res["cpu_seconds_per_iteration"]),
             "launch_rates": [round(x["iterations_per_s"], 4) for x in runs[r]],
             "inner_steps": 1, "order": "second", "meta_batch": s["meta_batch"],
-            "conv_width": s["hidden"], "queries_per_class": s["q_query"],
+            "conv_width": s["hidden"], "queries_per_class": s["k_query"],
             "iterations_per_block": s["block"], "repeats": s["blocks"] * repeats,
             "timer": "perf_counter", "threads": args.threads, "torch": torch.__version__,
             "python": platform.python_version(), "machine": platform.machine(),

@@ -2,13 +2,14 @@
 
 Modules map one-to-one to the course's concepts:
 
-- ``course_pkg.utils``       device, seeds and generators, threads, progress bars, checks, CIs
-- ``course_pkg.neuron``      the single-neuron worked example (chapter 1)
-- ``course_pkg.problem``     the meta-learning problem (ch. 3): support/query splits, meta-objective
+- ``course_pkg.utils``       plumbing, one module per job: device, seeds, scale, statistics
+                             (confidence intervals, smoothed curves), checks, progress, memory
 - ``course_pkg.tasks``       task distributions and the :class:`TaskBatch` type
 - ``course_pkg.data``        few-shot image data (offline glyphs, real Omniglot) and episodes
 - ``course_pkg.models``      MLPs and the 4-conv network, usable with ``torch.func.functional_call``
-- ``course_pkg.algorithms``  MAML, FOMAML, Meta-SGD, Reptile, iMAML, metric and black-box learners
+- ``course_pkg.algorithms``  MAML, FOMAML, Meta-SGD, Reptile, iMAML, metric and black-box learners;
+                             ``neuron`` (chapter 1's single-neuron worked example) and ``problem``
+                             (chapter 3: support/query splits, the meta-objective)
 - ``course_pkg.rl``          meta-reinforcement learning
 - ``course_pkg.viz``         interactive figures (live in JupyterLab, static in the HTML book)
 - ``course_pkg.grading``     exercise generation and time-bounded grading

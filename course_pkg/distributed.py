@@ -3,7 +3,7 @@
 Launch any training command of the course with ``torchrun --nproc_per_node=N …`` (or
 ``python -m torch.distributed.run``); torchrun starts N processes ("ranks") and sets ``RANK``,
 ``WORLD_SIZE`` and ``LOCAL_RANK`` (plus ``MASTER_ADDR``/``MASTER_PORT``) in each. Then
-:func:`course_pkg.algorithms.maml.meta_train`
+:func:`course_pkg.algorithms.training.meta_train`
 
 - calls :func:`setup`: one process group per process (NCCL when the rank's device is CUDA,
   gloo on the CPU) and the rank's device, ``cuda:LOCAL_RANK`` with CUDA, the CPU otherwise;

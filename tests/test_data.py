@@ -155,7 +155,7 @@ def _find_label(data: D.FewShotImages, image: np.ndarray) -> int:
 
 def test_episode_shapes_and_label_remapping():
     test = D.glyph_splits()["test"]
-    b = D.episodes("test", n_way=5, k_shot=2, q_query=3, num_tasks=4, seed=0, device="cpu")
+    b = D.episodes("test", n_way=5, k_support=2, k_query=3, num_tasks=4, seed=0, device="cpu")
     assert isinstance(b, TaskBatch)
     assert b.x_support.shape == (4, 10, 1, 28, 28) and b.x_query.shape == (4, 15, 1, 28, 28)
     assert b.y_support.dtype == torch.int64 and b.x_support.dtype == torch.float32
@@ -188,11 +188,11 @@ def test_episodes_seeded_and_isolated():
 
 
 def test_eval_episodes_fixed_and_prefix_stable():
-    a = D.eval_episodes(k_shot=1, num_tasks=6)
-    b = D.eval_episodes(k_shot=1, num_tasks=3)
+    a = D.eval_episodes(k_support=1, num_tasks=6)
+    b = D.eval_episodes(k_support=1, num_tasks=3)
     assert all(torch.equal(u[:3], v) for u, v in zip(a, b))
     a.x_support.zero_()  # callers get copies
-    assert D.eval_episodes(k_shot=1, num_tasks=6).x_support.abs().sum() > 0
+    assert D.eval_episodes(k_support=1, num_tasks=6).x_support.abs().sum() > 0
     assert D.default_eval_tasks() >= 100
 
 
@@ -200,7 +200,7 @@ def test_episode_errors():
     with pytest.raises(ValueError, match="split"):
         D.episodes("nope")
     with pytest.raises(ValueError, match="need 21 per class"):
-        D.episodes("test", k_shot=6, q_query=15)
+        D.episodes("test", k_support=6, k_query=15)
     small = D.glyphs().subset([0, 1, 2])
     with pytest.raises(ValueError, match="5-way episodes need 5 classes"):
         D.episodes(small, n_way=5)
@@ -208,11 +208,15 @@ def test_episode_errors():
         D.episodes("train", source="mnist")
 
 
-def test_mean_ci95():
-    m, h = D.mean_ci95([0.0, 1.0, 1.0, 0.0])
-    assert m == pytest.approx(0.5)
-    assert h == pytest.approx(1.96 * np.std([0, 1, 1, 0], ddof=1) / 2)
-    assert D.mean_ci95([0.3]) == (pytest.approx(0.3), 0.0)
+def test_eval_episode_count_follows_the_one_scale_switch(monkeypatch):
+    """``COURSE_SCALE`` is read by ``utils.resolve_scale`` here too: any case, bad values raise."""
+    monkeypatch.setenv("COURSE_SCALE", "PAPER")
+    assert D.default_eval_tasks() == 600
+    monkeypatch.setenv("COURSE_SCALE", "cpu")
+    assert D.default_eval_tasks() == 200
+    monkeypatch.setenv("COURSE_SCALE", "gpu")
+    with pytest.raises(ValueError, match="COURSE_SCALE"):
+        D.default_eval_tasks()
 
 
 # ----------------------------------------------------------------------------- Omniglot folder
@@ -255,7 +259,7 @@ def test_omniglot_fixture_loader(tmp_path):
     assert set(splits["val"].alphabets) == {"Alpha"}  # every 6th background alphabet
     assert set(splits["train"].alphabets) == {"Beta", "Gamma"}
     assert splits["test"].num_classes == 5
-    b = D.episodes(splits["test"], n_way=3, k_shot=1, q_query=2, num_tasks=2, seed=0,
+    b = D.episodes(splits["test"], n_way=3, k_support=1, k_query=2, num_tasks=2, seed=0,
                    device="cpu")
     assert b.x_support.shape == (2, 3, 1, 28, 28) and b.y_query.shape == (2, 6)
 
@@ -265,7 +269,7 @@ def test_omniglot_env_and_torchvision_layout(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_OMNIGLOT_DIR", str(tmp_path))
     splits = D.omniglot_splits()
     assert splits["test"].num_classes == 5
-    b = D.episodes("test", n_way=2, k_shot=1, q_query=1, seed=0, device="cpu",
+    b = D.episodes("test", n_way=2, k_support=1, k_query=1, seed=0, device="cpu",
                    source="omniglot")
     assert b.num_tasks == 1
 

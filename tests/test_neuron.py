@@ -1,4 +1,4 @@
-"""Tests of course_pkg.neuron: the single-neuron worked example of chapter 1.
+"""Tests of course_pkg.algorithms.neuron: the single-neuron worked example of chapter 1.
 
 Every equation of the chapter is checked numerically three ways: the closed form of the worked
 example, plain autograd through the inner steps, and the course's general MAML code
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course_pkg import neuron as nr
+from course_pkg.algorithms import neuron as nr
 
 ALPHA, BETA, THETA0 = 0.1, 0.5, 1.0
 

@@ -1,4 +1,4 @@
-"""course_pkg.problem: disjoint splits, the meta-objective, kernel regression, the ridge head."""
+"""course_pkg.algorithms.problem: disjoint splits, meta-objective, kernel regression, ridge head."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import math
 import pytest
 import torch
 
-from course_pkg.models import MLP, params
-from course_pkg.problem import (
+from course_pkg.algorithms.problem import (
     feature_ridge_predict,
     kernel_regression,
     meta_objective,
@@ -17,6 +16,7 @@ from course_pkg.problem import (
     ridge_head,
     split_support_query,
 )
+from course_pkg.models import MLP, params
 from course_pkg.tasks import SinusoidTasks, TaskBatch
 
 

@@ -183,7 +183,7 @@ def test_meta_gradient_with_likelihood_ratio_term_is_unbiased():
     exact = torch.autograd.grad(exact_j, theta)[0]
     assert torch.allclose(exact_meta_objective(theta, r, alpha, k_in), exact_j)
 
-    kw = dict(inner_lr=alpha, k_traj=k_in, m=4, tasks=30000, seed=0)
+    kw = dict(inner_lr=alpha, k_traj=k_in, m=4, num_tasks=30000, seed=0)
     est = meta_gradient_estimates(theta, r, lr_term=True, **kw)
     mean, se = est.mean(0), est.std(0) / math.sqrt(est.shape[0])
     assert torch.all((mean - exact).abs() < 4 * se), (mean, exact, se)

@@ -42,6 +42,7 @@ __all__ = [
     "make_imaml_grad_fn",
     "power_iteration",
     "proximal_adapt",
+    "top_hessian_eigenvalue",
     "unrolled_meta_gradient",
 ]
 
@@ -173,6 +174,27 @@ def hessian_vector_product(
         return torch.func.jvp(grad_fn, (p,), (dict(v),))[1]
     raise ValueError(
         f"mode must be 'auto', 'reverse-over-reverse' or 'forward-over-reverse', got {mode!r}")
+
+
+def top_hessian_eigenvalue(
+    model: nn.Module,
+    params: Mapping[str, torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    iterations: int = 30,
+    loss_fn: LossFn = mse_loss,
+) -> torch.Tensor:
+    """The largest eigenvalue of ``H = ∇²_φ L(φ)`` of one task's loss on ``x (K, …)``,
+    ``y (K, …)`` at ``φ = params``: its sharpest curvature (gradient descent with step ``α``
+    on this loss is stable only while ``α λ_max < 2``).
+
+    :func:`power_iteration` with :func:`hessian_vector_product` as the product, started from a
+    vector of ones (deterministic; ``iterations`` power steps). ``H`` is never formed. Returns a
+    scalar tensor; compose with ``torch.vmap`` over ``x (T, K, …)``, ``y (T, K, …)`` for ``(T,)``.
+    """
+    v0 = {name: torch.ones_like(p) for name, p in params.items()}
+    return power_iteration(
+        lambda v: hessian_vector_product(model, params, x, y, v, loss_fn), v0, iterations)
 
 
 # --------------------------------------------------------------------------- iMAML

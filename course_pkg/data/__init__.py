@@ -24,7 +24,7 @@ gives float32 ``(M, 1, 28, 28)`` in [0, 1], ``.subset(classes)`` relabels a subs
 
 Episodes
 --------
-``episodes(split="train", n_way=5, k_shot=1, q_query=15, num_tasks=1, seed=0, device=None,
+``episodes(split="train", n_way=5, k_support=1, k_query=15, num_tasks=1, seed=0, device=None,
 source="glyphs") -> TaskBatch``
     ``split``: "train" | "val" | "test" (of ``source`` "glyphs" | "omniglot") or a
     :class:`FewShotImages`. Built with learn2learn's ``MetaDataset``/``TaskDataset`` and
@@ -33,11 +33,11 @@ source="glyphs") -> TaskBatch``
     ``y_support (T, N*K)`` int64 in ``0..N-1`` (class-major), ``x_query (T, N*Q, 1, 28, 28)``,
     ``y_query (T, N*Q)``; support and query images are distinct; ``info["classes"] (T, N)`` holds
     the split's class id behind each new label.
-``eval_episodes(n_way=5, k_shot=1, q_query=15, num_tasks=None, split="test", device=None,
+``eval_episodes(n_way=5, k_support=1, k_query=15, num_tasks=None, split="test", device=None,
 source="glyphs") -> TaskBatch``
     The fixed evaluation episodes (seed :data:`EVAL_SEED`) every chapter compares methods on;
     ``num_tasks`` defaults to 200 (600 with ``COURSE_SCALE=paper``).
-``mean_ci95``: alias of :func:`course_pkg.utils.mean_ci` (95 % normal-approximation interval).
+Confidence intervals of accuracies over episodes: :func:`course_pkg.utils.mean_ci`.
 
 Environment variables: ``COURSE_DATA_DIR`` (cache root), ``COURSE_OMNIGLOT_DIR`` (real
 Omniglot), ``COURSE_SCALE=paper`` (more evaluation episodes).
@@ -58,7 +58,6 @@ from course_pkg.data.episodes import (
     default_eval_tasks,
     episodes,
     eval_episodes,
-    mean_ci95,
     meta_dataset,
 )
 from course_pkg.data.omniglot import OMNIGLOT_ENV, omniglot, omniglot_dir, omniglot_splits
@@ -77,7 +76,6 @@ __all__ = [
     "eval_episodes",
     "glyph_splits",
     "glyphs",
-    "mean_ci95",
     "meta_dataset",
     "omniglot",
     "omniglot_dir",

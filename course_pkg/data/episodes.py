@@ -13,18 +13,16 @@ random stream.
 from __future__ import annotations
 
 import functools
-import os
 import random
 
 import torch
 
 from course_pkg.data.datasets import FewShotImages, glyph_splits
 from course_pkg.tasks import TaskBatch
-from course_pkg.utils import get_device, import_learn2learn, mean_ci
+from course_pkg.utils import get_device, import_learn2learn, resolve_scale
 
 #: Seed of the fixed evaluation episodes shared by every chapter (:func:`eval_episodes`).
 EVAL_SEED = 20240
-SCALE_ENV = "COURSE_SCALE"
 
 
 class _ImageDataset(torch.utils.data.Dataset):
@@ -92,14 +90,16 @@ def _resolve(split: str | FewShotImages, source: str) -> FewShotImages:
 def episodes(
     split: str | FewShotImages = "train",
     n_way: int = 5,
-    k_shot: int = 1,
-    q_query: int = 15,
+    k_support: int = 1,
+    k_query: int = 15,
     num_tasks: int = 1,
     seed: int = 0,
     device: str | torch.device | None = None,
     source: str = "glyphs",
 ) -> TaskBatch:
-    """Sample ``num_tasks`` N-way K-shot episodes from ``split``.
+    """Sample ``num_tasks`` N-way K-shot episodes from ``split``: ``n_way`` classes,
+    ``k_support`` support and ``k_query`` query images per class (``K`` and ``Q`` of the notation
+    page; ``T`` = ``num_tasks``).
 
     ``split`` is "train", "val" or "test" of ``source`` ("glyphs" or "omniglot"), or any
     :class:`FewShotImages`. Returns a :class:`TaskBatch` on ``device`` (default
@@ -110,21 +110,21 @@ def episodes(
     Support and query images of an episode are distinct images.
     """
     data = _resolve(split, source)
-    if n_way < 1 or k_shot < 1 or q_query < 0 or num_tasks < 1:
-        raise ValueError("need n_way ≥ 1, k_shot ≥ 1, q_query ≥ 0 and num_tasks ≥ 1")
+    if n_way < 1 or k_support < 1 or k_query < 0 or num_tasks < 1:
+        raise ValueError("need n_way ≥ 1, k_support ≥ 1, k_query ≥ 0 and num_tasks ≥ 1")
     counts = data.class_counts()
-    eligible = int((counts >= k_shot + q_query).sum())
+    eligible = int((counts >= k_support + k_query).sum())
     if eligible < data.num_classes:
         raise ValueError(
             f"{data.name or 'this data set'} has classes with only {int(counts.min())} images; "
-            f"{k_shot} shots + {q_query} queries need {k_shot + q_query} per class"
+            f"{k_support} shots + {k_query} queries need {k_support + k_query} per class"
         )
     if n_way > data.num_classes:
         raise ValueError(
             f"{n_way}-way episodes need {n_way} classes but {data.name or 'the split'} has "
             f"{data.num_classes}"
         )
-    shots = k_shot + q_query
+    shots = k_support + k_query
     tasks = _task_dataset(data, n_way, shots)
     state = random.getstate()
     random.seed(seed)
@@ -147,28 +147,29 @@ def episodes(
         return part.reshape(num_tasks, -1, *part.shape[3:]).to(dev).float().div_(255.0)
 
     return TaskBatch(
-        images(x[:, :, :k_shot]),
-        y[:, :, :k_shot].reshape(num_tasks, -1).to(dev),
-        images(x[:, :, k_shot:]),
-        y[:, :, k_shot:].reshape(num_tasks, -1).to(dev),
+        images(x[:, :, :k_support]),
+        y[:, :, :k_support].reshape(num_tasks, -1).to(dev),
+        images(x[:, :, k_support:]),
+        y[:, :, k_support:].reshape(num_tasks, -1).to(dev),
         {"classes": orig[:, :, 0].to(dev)},
     )
 
 
 def default_eval_tasks() -> int:
-    """Episodes in the fixed evaluation set: 200 by default, 600 with ``COURSE_SCALE=paper``."""
-    return 600 if os.environ.get(SCALE_ENV, "").lower() == "paper" else 200
+    """Episodes in the fixed evaluation set: 200 by default, 600 with ``COURSE_SCALE=paper``
+    (read by :func:`course_pkg.utils.resolve_scale`: any case; another value raises)."""
+    return 600 if resolve_scale() == "paper" else 200
 
 
 @functools.lru_cache(maxsize=16)
-def _eval_cached(n_way, k_shot, q_query, num_tasks, split, source) -> TaskBatch:
-    return episodes(split, n_way, k_shot, q_query, num_tasks, EVAL_SEED, "cpu", source)
+def _eval_cached(n_way, k_support, k_query, num_tasks, split, source) -> TaskBatch:
+    return episodes(split, n_way, k_support, k_query, num_tasks, EVAL_SEED, "cpu", source)
 
 
 def eval_episodes(
     n_way: int = 5,
-    k_shot: int = 1,
-    q_query: int = 15,
+    k_support: int = 1,
+    k_query: int = 15,
     num_tasks: int | None = None,
     split: str = "test",
     device: str | torch.device | None = None,
@@ -180,11 +181,7 @@ def eval_episodes(
     every chapter and on every device. Returns a fresh :class:`TaskBatch` (safe to modify).
     """
     n = default_eval_tasks() if num_tasks is None else num_tasks
-    b = _eval_cached(n_way, k_shot, q_query, n, split, source)
+    b = _eval_cached(n_way, k_support, k_query, n, split, source)
     copy = TaskBatch(*(t.clone() for t in b), {k: v.clone() for k, v in b.info.items()})
     return copy.to(get_device(device))
 
-
-#: Alias of :func:`course_pkg.utils.mean_ci` (the one confidence interval of the package), kept
-#: for ``algorithms/finetune.py`` and ``experiments/fewshot.py``; new code uses ``mean_ci``.
-mean_ci95 = mean_ci

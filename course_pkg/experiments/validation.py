@@ -1,6 +1,6 @@
 """Periodic validation and early stopping on meta-validation alphabets.
 
-A ``validation`` config (see :mod:`course_pkg.experiments.fewshot_config`) names fixed episodes
+A ``validation`` config (see :mod:`course_pkg.experiments.fewshot.config`) names fixed episodes
 of the ``val`` split and a stopping rule: evaluate every ``every`` iterations; once at least
 ``min_iterations`` ran, stop when the best accuracy so far exceeds the best accuracy of the first
 three quarters of training by less than ``plateau_gain`` (the last quarter added less than

@@ -65,18 +65,18 @@ def navigation_adaptation(
 
 def bandit_comparison(
     rl2_policy: nn.Module | None,
-    n_tasks: int = 1000,
+    num_tasks: int = 1000,
     n_arms: int = 5,
     horizon: int = 100,
     seed: int = TEST_BANDIT_SEED,
 ) -> dict[str, dict[str, Any]]:
-    """Total reward per task of each strategy on ``n_tasks`` held-out bandits.
+    """Total reward per task of each strategy on ``num_tasks`` held-out bandits.
 
-    Returns, per strategy, ``total (n_tasks,)``, ``mean``, ``ci`` (95 %), ``regret`` (mean final
+    Returns, per strategy, ``total (num_tasks,)``, ``mean``, ``ci`` (95 %), ``regret`` (mean final
     pseudo-regret) and ``regret_curve (horizon,)`` (mean cumulative pseudo-regret).
     """
     device = next(rl2_policy.parameters()).device if rl2_policy is not None else "cpu"
-    probs, u = BernoulliBandits(n_arms, horizon).sample(n_tasks, seed, device)
+    probs, u = BernoulliBandits(n_arms, horizon).sample(num_tasks, seed, device)
     runs: dict[str, dict[str, torch.Tensor]] = {"random": play_random(probs, u, seed + 1)}
     runs["UCB1"] = play_ucb1(probs, u)
     runs["Thompson sampling"] = play_thompson(probs, u, seed + 2)

@@ -44,11 +44,12 @@ def meta_gradient_estimates(
     inner_lr: float,
     k_traj: int,
     m: int,
-    tasks: int,
+    num_tasks: int,
     lr_term: bool,
     seed: int = 0,
 ) -> torch.Tensor:
-    """``tasks`` independent estimates ``(tasks, n)`` of ``∇J(θ)`` from :func:`meta_pg_surrogate`.
+    """``num_tasks`` independent estimates ``(num_tasks, n)`` of ``∇J(θ)`` from
+    :func:`meta_pg_surrogate`.
 
     Each "task" (the same bandit) gets its own copy of ``θ``, ``K`` inner and ``m`` outer arms;
     one backward pass returns every task's estimate. ``lr_term`` adds the likelihood-ratio term
@@ -56,7 +57,7 @@ def meta_gradient_estimates(
     """
     g = as_generator(seed)
     n = theta.shape[-1]
-    th = theta.detach().expand(tasks, n).clone().requires_grad_(True)
+    th = theta.detach().expand(num_tasks, n).clone().requires_grad_(True)
     a_in = torch.multinomial(th.detach().softmax(-1), k_traj, True, generator=g)
     inner_logp = th.log_softmax(-1).gather(1, a_in)
     phi = _inner_step(th, a_in, r, inner_lr)
@@ -69,4 +70,4 @@ def meta_gradient_estimates(
         inner_logp[..., None] if lr_term else None,
         outer_r.mean(1) if lr_term else None,
     )
-    return tasks * torch.autograd.grad(objective, th)[0]
+    return num_tasks * torch.autograd.grad(objective, th)[0]

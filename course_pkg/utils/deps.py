@@ -1,0 +1,16 @@
+"""Optional third-party libraries imported quietly."""
+
+from __future__ import annotations
+
+
+def import_learn2learn():
+    """Import learn2learn quietly (it imports the retired ``gym``, which prints a banner)."""
+    import contextlib
+    import io
+    import warnings
+
+    with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import learn2learn
+
+    return learn2learn
