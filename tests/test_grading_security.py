@@ -134,6 +134,37 @@ def _with_cells(nb: dict, codes: list[str]) -> dict:
     return nb
 
 
+#: every answer of exercise 1 as a one-line wrapper around the course's reference
+DELEGATE = {
+    "def loss_grad": ("def loss_grad(w, x, y):\n    from course_pkg.algorithms import neuron\n"
+                      "    return float(neuron.loss_grad(w, x, y))"),
+    "def sgd_step": ("def sgd_step(w, x, y, alpha):\n    from course_pkg.algorithms import neuron\n"
+                     "    return float(neuron.gradient_step(w, x, y, alpha))"),
+    "def max_stable_alpha": ("import operator\nfrom course_pkg.algorithms import neuron\n"
+                             "_bound = operator.attrgetter('stable_lr_bound')(neuron)\n"
+                             "def max_stable_alpha(x_s):\n    return float(_bound(x_s))"),
+}
+#: a hostile agent answering every call with a 3 GB zero-stride view, then a nested bomb
+HOSTILE_AGENT = (
+    "import course_pkg.grading.agent as ag, torch\n"
+    "def _bomb(depth):\n    x = [1]\n    for _ in range(depth):\n"
+    "        x = {'__course__': 'ndarray_list', 'data': [x, [1, 2]], 'shape': [2]}\n    return x\n"
+    "_n = [0]\n"
+    "def _serve(req, resp):\n    _n[0] += 1\n"
+    "    value = torch.zeros(3).expand(2**28, 3) if _n[0] % 2 else _bomb(30)\n"
+    "    torch.save({'__course__': 'ok', 'value': value}, resp)\n"
+    "ag.serve = _serve"
+)
+
+
+def _replace_cells(nb: dict, replacements: dict[str, str]) -> dict:
+    nb = json.loads(json.dumps(nb))
+    for needle, code in replacements.items():
+        cell = next(c for c in nb["cells"] if c["cell_type"] == "code" and needle in _src(c))
+        cell["source"] = code
+    return nb
+
+
 def _tree_hash(root: Path) -> str:
     h = hashlib.sha256()
     for top in ("course_pkg", "solutions", "exercises", "tests", "book"):
@@ -170,19 +201,38 @@ def graded(tmp_path_factory):
     (folder / f"folder_{NAME}.ipynb").mkdir()
     with open(folder / f"huge_{NAME}.ipynb", "wb") as fh:
         fh.truncate(64 * 1024 * 1024)  # sparse: over the size cap without using the disk
+    # issue 26's attacks
+    untouched = json.loads(PATHS["exercise"].read_text())
+    (folder / f"delegate_{NAME}.ipynb").write_text(json.dumps(_replace_cells(untouched, DELEGATE)))
+    hostile = _with_cells(partial, [HOSTILE_AGENT])
+    (folder / f"hostile_agent_{NAME}.ipynb").write_text(json.dumps(hostile))
+    solution = json.loads(PATHS["solution"].read_text())
+    commented = _with_cells(solution, ['# remember: grader.check("q3") and grader.check("q4")\n'
+                                       'note = "grader.check(\'q2\')"'])
+    (folder / f"comment_{NAME}.ipynb").write_text(json.dumps(commented))
+    (folder / "alice_ex07_maml.ipynb").write_text(json.dumps(solution))  # metadata says ex01
+    for odd in ('=HYPERLINK("x","100")', "-dash", "l" * 200):
+        (folder / f"{odd}_{NAME}.ipynb").write_text(json.dumps(partial))
     before = _tree_hash(ROOT)
     out = folder.parent / "grades.csv"
-    rows = grade_folder(folder, out, json_dir=folder.parent / "json", jobs=2,
-                        progress=False, timeout_per_cell=60.0, total_timeout=600.0)
+    cwd = os.getcwd()
+    os.chdir(folder)  # DIR=. : entries are "-dash_...ipynb", not "./-dash_...ipynb"
+    try:
+        rows = grade_folder(".", out, json_dir=folder.parent / "json", jobs=2,
+                            progress=False, timeout_per_cell=60.0, total_timeout=600.0)
+    finally:
+        os.chdir(cwd)
     # no process of a submission outlives grade_folder (test_no_learner_process_survives checks the
     # process table), so nothing can change the course after this point
     after = _tree_hash(ROOT)
     with out.open() as fh:
-        table = {r["student"]: r for r in csv.DictReader(fh)}
+        table = {r["student"].removeprefix("'"): r for r in csv.DictReader(fh)}
+    with out.open() as fh:
+        raw = fh.read()
     reports = {}
     for p in (folder.parent / "json").glob("*.json"):
         reports[p.stem] = json.loads(p.read_text())
-    return {"rows": rows, "table": table, "reports": reports, "before": before,
+    return {"rows": rows, "table": table, "reports": reports, "before": before, "raw": raw,
             "after": after, "entries": sorted(p.name for p in folder.iterdir())}
 
 
@@ -238,3 +288,57 @@ def test_attack_cells_are_reported(graded):
     rep = graded["reports"][f"attack_processes_{NAME}"]
     assert rep["sandboxed"] is True
     assert any(c["status"] in ("dead", "error") for c in rep["cells"]), rep["cells"]
+
+
+# -- issue 26 ---------------------------------------------------------------------------------
+def test_delegating_to_the_course_reference_earns_nothing(graded):
+    """The wrappers are right (they pass the tests in this process, where the reference is
+    available), yet the sandboxed notebook earns nothing: the reference is stubbed there."""
+    from course_pkg.grading.questions import load_question
+
+    ns: dict = {}
+    exec("import numpy as np\n" + "\n".join(DELEGATE.values()), ns)
+    ran = 0
+    for q in ("q1", "q2", "q4"):
+        for case in load_question(TESTS / f"{q}.py").cases:
+            if all(p in ns for p in case.params):
+                case.func(**{p: ns[p] for p in case.params})  # passes: the wrapper is right
+                ran += 1
+    assert ran >= 6
+    row = graded["table"][f"delegate_{NAME}"]
+    assert float(row["total"]) == 0.0, row
+    rep = graded["reports"][f"delegate_{NAME}"]
+    msgs = " ".join(t["message"] for q in rep["questions"] for t in q["tests"])
+    assert "not available while grading" in msgs, msgs[:1000]
+
+
+def test_hostile_answers_are_refused_quickly(graded):
+    """Zero-stride views and nested bombs from a patched agent: refused, graded, no credit."""
+    row = graded["table"][f"hostile_agent_{NAME}"]
+    assert row["total"] != "", row["status"]
+    assert float(row["total"]) <= PARTIAL, row
+    rep = graded["reports"][f"hostile_agent_{NAME}"]
+    msgs = " ".join(t["message"] for q in rep["questions"] for t in q["tests"])
+    assert "too large to grade" in msgs or "nested more than" in msgs, msgs[:1000]
+
+
+def test_a_comment_naming_a_check_costs_nothing(graded):
+    row = graded["table"][f"comment_{NAME}"]
+    assert float(row["total"]) == 14.0, row
+
+
+def test_the_file_name_decides_the_exercise_and_a_mismatch_is_reported(graded):
+    row = graded["table"]["alice_ex07_maml"]
+    assert row["exercise"] == "ex07_maml" and float(row["percent"]) < 100.0, row
+    assert "exercise mismatch" in row["status"], row
+
+
+def test_odd_file_names_are_graded_and_cannot_inject_formulas(graded):
+    table = graded["table"]
+    for odd in ('=HYPERLINK("x","100")', "-dash", "l" * 200):
+        row = table[f"{odd}_{NAME}"]
+        assert float(row["total"]) == PARTIAL, row
+    for line in graded["raw"].splitlines():
+        for cell in next(csv.reader([line])):
+            assert not cell.startswith(("=", "+", "@")), line
+            assert not cell.startswith("-") or cell.replace(".", "", 1).lstrip("-").isdigit(), line

@@ -116,6 +116,8 @@ def _status(r: dict) -> str:
     errs = sum(bool(q.get("error")) for q in r.get("questions", []))
     if errs:
         notes.append(f"{errs} question(s) not graded")
+    if any(m.startswith("Exercise mismatch") for m in msgs):
+        notes.append("exercise mismatch (the notebook's metadata names another exercise)")
     if any(m.startswith("Memory cap") for m in msgs):
         notes.append("memory cap hit")
     rules = sum(1 for q in r.get("questions", []) for t in q.get("rules", []) if not t["kept"])

