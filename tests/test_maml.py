@@ -1,9 +1,8 @@
-"""Tests of course_pkg.algorithms.maml (MAML, FOMAML, Meta-SGD, MAML++, pretrained), training,
-evaluation and the sinusoid runs (course_pkg.experiments.sinusoid): exact equations,
-learn2learn equality, batching, training, errors."""
+"""Tests of course_pkg.algorithms.maml (MAML, FOMAML, Meta-SGD, MAML++, pretrained): exact
+equations, learn2learn equality, batching, memory, errors. The training loop, evaluation, the
+functional core and the sinusoid runs have their own test files (test_training.py,
+test_evaluation.py, test_algorithms_core.py, test_sinusoid_runs.py)."""
 
-import json
-import math
 
 import pytest
 import torch
@@ -16,20 +15,17 @@ from course_pkg.algorithms.core import (
     inner_adapt,
     loss_at,
     mse_loss,
-    split_meta_params,
 )
-from course_pkg.algorithms.evaluation import adapt, evaluate_adaptation, predict
+from course_pkg.algorithms.evaluation import adapt
 from course_pkg.algorithms.maml import (
     maml_loss,
     meta_gradient,
     msl_weights,
     pretrained_gradient,
 )
-from course_pkg.algorithms.training import MetaConfig, meta_train, register_algorithm
 from course_pkg.models import MLP, Conv4, params
 from course_pkg.tasks import SinusoidTasks, TaskBatch
 from course_pkg.utils import import_learn2learn
-from course_pkg.utils import mean_ci as confidence_interval
 
 
 def sum_squares(pred, target):
@@ -246,86 +242,6 @@ def test_pretrained_gradient_is_plain_joint_training():
         torch.testing.assert_close(g[n], prm.grad)
 
 
-def test_evaluate_adaptation_adapt_predict_and_ci():
-    torch.manual_seed(4)
-    model = MLP(1, (16,), 1)
-    p = params(model)
-    batch = SinusoidTasks().sample(9, 5, 8, generator=6, device="cpu")
-    curve = evaluate_adaptation(model, p, batch, 4, 0.02, chunk_size=4)
-    assert curve.shape == (9, 5)
-    for j in (0, 1, 4):
-        torch.testing.assert_close(curve[:, j], maml_loss(model, p, batch, j, 0.02,
-                                                          reduce=False).detach())
-    phi = adapt(model, p, batch, 4, 0.02)
-    pred = predict(model, phi, batch.x_query)
-    assert pred.shape == (9, 8, 1)
-    torch.testing.assert_close(((pred - batch.y_query) ** 2).mean((1, 2)), curve[:, 4])
-    mean, half = confidence_interval(curve)
-    torch.testing.assert_close(half, 1.96 * curve.std(0) / math.sqrt(9))
-    assert mean.shape == (5,)
-
-
-# --------------------------------------------------------------------- training loop
-def test_meta_training_lowers_heldout_post_adaptation_loss_and_is_deterministic():
-    held_out = SinusoidTasks().sample(100, 10, 20, generator=99, device="cpu")
-    cfg = MetaConfig(iterations=120, meta_batch_size=10, k_support=10, k_query=10,
-                     meta_lr=3e-3, seed=0, eval_every=60, eval_tasks=20)
-    torch.manual_seed(0)
-    model = MLP(1, (40, 40), 1)
-    p0 = params(model, detach=True)
-    copy = {n: v.clone() for n, v in p0.items()}
-    before = evaluate_adaptation(model, p0, held_out, 1, 0.01)[:, 1].mean()
-    p1, hist = meta_train(model, SinusoidTasks(), cfg, params=p0, progress=False)
-    after = evaluate_adaptation(model, p1, held_out, 1, 0.01)[:, 1].mean()
-    assert after < 0.8 * before
-    assert len(hist["loss"]) == 120 and hist["eval_iteration"] == [0, 60, 120]
-    p2, _ = meta_train(model, SinusoidTasks(), cfg, params=p0, progress=False)
-    assert all(torch.equal(p1[n], p2[n]) for n in p1)  # same seed, same numbers
-    assert all(torch.equal(p0[n], copy[n]) for n in p0)  # the starting point is not modified
-
-
-def test_metasgd_training_learns_rates_and_custom_meta_grad_fn_plugs_in():
-    torch.manual_seed(0)
-    model = MLP(1, (8,), 1)
-    cfg = MetaConfig(iterations=5, meta_batch_size=4, k_support=5, k_query=5,
-                     algorithm="metasgd")
-    meta, _ = meta_train(model, SinusoidTasks(), cfg, progress=False)
-    p, lrs = split_meta_params(meta)
-    assert set(lrs) == set(p) and any((v != 0.01).any() for v in lrs.values())
-
-    seen = []
-
-    def my_grad_fn(meta_params, batch, iteration=0):
-        seen.append(iteration)
-        return torch.tensor(1.0), {k: torch.zeros_like(v) for k, v in meta_params.items()}
-
-    register_algorithm("zero_test_algo", lambda model, config, loss_fn: my_grad_fn,
-                       overwrite=True)
-    start = params(model, detach=True)
-    out, hist = meta_train(model, SinusoidTasks(), MetaConfig(iterations=3, meta_batch_size=2,
-                           algorithm="zero_test_algo", optimizer="sgd", meta_lr=0.1),
-                           params=start, progress=False)
-    assert seen == [0, 1, 2] and hist["loss"] == [1.0, 1.0, 1.0]
-    assert all(torch.equal(out[k], start[k]) for k in start)
-
-
-# --------------------------------------------------------------------- errors and devices
-def test_nan_loss_stops_training_naming_the_iteration():
-    sampler = SinusoidTasks()
-
-    def poisoned(num_tasks, k_support, k_query, generator=None, device=None):
-        b = sampler.sample(num_tasks, k_support, k_query, generator=generator, device=device)
-        if len(calls) == 3:
-            b.y_query[0, 0, 0] = float("nan")
-        calls.append(1)
-        return b
-
-    calls = []
-    with pytest.raises(FloatingPointError, match="step 3"):
-        meta_train(MLP(1, (8,), 1), poisoned, MetaConfig(iterations=10, meta_batch_size=2),
-                   progress=False)
-
-
 def test_mis_shaped_batches_and_wrong_device_give_clear_errors():
     model = MLP(1, (8,), 1)
     p = params(model)
@@ -351,72 +267,6 @@ def test_runs_on_cuda():
     b = SinusoidTasks().sample(3, 4, 4, generator=0, device="cuda")
     loss, g = meta_gradient(model, params(model), b, 2, 0.1)
     assert loss.device.type == "cuda" and all(v.device.type == "cuda" for v in g.values())
-
-
-# --------------------------------------------------------------------- train.py and checkpoints
-def test_sinusoid_configs_scales_and_cli(tmp_path, monkeypatch):
-    from course_pkg import train
-    from course_pkg.experiments import sinusoid
-
-    assert sinusoid.sinusoid_config("maml", 10, "paper").iterations == 70000
-    monkeypatch.setenv("COURSE_SCALE", "paper")
-    cfg = sinusoid.sinusoid_config("maml", 5)
-    assert (cfg.iterations, cfg.meta_batch_size, cfg.inner_lr, cfg.meta_lr, cfg.k_support) == (
-        70000, 25, 0.01, 1e-3, 5)
-    monkeypatch.delenv("COURSE_SCALE")
-    assert sinusoid.sinusoid_checkpoint_name("pretrained", 5) == "sinusoid_pretrained"
-    assert train.main(["sinusoid", "--algo", "fomaml", "--k-support", "5", "--iterations", "3",
-                       "--quiet", "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "sinusoid_fomaml_k5.pt").exists()
-    stored = json.loads((tmp_path / "sinusoid_fomaml_k5.json").read_text())["config"]
-    assert stored["iterations"] == 3  # the override is part of the stored config
-    assert stored["heldout"] == {"tasks": 200, "k_query": 100, "seed": 12345, "inner_steps": 10}
-    assert stored["eval_seed_offset"] == 1_000_003
-
-
-def test_committed_checkpoints_load_and_maml_one_step_beats_pretrained_ten_steps():
-    """The chapter's headline claim, on fresh held-out tasks (K = 10)."""
-    from course_pkg.checkpoints import load_checkpoint
-    from course_pkg.experiments.sinusoid import load_sinusoid, sinusoid_checkpoint
-
-    for algo in ("maml", "pretrained"):  # fail fast instead of retraining here
-        name, cfg = sinusoid_checkpoint(algo, 10, "cpu")
-        assert load_checkpoint(name, cfg) is not None, f"{name} missing or out of date: run " \
-            "python -m course_pkg.train all"
-    maml = load_sinusoid("maml", 10, scale="cpu", device="cpu", progress=False)
-    pre = load_sinusoid("pretrained", 10, scale="cpu", device="cpu", progress=False)
-    assert maml.meta["loaded"] and pre.meta["loaded"], "committed checkpoints are out of date"
-    tasks = SinusoidTasks().sample(200, 10, 50, generator=2024, device="cpu")
-    m1 = evaluate_adaptation(maml.model, maml.params, tasks, 1, 0.01)[:, 1].mean()
-    p10 = evaluate_adaptation(pre.model, pre.params, tasks, 10, 0.01)[:, 10].mean()
-    assert m1 < p10
-
-
-def test_loss_at_matches_functional_forward():
-    model = MLP(1, (4,), 1)
-    x, y = torch.randn(5, 1), torch.randn(5, 1)
-    assert loss_at(model, params(model), x, y).item() == pytest.approx(
-        mse_loss(model(x), y).item())
-
-
-def test_forward_with_tied_weights_uses_the_given_tensor_everywhere():
-    from course_pkg.algorithms.core import forward
-
-    class Tied(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.a = nn.Linear(3, 3, bias=False)
-            self.b = self.a  # the same parameter under two names
-
-        def forward(self, x):
-            return self.b(self.a(x))
-
-    m, x = Tied(), torch.randn(2, 3)
-    p = {k: 2 * v.detach() for k, v in params(m).items()}
-    assert list(p) == ["a.weight"]
-    torch.testing.assert_close(forward(m, p, x), x @ p["a.weight"].T @ p["a.weight"].T)
-    torch.testing.assert_close(forward(MLP(3, (4,), 2), params(MLP(3, (4,), 2)), x).shape,
-                               torch.Size([2, 2]))
 
 
 def test_saved_tensor_memory_grows_with_inner_steps_only_for_second_order():
