@@ -245,7 +245,8 @@ def test_rollouts_are_seeded_and_per_task_params_are_checked():
 
 
 def test_committed_maml_checkpoint_adapts_on_held_out_goals():
-    model, meta = load_model("maml-nav", scale="cpu", train_if_missing=False)
+    loaded = load_model("maml-nav", scale="cpu", train_if_missing=False)
+    model, meta = loaded.model, loaded.meta
     goals = sample_goals(40, 777)
     returns, _ = adaptation_returns(
         model, module_params(model, detach=True), goals, 20, 1, meta["config"]["inner_lr"], 9
@@ -281,7 +282,7 @@ def test_bandit_baselines_order_and_rl2_checkpoint_beats_ucb1():
         "ts": play_thompson(probs, u, 2)["rewards"].sum(1),
         "oracle": play_oracle(probs, u)["rewards"].sum(1),
     }
-    policy, _ = load_model("rl2-bandit", scale="cpu", train_if_missing=False)
+    policy = load_model("rl2-bandit", scale="cpu", train_if_missing=False).model
     totals["rl2"] = play_rl2(policy, probs, u, 3)["rewards"].sum(1)
 
     def better(a, b):  # paired comparison on the same tasks, 3 standard errors

@@ -53,7 +53,6 @@ from course_pkg.tasks import TaskBatch
 from course_pkg.utils import check_same_device, get_device, seeded
 
 __all__ = [
-    "METHODS",
     "EpisodeSampler",
     "EpisodicLearner",
     "MatchingNet",
@@ -397,19 +396,15 @@ class SiameseNet(EpisodicLearner):
         return scores, bce.mean(dim=(-1, -2))
 
 
-METHODS: dict[str, type[EpisodicLearner]] = {
-    "protonet": ProtoNet, "matching": MatchingNet, "relation": RelationNet, "siamese": SiameseNet,
-}
-
-
-def make_learner(method: str, hidden: int = 64, seed: int | None = 0, **kwargs: Any
-                 ) -> EpisodicLearner:
-    """Build ``METHODS[method](hidden, **kwargs)``; with ``seed`` the initial weights are
-    reproducible (the global RNG is restored afterwards)."""
-    if method not in METHODS:
-        raise KeyError(f"unknown metric method {method!r}; choose from {sorted(METHODS)}")
+def make_learner(learner: type[EpisodicLearner], hidden: int = 64, seed: int | None = 0,
+                 **kwargs: Any) -> EpisodicLearner:
+    """Build ``learner(hidden, **kwargs)`` (e.g. ``make_learner(ProtoNet, 32)``); with ``seed``
+    the initial weights are reproducible (the global RNG is restored afterwards)."""
+    if not (isinstance(learner, type) and issubclass(learner, EpisodicLearner)):
+        raise TypeError(f"make_learner takes an EpisodicLearner class (ProtoNet, MatchingNet, "
+                        f"RelationNet, SiameseNet), got {learner!r}")
     with seeded(seed):
-        return METHODS[method](hidden, **kwargs)
+        return learner(hidden, **kwargs)
 
 
 # ----------------------------------------------------------------------------- batched calls

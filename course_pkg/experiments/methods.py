@@ -39,6 +39,8 @@ from course_pkg.algorithms.core import cross_entropy_loss
 from course_pkg.algorithms.reptile import reptile_meta_gradient
 from course_pkg.algorithms.training import MetaConfig, make_meta_grad_fn
 from course_pkg.models import Conv4
+from course_pkg.rl import maml as rl_maml
+from course_pkg.rl import rl2
 from course_pkg.tasks import TaskBatch
 from course_pkg.viz import palette
 
@@ -94,6 +96,7 @@ class MethodSpec:
     flexibility: str     # chapter 13: which N and K one trained model serves
     fewshot: FewShotSpec | None = None
     sinusoid: Mapping[str, Any] | None = None
+    rl: Mapping[str, Any] | None = None  # chapter 12: trainer, policy builder, paper settings
     cite: str | None = None
     published: Mapping[str, float] | None = None   # Omniglot {5w1s, 5w5s, 20w1s} in %
     published_source: str | None = None
@@ -241,7 +244,10 @@ _SPECS = [
             sampler=_training_images, meta_grad=_pretrain_grad, meta_config=_pretrain_config,
             adaptation="class means of the support embeddings, no steps",
             legacy={"epochs": 25, "validation": (5, 1, 6), "paper_epochs": 100}),
-        sinusoid={"overrides": {"inner_steps": 0}, "shots": (10,)}, cite="chen2019closer"),
+        sinusoid={"overrides": {"inner_steps": 0}, "shots": (10,), "shown": (10,)},
+        rl={"trainer": rl_maml.train_pretrained_nav, "policy": rl_maml.make_policy,
+            "paper": {"iterations": 500, "meta_batch_size": 40, "hidden": [100, 100]}},
+        cite="chen2019closer"),
     MethodSpec(
         "finetune", "Fine-tuning (pre-trained Conv4, new head)", "fine-tuning", "baseline",
         "#767676",
@@ -269,22 +275,21 @@ _SPECS = [
             legacy={"iterations": 1600, "validation": (5, 200, 800),
                     "by_way": {20: {"iterations": 2400, "validation": (20, 200, 800)}},
                     "variants": {"iterations": 400}, "paper_iterations": 40000}),
-        cite="santoro2016meta", published={"5w1s": 82.8, "5w5s": 94.9},
-        published_source="santoro2016meta"),
+        cite="santoro2016mann"),
     MethodSpec(
         "siamese", "Siamese network", "Siamese net", "metric", "#332288", "05_metric_based",
         "verification loss on pairs", "embedding + distance", "any N, K",
         fewshot=FewShotSpec(accuracy=_metric_accuracy,
-                            build=lambda c: metric.make_learner("siamese", c["hidden"], c["seed"]),
+                            build=lambda c: metric.make_learner(metric.SiameseNet, c["hidden"],
+                                                                c["seed"]),
                             sampler=_episodes, meta_grad=_episodic_grad,
                             adaptation="most similar support image", legacy=_METRIC_LEGACY),
-        cite="koch2015siamese", published={"5w1s": 97.3, "5w5s": 98.4, "20w1s": 88.1},
-        published_source="vinyals2016matching"),
+        cite="koch2015siamese"),
     MethodSpec(
         "matching", "Matching network", "Matching net", "metric", "#56B4E9", "05_metric_based",
         "attention over support examples", "embedding", "any N, K",
         fewshot=FewShotSpec(accuracy=_metric_accuracy,
-                            build=lambda c: metric.make_learner("matching", c["hidden"],
+                            build=lambda c: metric.make_learner(metric.MatchingNet, c["hidden"],
                                                                 c["seed"]),
                             sampler=_episodes, meta_grad=_episodic_grad,
                             adaptation="attention over the support set", legacy=_METRIC_LEGACY),
@@ -294,7 +299,7 @@ _SPECS = [
         "relation", "Relation network", "Relation net", "metric", "#117733", "05_metric_based",
         "learned relation module on feature maps", "embedding + comparison", "any N, K",
         fewshot=FewShotSpec(accuracy=_metric_accuracy,
-                            build=lambda c: metric.make_learner("relation", c["hidden"],
+                            build=lambda c: metric.make_learner(metric.RelationNet, c["hidden"],
                                                                 c["seed"]),
                             sampler=_episodes, meta_grad=_episodic_grad,
                             adaptation="learned comparison with class means",
@@ -305,12 +310,12 @@ _SPECS = [
         "protonet", "Prototypical network", "ProtoNet", "metric", "#E69F00", "05_metric_based",
         "softmax over distances to class means", "embedding", "any N, K",
         fewshot=FewShotSpec(accuracy=_metric_accuracy,
-                            build=lambda c: metric.make_learner("protonet", c["hidden"],
+                            build=lambda c: metric.make_learner(metric.ProtoNet, c["hidden"],
                                                                 c["seed"]),
                             sampler=_episodes, meta_grad=_episodic_grad,
                             adaptation="distances to class means", legacy=_METRIC_LEGACY),
-        cite="snell2017prototypical", published={"5w1s": 98.8, "5w5s": 99.7, "20w1s": 96.0},
-        published_source="snell2017prototypical"),
+        cite="snell2017protonet", published={"5w1s": 98.8, "5w5s": 99.7, "20w1s": 96.0},
+        published_source="snell2017protonet"),
     MethodSpec(
         "maml", "MAML", "MAML", "optimization", "#0072B2", "07_maml",
         "$\\nabla_\\theta \\mathcal{L}_Q(\\phi^{(k)}(\\theta))$ through $k$ steps",
@@ -325,8 +330,11 @@ _SPECS = [
             legacy={"iterations": 1600, "validation": (5, 100, 500),
                     "by_way": {20: {"iterations": 3000, "validation": (20, 100, 500)}},
                     "paper_iterations": 20000}),
-        sinusoid={"overrides": {}, "shots": (5, 10), "short_run": True}, cite="finn2017model",
-        published={"5w1s": 98.7, "5w5s": 99.9, "20w1s": 95.8}, published_source="finn2017model"),
+        sinusoid={"overrides": {}, "shots": (5, 10), "short_run": True, "shown": (10, 5)},
+        rl={"trainer": rl_maml.train_maml_nav, "policy": rl_maml.make_policy,
+            "paper": {"iterations": 500, "meta_batch_size": 40, "hidden": [100, 100]}},
+        cite="finn2017maml",
+        published={"5w1s": 98.7, "5w5s": 99.9, "20w1s": 95.8}, published_source="finn2017maml"),
     MethodSpec(
         "fomaml", "First-order MAML", "FOMAML", "optimization", "#D55E00", "08_fomaml",
         "$\\nabla_\\phi \\mathcal{L}_Q(\\phi^{(k)})$", "initialisation", "fixed N (head); any K",
@@ -341,8 +349,10 @@ _SPECS = [
             legacy={"iterations": 8000, "validation": (5, 200, 3000),
                     "by_way": {20: {"iterations": 6000, "validation": (20, 200, 800)}},
                     "paper_iterations": 20000}),
-        sinusoid={"overrides": {}, "shots": (10,), "short_run": True}, cite="finn2017model",
-        published={"5w1s": 98.3, "5w5s": 99.2, "20w1s": 89.4}, published_source="nichol2018first"),
+        sinusoid={"overrides": {}, "shots": (10,), "short_run": True, "shown": (10,)},
+        cite="finn2017maml",
+        published={"5w1s": 98.3, "5w5s": 99.2, "20w1s": 89.4},
+        published_source="nichol2018reptile"),
     MethodSpec(
         "reptile", "Reptile", "Reptile", "optimization", "#009E73", "09_reptile",
         "$\\theta \\leftarrow \\theta + \\varepsilon\\,\\mathrm{mean}_i(\\phi_i - \\theta)$",
@@ -364,8 +374,8 @@ _SPECS = [
         sinusoid={"overrides": {"inner_steps": 10, "inner_lr": 0.01,
                                 "options": {"data": "support+query"}}, "shots": (10,),
                   "short_run": True},
-        cite="nichol2018first", published={"5w1s": 97.7, "5w5s": 99.5, "20w1s": 89.4},
-        published_source="nichol2018first"),
+        cite="nichol2018reptile", published={"5w1s": 97.7, "5w5s": 99.5, "20w1s": 89.4},
+        published_source="nichol2018reptile"),
     MethodSpec(
         "anil", "ANIL", "ANIL", "optimization", "#7570B3", "11_comparison",
         "SGD steps on the head only; features fixed", "initialisation (body: features)",
@@ -378,7 +388,7 @@ _SPECS = [
                 m, p, b, c["inner_steps"], c["inner_lr"]),
             settings={"inner_steps": 1, "inner_lr": 0.4, "test_steps": 3},
             by_way={20: _MAML_20}, per_way=True, adaptation="SGD steps on the head only"),
-        cite="raghu2020rapid"),
+        cite="raghu2020anil"),
     MethodSpec(
         "protomaml", "ProtoMAML", "ProtoMAML", "optimization", "#E7298A", "11_comparison",
         "SGD steps from a prototype-initialised head", "initialisation (body)",
@@ -394,7 +404,7 @@ _SPECS = [
                       "options": {"task_chunk_size": 1}},
             by_way={20: _MAML_20}, per_way=True,
             adaptation="SGD steps on every weight, head from prototypes"),
-        cite="triantafillou2020meta"),
+        cite="triantafillou2020metadataset"),
     MethodSpec(
         "imaml", "iMAML", "iMAML", "optimization", "#CC79A7", "10_imaml",
         "$(I + H/\\lambda)^{-1} \\nabla \\mathcal{L}_Q(\\phi^\\star)$ by CG",
@@ -403,12 +413,18 @@ _SPECS = [
                                 "options": {"imaml_lambda": 10.0, "cg_steps": 5, "damping": 0.0,
                                             "backtrack": True}}, "shots": (10,),
                   "short_run": True},
-        cite="rajeswaran2019meta"),
+        cite="rajeswaran2019imaml"),
     MethodSpec(
         "metasgd", "Meta-SGD", "Meta-SGD", "optimization", "#882255", "07_maml",
         "MAML's step with a learned rate per weight", "initialisation + step sizes",
         "fixed N (head); any K",
-        sinusoid={"overrides": {}, "shots": (10,)}, cite="li2017meta"),
+        sinusoid={"overrides": {}, "shots": (10,)}, cite="li2017metasgd"),
+    MethodSpec(
+        "rl2", "RL²", "RL²", "black-box", "#999933", "12_meta_rl",
+        "a recurrent policy reads the whole history, trained by RL", "an RL algorithm",
+        "fixed action space", cite="duan2016rl2",
+        rl={"trainer": rl2.train_rl2_bandit, "policy": rl2.make_rl2_policy,
+            "paper": {"iterations": 3000, "meta_batch_size": 256, "hidden": 128}}),
 ]
 
 #: Every method of the course, by key, in the few-shot table's row order.

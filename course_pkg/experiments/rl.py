@@ -26,10 +26,9 @@ import torch
 from torch import nn
 
 from course_pkg.checkpoints import load_checkpoint, load_or_train, save_checkpoint
-from course_pkg.experiments.common import resolve_scale
+from course_pkg.experiments.common import Loaded, resolve_scale
+from course_pkg.experiments.methods import METHODS
 from course_pkg.rl.evaluation import bandit_comparison, navigation_adaptation
-from course_pkg.rl.maml import make_policy, train_maml_nav, train_pretrained_nav
-from course_pkg.rl.rl2 import make_rl2_policy, train_rl2_bandit
 from course_pkg.utils import get_device
 
 HELP = "meta-RL: MAML-PG on 2-D navigation, multi-task baseline, RL² on bandits"
@@ -74,15 +73,6 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "rl2-bandit": {"kind": "rl2", **_RL2},
 }
 
-# Larger settings (the papers' network sizes and batch sizes), selected by scale="paper".
-PAPER: dict[str, dict[str, Any]] = {
-    "maml": {"iterations": 500, "meta_batch_size": 40, "hidden": [100, 100]},
-    "pretrained": {"iterations": 500, "meta_batch_size": 40, "hidden": [100, 100]},
-    "rl2": {"iterations": 3000, "meta_batch_size": 256, "hidden": 128},
-}
-_TRAINERS = {"maml": train_maml_nav, "pretrained": train_pretrained_nav, "rl2": train_rl2_bandit}
-
-
 def config_for(name: str, scale: str | None = None, **overrides: Any) -> dict[str, Any]:
     """The training configuration of experiment ``name`` (one of :data:`CONFIGS`), with
     ``overrides`` (e.g. ``iterations=20``) applied."""
@@ -90,7 +80,7 @@ def config_for(name: str, scale: str | None = None, **overrides: Any) -> dict[st
         raise ValueError(f"unknown experiment {name!r}; choose one of {sorted(CONFIGS)}")
     cfg = copy.deepcopy(CONFIGS[name])
     if resolve_scale(scale) == "paper":
-        cfg.update(copy.deepcopy(PAPER[cfg["kind"]]))
+        cfg.update(copy.deepcopy(dict(METHODS[cfg["kind"]].rl["paper"])))
     unknown = set(overrides) - set(cfg)
     if unknown:
         raise KeyError(f"{name} has no settings {sorted(unknown)}; it has {sorted(cfg)}")
@@ -106,12 +96,12 @@ def checkpoint_name(name: str, scale: str | None = None) -> str:
 
 def build_model(config: dict[str, Any]) -> nn.Module:
     """An untrained model of the kind ``config`` describes (seeded)."""
-    return make_rl2_policy(config) if config["kind"] == "rl2" else make_policy(config)
+    return METHODS[config["kind"]].rl["policy"](config)
 
 
 def _train_fn(device: str | torch.device | None, progress: bool):
     def train(config: dict[str, Any]):
-        return _TRAINERS[config["kind"]](config, device=device, progress=progress)
+        return METHODS[config["kind"]].rl["trainer"](config, device=device, progress=progress)
 
     return train
 
@@ -122,10 +112,11 @@ def load_model(
     device: str | torch.device | None = None,
     progress: bool = True,
     train_if_missing: bool = True,
-) -> tuple[nn.Module, dict[str, Any]]:
+) -> Loaded:
     """The trained model of experiment ``name``: loaded from ``course_pkg/weights`` when the
-    stored config matches, trained (and saved) otherwise. Returns ``(model, meta)`` with
-    ``meta = {"config", "metrics", "loaded"}``; the model is on ``device`` in eval mode."""
+    stored config matches, trained (and saved) otherwise. Returns a
+    :class:`~course_pkg.experiments.common.Loaded` (``meta = {"config", "metrics", "loaded"}``);
+    the model is on ``device`` in eval mode."""
     cfg = config_for(name, scale)
     ckpt = checkpoint_name(name, scale)
     if train_if_missing:
@@ -141,7 +132,9 @@ def load_model(
         meta["loaded"] = True
     model = build_model(cfg)
     model.load_state_dict(state)
-    return model.to(get_device(device)).eval(), meta
+    model = model.to(get_device(device)).eval()
+    return Loaded(model, {k: v.detach() for k, v in model.named_parameters()}, meta["config"],
+                  meta)
 
 
 def train(
@@ -165,11 +158,11 @@ def evaluate(scale: str | None = None, device: str | torch.device | None = None)
     """Print (and return) the chapter's two tables from the committed checkpoints."""
     kw = {"scale": scale, "device": device, "train_if_missing": False}
     nav = {
-        "MAML (2nd order)": load_model("maml-nav", **kw)[0],
-        "MAML (1st order)": load_model("maml-nav-fo", **kw)[0],
-        "MAML + LR term": load_model("maml-nav-lr", **kw)[0],
-        "multi-task pretrained": load_model("pretrained-nav", **kw)[0],
-        "random init": make_policy(config_for("maml-nav", scale)),
+        "MAML (2nd order)": load_model("maml-nav", **kw).model,
+        "MAML (1st order)": load_model("maml-nav-fo", **kw).model,
+        "MAML + LR term": load_model("maml-nav-lr", **kw).model,
+        "multi-task pretrained": load_model("pretrained-nav", **kw).model,
+        "random init": build_model(config_for("maml-nav", scale)),
     }
     nav["random init"].to(nav["MAML (2nd order)"].log_std.device)
     inner_lr = config_for("maml-nav", scale)["inner_lr"]
@@ -180,7 +173,7 @@ def evaluate(scale: str | None = None, device: str | torch.device | None = None)
         cells = "  ".join(f"{m:7.1f} ± {c:4.1f}" for m, c in zip(r["mean"], r["ci"]))
         print(f"  {name:24s} {cells}")
         report["navigation"][name] = {"mean": r["mean"], "ci": r["ci"]}
-    rl2 = load_model("rl2-bandit", **kw)[0]
+    rl2 = load_model("rl2-bandit", **kw).model
     band = bandit_comparison(rl2)
     print("5-armed Bernoulli bandits, 100 pulls, 1000 held-out tasks: total reward")
     for name, r in band.items():

@@ -154,8 +154,10 @@ def load_sinusoid(
                   lrs if lrs is not None else config.inner_lr)
 
 
-SINUSOID_SHOWN = {"pretrained": ("pretrained", 10), "maml": ("maml", 10),
-                  "maml_k5": ("maml", 5), "fomaml": ("fomaml", 10)}
+#: The checkpoints chapter 7's explorer shows (each spec's ``sinusoid["shown"]`` shot counts):
+#: figure key (``<method>`` at K = 10, ``<method>_k<K>`` otherwise) → (method, K).
+SINUSOID_SHOWN = {(m if k == 10 else f"{m}_k{k}"): (m, k) for m in sinusoid_methods()
+                  for k in METHODS[m].sinusoid.get("shown", ())}
 
 
 def load_sinusoid_models(

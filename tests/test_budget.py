@@ -1,0 +1,155 @@
+"""The equal-budget protocol: intervals, the plateau/rising status, budget marks, replay and
+resuming an interrupted run to the same parameters, and the configs every row trains with."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from course_pkg.experiments import budget as B
+from course_pkg.experiments.fewshot import cli as FC
+from course_pkg.experiments.fewshot import config as C
+from course_pkg.experiments.fewshot import train as R
+from course_pkg.experiments.methods import METHODS
+
+
+def test_ci95_is_the_normal_approximation_half_width():
+    x = torch.tensor([0.0, 1.0] * 50)
+    mean, hw = B.ci95(x)
+    assert mean == pytest.approx(0.5)
+    assert hw == pytest.approx(1.96 * float(x.std()) / 10)
+    with pytest.raises(ValueError):
+        B.ci95(torch.tensor([]))
+
+
+def test_status_is_plateau_only_within_the_interval_of_the_best_before():
+    hw = [0.01] * 4
+    # budget 90 s: the last third is after 60 s
+    assert B.curve_status([[0, 0, .5], [10, 30, .8], [20, 60, .9], [30, 90, .905]], hw, 90) \
+        == "plateau"
+    assert B.curve_status([[0, 0, .5], [10, 30, .8], [20, 60, .9], [30, 90, .92]], hw, 90) \
+        == "rising"
+    assert B.curve_status([[0, 0, .5], [10, 30, .8], [20, 60, .9], [30, 90, .85]], hw, 90) \
+        == "plateau"  # a fall is no rise
+    with pytest.raises(ValueError, match="2/3"):
+        B.curve_status([[0, 0, .5], [10, 30, .8]], hw[:2], 90)
+
+
+class _Clock:
+    """A fake process_time: every call advances it by ``step`` seconds."""
+
+    def __init__(self, step: float) -> None:
+        self.t, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.t += self.step
+        return self.t
+
+
+def test_budget_run_validates_at_every_mark_and_stops_at_the_budget(monkeypatch):
+    clock = _Clock(1.0)
+    monkeypatch.setattr(B.time, "process_time", clock)
+    accs = iter([0.1 * i for i in range(20)])
+    run = B.BudgetRun({"cpu_seconds": 40, "evaluations": 4},
+                      lambda p: torch.full((10,), next(accs)))
+    run.start({"w": torch.zeros(1)})
+    it = 0
+    while not run(it, {"w": torch.full((1,), float(it))}):
+        it += 1
+    s = run.summary()
+    assert len(s["curve"]) == 5 and s["curve"][0][:2] == [0, 0]
+    # each mark is reached after another 10 s of (fake) training time; evaluation is not counted
+    assert [p[1] >= 10 * i for i, p in enumerate(s["curve"])] == [True] * 5
+    assert s["train_seconds"] >= 40 and s["iterations"] == it + 1
+    assert s["best_iteration"] == it + 1 and s["status"] == "rising"
+    assert s["schedule"] == [p[0] for p in s["curve"][1:]]
+
+
+def _tiny(method: str, n_way: int = 5) -> dict:
+    cfg = C.budget_config(method, n_way)
+    cfg["hidden"] = 8
+    cfg["budget"]["validation"]["episodes"] = 6
+    return cfg
+
+
+@pytest.mark.parametrize("method", ["maml", "pretrained", "protomaml"])
+def test_an_interrupted_replay_resumes_to_the_same_parameters(method, tmp_path, monkeypatch):
+    monkeypatch.setenv(B.RUNS_ENV, str(tmp_path))
+    torch.set_num_threads(1)
+    cfg, schedule = _tiny(method), [2, 4, 6]
+    whole, m1 = R.train_model(cfg, "cpu", schedule=schedule, snapshot=False, name="t")
+    real = B.BudgetRun._record
+    calls = {"n": 0}
+
+    def interrupted(self, done, params):
+        real(self, done, params)
+        calls["n"] += 1
+        if calls["n"] == 3:  # after the snapshot at iteration 4
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(B.BudgetRun, "_record", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        R.train_model(cfg, "cpu", schedule=schedule, name="t")
+    assert (tmp_path / "t.snapshot.pt").exists()
+    monkeypatch.setattr(B.BudgetRun, "_record", real)
+    resumed, m2 = R.train_model(cfg, "cpu", schedule=schedule, name="t")
+    assert set(whole) == set(resumed)
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+    assert [p[0] for p in m1["curve"]] == [p[0] for p in m2["curve"]] == [0, 2, 4, 6]
+    assert [p[2] for p in m1["curve"]] == [p[2] for p in m2["curve"]]
+    assert not (tmp_path / "t.snapshot.pt").exists()  # a finished run leaves no snapshot
+
+
+def test_every_learned_row_gets_the_same_budget_and_validation():
+    budgets = set()
+    for key, n in C.trained_models():
+        cfg = C.budget_config(key, n)
+        b = cfg["budget"]
+        budgets.add(b["cpu_seconds"])
+        assert b["evaluations"] >= 12 and b["validation"]["episodes"] == 500
+        assert b["validation"]["split"] == "val" and b["validation"]["n_way"] == n
+        assert "iterations" not in cfg and "validation" not in cfg
+    assert budgets == {C.BUDGET["cpu"]["cpu_seconds"]}
+    assert C.budget_config("maml", 5, fraction=0.25)["budget"]["cpu_seconds"] == \
+        C.BUDGET["cpu"]["cpu_seconds"] / 4
+
+
+def test_sweeps_try_at_most_three_settings_and_start_from_the_default():
+    for key, n in C.trained_models():
+        settings = FC.sweep_settings(key, n)
+        assert 1 <= len(settings) <= 3 and settings[0] == {}
+    assert len(FC.sweep_settings("fomaml", 5)) == 3 and len(FC.sweep_settings("maml", 20)) == 2
+
+
+def test_sweep_annealing_waits_for_the_default_setting(tmp_path):
+    from course_pkg.checkpoints import save_checkpoint
+
+    assert FC.sweep_config("reptile", 5, 1, tmp_path) is None
+    cfg0 = FC.sweep_config("reptile", 5, 0, tmp_path)
+    save_checkpoint(FC.sweep_name("reptile", 5, 0), {"w": torch.zeros(1)}, cfg0,
+                    {"iterations": 123}, tmp_path)
+    cfg1 = FC.sweep_config("reptile", 5, 1, tmp_path)
+    assert cfg1["anneal_iterations"] == 123 and cfg1["optimizer"] == "sgd"
+    assert cfg1["budget"]["cpu_seconds"] == cfg0["budget"]["cpu_seconds"]
+
+
+@pytest.mark.parametrize("method", ["anil", "protomaml"])
+def test_new_methods_train_on_a_smoke_budget_and_beat_chance(method, tmp_path, monkeypatch):
+    monkeypatch.setenv(B.RUNS_ENV, str(tmp_path))
+    torch.set_num_threads(1)
+    cfg = _tiny(method)
+    cfg["budget"]["validation"]["episodes"] = 40
+    state, m = R.train_model(cfg, "cpu", schedule=[40, 80], snapshot=False)
+    assert m["best_validation_accuracy"] > 0.2 + 0.15, m["curve"]  # 5-way chance is 0.2
+    assert m["curve"][-1][2] > m["curve"][0][2]
+    assert json.loads(json.dumps(m))  # JSON-ready metrics
+
+
+def test_each_trained_method_has_hooks_and_a_published_source_when_it_has_numbers():
+    for key, s in METHODS.items():
+        if s.fewshot is not None and s.fewshot.trained and s.fewshot.model_of is None:
+            assert s.fewshot.build and s.fewshot.sampler and s.fewshot.meta_grad, key
+        if s.published:
+            assert s.published_source and set(s.published) <= set(C.SETTINGS), key
