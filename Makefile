@@ -10,7 +10,7 @@ STAMP := $(VENV)/.course-installed
 JB_FLAGS := -W -n --keep-going
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup book pdf test test-fast lab workspace grade grade-all exercises autograder sandbox bench browser axe lint clean weights release hub binder-tools
+.PHONY: help setup book pdf test test-fast lab workspace grade grade-all exercises autograder sandbox bench browser axe lint clean weights release hub binder-tools book-online
 
 help:
 	@echo "make book      set up .venv and build the HTML book into _build/html"
@@ -73,6 +73,18 @@ book: $(STAMP)
 pdf: $(STAMP) browser
 	@test -f _build/html/index.html || $(MAKE) book
 	$(PY) book/_ext/print_pdf.py _build/html _build/pdf
+
+# The online build (book/_ext/course_launch.py): the same book with "Run this page" links on every
+# chapter and exercise page that open the student release's learner copies on the class's
+# JupyterHub (through nbgitpuller) and/or on Binder. It writes $(BOOK_SRC)/_build/html like `make
+# book`, which stays offline (run it again for the offline book).
+book-online: $(STAMP)
+	@test -n "$(REPO_URL)" -a -n "$(HUB_URL)$(BINDER_URL)" || { echo "usage: make book-online \
+	REPO_URL=<student release git URL> HUB_URL=https://hub.example.edu and/or \
+	BINDER_URL=https://mybinder.org [BRANCH=main]"; exit 2; }
+	COURSE_ONLINE=1 COURSE_REPO_URL="$(REPO_URL)" COURSE_JUPYTERHUB_URL="$(HUB_URL)" \
+	  COURSE_BINDERHUB_URL="$(BINDER_URL)" COURSE_BRANCH="$(or $(BRANCH),main)" \
+	  $(MAKE) -f "$(abspath $(firstword $(MAKEFILE_LIST)))" -o "$(STAMP)" book
 
 # Debian's Chromium drives the tests of the built HTML (tests/test_book_html.py); installed with
 # apt-get when missing (as root, or through password-less sudo). When that is impossible the

@@ -58,13 +58,17 @@ def nbgitpuller_link(hub_url: str, repo_url: str, page: str, branch: str = "main
 
 
 def binder_link(binderhub_url: str, repo_url: str, page: str, branch: str = "main") -> str:
-    """A BinderHub link (GitHub repositories: ``gh/<owner>/<name>``) opening ``page``'s copy."""
+    """A BinderHub link opening the learner's copy of ``page`` in JupyterLab (GitHub
+    repositories as ``gh/<owner>/<name>``, any other git URL as ``git/<URL>``)."""
+    if not binderhub_url.startswith(("http://", "https://")):
+        raise ValueError(f"BinderHub URL {binderhub_url!r} must start with http:// or https://")
     parts = urllib.parse.urlsplit(repo_url)
-    if parts.netloc != "github.com":
-        raise ValueError(f"{repo_url!r}: Binder links are made for github.com repositories")
-    slug = parts.path.strip("/").removesuffix(".git")
+    if parts.netloc == "github.com":
+        spec = "gh/" + parts.path.strip("/").removesuffix(".git")
+    else:
+        spec = "git/" + urllib.parse.quote(repo_url, safe="")
     path = urllib.parse.quote(f"lab/tree/{learner_path(page)}", safe="")
-    return f"{binderhub_url.rstrip('/')}/v2/gh/{slug}/{branch}?urlpath={path}"
+    return f"{binderhub_url.rstrip('/')}/v2/{spec}/{branch}?urlpath={path}"
 
 
 def course_pages(root: Path) -> list[str]:
