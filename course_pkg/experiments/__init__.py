@@ -29,9 +29,11 @@ from course_pkg.experiments.fewshot import (
     RESULTS_DIR,
     SETTING_NAMES,
     SETTINGS,
+    best_meta_learner,
     budget_config,
     build_model,
     checkpoint_name,
+    compare_rows,
     fewshot_table,
     load_model,
     load_table,
@@ -47,7 +49,8 @@ from course_pkg.experiments.fewshot import (
 from course_pkg.experiments.methods import METHODS, MethodSpec, spec
 
 __all__ = ["EVAL", "HIDDEN", "METHODS", "RESULTS_DIR", "SETTINGS", "SETTING_NAMES", "Loaded",
-           "MethodSpec", "budget_config", "build_model", "checkpoint_name", "fewshot_table",
+           "MethodSpec", "best_meta_learner", "budget_config", "build_model", "checkpoint_name",
+           "compare_rows", "fewshot_table",
            "load_model", "load_table", "method_accuracy", "method_config", "spec",
            "table_frame", "table_markdown", "test_episodes", "train_all", "train_model",
            "write_table"]

@@ -25,6 +25,8 @@ from course_pkg.experiments.fewshot.config import (
 )
 from course_pkg.experiments.fewshot.table import (
     RESULTS_DIR,
+    best_meta_learner,
+    compare_rows,
     fewshot_table,
     load_table,
     table_frame,
@@ -42,7 +44,8 @@ from course_pkg.experiments.fewshot.train import (
 from course_pkg.experiments.methods import maml_accuracy
 
 __all__ = ["BUDGET", "EVAL", "HIDDEN", "RESULTS_DIR", "SCALE_ENV", "SETTINGS", "SETTING_NAMES",
-           "budget_config", "build_model", "checkpoint_name", "fewshot_table", "load_model",
+           "best_meta_learner", "budget_config", "build_model", "checkpoint_name",
+           "compare_rows", "fewshot_table", "load_model",
            "load_table", "maml_accuracy", "method_accuracy", "method_config", "model_ways",
            "resolve_scale", "table_frame", "table_markdown", "test_episodes", "train_all",
            "train_model", "trained_models", "training_way", "write_table"]

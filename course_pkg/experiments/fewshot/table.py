@@ -218,3 +218,36 @@ def table_frame(table: dict[str, Any] | None = None):
         rec["training time (s)"] = "—" if t is None else f"{t:.0f}"
         records.append(rec)
     return pd.DataFrame.from_records(records)
+
+
+def best_meta_learner(table: dict[str, Any], column: str = "5w1s") -> str:
+    """The method key of the meta-learning row (any family but ``baseline``) with the highest
+    mean accuracy in ``column``."""
+    rows = [r for r in table["rows"] if r["family"] != "baseline"]
+    if not rows:
+        raise ValueError("the table has no meta-learning row")
+    return max(rows, key=lambda r: r["results"][column]["mean"])["method"]
+
+
+def compare_rows(table: dict[str, Any], method: str, other: str,
+                 column: str = "5w1s") -> dict[str, Any]:
+    """Row ``method`` against row ``other`` (method keys) in ``column``: the one rule every
+    chapter uses to say "above", "below" or "level".
+
+    Returns ``{"diff": points, "level": bool, "words": str}``: ``diff`` = 100 × (mean of
+    ``method`` − mean of ``other``); ``level`` when ``|diff|`` is at most the sum of the two
+    rows' 95 % half-widths (the intervals overlap); ``words`` is ``"level with <other> within
+    the 95 % intervals"`` or ``"<|diff|> points above/below <other>"`` (``<other>`` its row
+    name). ``KeyError`` naming the table's rows when a key is missing.
+    """
+    rows = {r["method"]: r for r in table["rows"]}
+    for key in (method, other):
+        if key not in rows:
+            raise KeyError(f"no row {key!r} in the table; rows: {list(rows)}")
+    a, b = rows[method]["results"][column], rows[other]["results"][column]
+    diff = 100 * (a["mean"] - b["mean"])
+    level = abs(diff) <= 100 * (a["ci95"] + b["ci95"])
+    name = rows[other]["name"]
+    words = (f"level with {name} within the 95 % intervals" if level else
+             f"{abs(diff):.1f} points {'above' if diff > 0 else 'below'} {name}")
+    return {"diff": diff, "level": level, "words": words}
