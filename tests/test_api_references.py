@@ -69,3 +69,79 @@ def test_there_are_references_to_check():
 def test_every_course_pkg_reference_resolves(where):
     broken = sorted(r for r in references(_texts()[where]) if not resolves(r))
     assert not broken, f"{where} names what does not exist: {broken}"
+
+
+def _chapter_code() -> dict[str, str]:
+    out = {}
+    for path in sorted((ROOT / "book").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        code = [
+            "\n".join(line for line in "".join(c["source"]).splitlines()
+                      if not line.lstrip().startswith(("%", "!")))
+            for c in cells if c["cell_type"] == "code"]
+        out[path.name] = "\n".join(code)
+    return out
+
+
+def module_attribute_uses(code: str) -> set[str]:
+    """``course_pkg.m.attr`` for every ``alias.attr`` in ``code`` where ``alias`` names a
+    course_pkg module (``import course_pkg.x as alias``, ``from course_pkg import x as alias``,
+    ``from course_pkg.x import y`` with ``y`` a module)."""
+    import ast
+
+    tree = ast.parse(code)
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("course_pkg"):
+                    aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else "course_pkg"
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("course_pkg"):
+            for a in node.names:
+                full = f"{node.module}.{a.name}"
+                try:
+                    importlib.import_module(full)
+                except ModuleNotFoundError:
+                    continue
+                aliases[a.asname or a.name] = full
+    uses = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and (
+                node.value.id in aliases):
+            uses.add(f"{aliases[node.value.id]}.{node.attr}")
+    return uses
+
+
+def test_the_attribute_scan_can_fail():
+    code = ("from course_pkg.algorithms import finetune as ft\nimport course_pkg.utils as u\n"
+            "ft.design_choice_table()\nu.mean_ci([1.0])\n")
+    uses = module_attribute_uses(code)
+    assert uses == {"course_pkg.algorithms.finetune.design_choice_table",
+                    "course_pkg.utils.mean_ci"}
+    assert not resolves("course_pkg.algorithms.finetune.design_choice_table")
+
+
+@pytest.mark.parametrize("chapter", sorted(_chapter_code()))
+def test_chapters_use_only_attributes_that_exist(chapter):
+    """``ft.design_choice_table()`` on a module that has no such function fails here, not when
+    the chapter happens to take that branch."""
+    broken = sorted(u for u in module_attribute_uses(_chapter_code()[chapter]) if not resolves(u))
+    assert not broken, f"book/{chapter} uses what does not exist: {broken}"
+
+
+#: ``r["method"] == "x"``, ``rows["x"]``, ``rows.get("x")``: a method key named in chapter code.
+METHOD_KEY = re.compile(r'(?:\["method"\]\s*==\s*|rows\[|rows\.get\()"(\w+)"')
+
+
+def test_chapters_name_only_methods_the_table_has():
+    """A chapter comparing a row's ``method`` with a string (or indexing the table's rows by it)
+    names a method of the few-shot table ("pretrained_protohead" never existed)."""
+    table = json.loads((ROOT / "course_pkg" / "results" / "fewshot_table.json").read_text())
+    methods = {r["method"] for r in table["rows"]}
+    named = {(chapter, m) for chapter, code in _chapter_code().items()
+             for m in METHOD_KEY.findall(code)}
+    assert named, "the scan found no method names in the chapters"
+    unknown = sorted((c, m) for c, m in named if m not in methods)
+    assert not unknown, f"methods the table does not have: {unknown}"
+    assert METHOD_KEY.findall('r["method"] == "pretrained_protohead" or rows.get("maml")') == [
+        "pretrained_protohead", "maml"]
