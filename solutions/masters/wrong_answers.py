@@ -54,4 +54,36 @@ def reptile_delta_batched(model, params, batch, steps, lr):
     _ = torch.vmap(lambda t: t)(batch.x_support)
     return {k: v / batch.num_tasks for k, v in total.items()}
 '''),
+    # one permutation for every task: a random split, but the same one for all tasks
+    ("ex03_meta_learning_problem", "test_q1_random_per_task_and_seed"): (
+        "split_support_query", '''
+def split_support_query(x, y, k_support, seed=0):
+    num_tasks, m = x.shape[:2]
+    if not 1 <= k_support < m:
+        raise ValueError(f"k_support must be in [1, {m - 1}], got {k_support}")
+    g = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(m, generator=g).expand(num_tasks, m)
+    rows = torch.arange(num_tasks)[:, None]
+    s, q = perm[:, :k_support], perm[:, k_support:]
+    return x[rows, s], y[rows, s], x[rows, q], y[rows, q]
+'''),
+    # random classes, but always each class's first examples
+    ("ex03_meta_learning_problem", "test_q2_examples_are_random_within_a_class"): (
+        "episode_indices", '''
+def episode_indices(labels, n_way, k, q, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    classes, counts = torch.unique(labels, return_counts=True)
+    eligible = classes[counts >= k + q]
+    if len(eligible) < n_way:
+        raise ValueError(f"only {len(eligible)} classes have {k + q} examples; need {n_way}")
+    chosen = eligible[torch.randperm(len(eligible), generator=g)[:n_way]]
+    s_idx, s_y, q_idx, q_y = [], [], [], []
+    for new_label, c in enumerate(chosen):
+        pick = torch.nonzero(labels == c).flatten()[: k + q]
+        s_idx.append(pick[:k])
+        q_idx.append(pick[k:])
+        s_y.append(torch.full((k,), new_label, dtype=torch.int64))
+        q_y.append(torch.full((q,), new_label, dtype=torch.int64))
+    return torch.cat(s_idx), torch.cat(s_y), torch.cat(q_idx), torch.cat(q_y)
+'''),
 }

@@ -8,26 +8,7 @@ points = 4
 @test_case(points=None, hidden=False)
 def test_q2_episode_structure(episode_indices):
     import torch
-
-    def _check_episode(labels, out, n_way, k_shot, q_query):
-        assert out is not None and len(out) == 4, 'return (support_idx, support_y, query_idx, query_y)'
-        s_idx, s_y, q_idx, q_y = (torch.as_tensor(t) for t in out)
-        assert s_idx.shape == (n_way * k_shot,) and s_y.shape == (n_way * k_shot,), f'support tensors should have shape ({n_way * k_shot},), got {tuple(s_idx.shape)}, {tuple(s_y.shape)}'
-        assert q_idx.shape == (n_way * q_query,) and q_y.shape == (n_way * q_query,), f'query tensors should have shape ({n_way * q_query},), got {tuple(q_idx.shape)}, {tuple(q_y.shape)}'
-        assert s_idx.dtype == torch.int64 and s_y.dtype == torch.int64, 'use int64 tensors'
-        expected_s = torch.arange(n_way).repeat_interleave(k_shot)
-        expected_q = torch.arange(n_way).repeat_interleave(q_query)
-        assert torch.equal(s_y, expected_s), f'support labels should be {expected_s.tolist()}'
-        assert torch.equal(q_y, expected_q), f'query labels should be {expected_q.tolist()}'
-        all_idx = torch.cat([s_idx, q_idx]).tolist()
-        assert len(set(all_idx)) == len(all_idx), 'an example is used twice (support/query overlap?)'
-        originals = []
-        for c in range(n_way):
-            cls = set(labels[s_idx[s_y == c]].tolist()) | set(labels[q_idx[q_y == c]].tolist())
-            assert len(cls) == 1, f'new label {c} mixes original classes {sorted(cls)}'
-            originals.append(cls.pop())
-        assert len(set(originals)) == n_way, 'two new labels stand for the same original class'
-        return originals
+    from course_pkg.grading.checks import check_episode as _check_episode
     labels = torch.arange(10).repeat_interleave(6)
     _check_episode(labels, episode_indices(labels, 5, 2, 3, seed=0), 5, 2, 3)
 

@@ -21,14 +21,14 @@ def test_q3_mean_predictor(meta_objective):
 def test_q3_matches_course_pkg_and_is_differentiable(meta_objective):
     import torch
     from course_pkg.grading import in_kernel
-    from course_pkg.problem import kernel_regression
-    from course_pkg.problem import meta_objective as reference
+    from course_pkg.algorithms.problem import kernel_regression
+    from course_pkg.algorithms.problem import meta_objective as reference
     from course_pkg.tasks import SinusoidTasks
 
     def value_and_grad(meta_objective, b, log_h0):
         """Runs next to the notebook's code: the objective and its gradient w.r.t. log h."""
         import torch
-        from course_pkg.problem import kernel_regression
+        from course_pkg.algorithms.problem import kernel_regression
         log_h = torch.tensor(log_h0, requires_grad=True)
 
         def adapt(xs, ys):

@@ -11,7 +11,7 @@ def test_q4_disjoint_query(best_bandwidth):
 
     def _reference_best(tasks, bandwidths):
         import torch
-        from course_pkg.problem import kernel_regression
+        from course_pkg.algorithms.problem import kernel_regression
         values = [float(((kernel_regression(tasks.x_support, tasks.y_support, tasks.x_query, h) - tasks.y_query) ** 2).mean()) for h in bandwidths]
         return float(bandwidths[torch.tensor(values).argmin()])
     from course_pkg.tasks import SinusoidTasks
@@ -29,7 +29,7 @@ def test_q4_query_equal_support_picks_the_smallest(best_bandwidth):
 
     def _reference_best(tasks, bandwidths):
         import torch
-        from course_pkg.problem import kernel_regression
+        from course_pkg.algorithms.problem import kernel_regression
         values = [float(((kernel_regression(tasks.x_support, tasks.y_support, tasks.x_query, h) - tasks.y_query) ** 2).mean()) for h in bandwidths]
         return float(bandwidths[torch.tensor(values).argmin()])
     from course_pkg.tasks import SinusoidTasks, TaskBatch
