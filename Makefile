@@ -10,7 +10,7 @@ STAMP := $(VENV)/.course-installed
 JB_FLAGS := -W -n --keep-going
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup book pdf test test-fast lab workspace grade grade-all exercises autograder sandbox bench browser axe lint clean weights release hub binder-tools book-online
+.PHONY: help setup book pdf test test-fast lab workspace grade grade-all exercises autograder sandbox bench browser axe lint clean weights release hub binder-tools book-online gradescope
 
 help:
 	@echo "make book      set up .venv and build the HTML book into _build/html"
@@ -200,6 +200,13 @@ grade-all: $(STAMP) sandbox
 autograder: $(STAMP)
 	@test -n "$(EX)" || { echo "usage: make autograder EX=ex01_supervised_learning"; exit 2; }
 	$(PY) -m course_pkg.grading autograder "$(EX)"
+
+# The Gradescope autograder of course_pkg/classroom/platforms.py: the tamper-resistant grader
+# (notebook behind bubblewrap or, in Gradescope's container, the container mode; hidden tests in
+# the trusted process), CPU-only torch: autograder/<EX>-gradescope.zip.
+gradescope: $(STAMP)
+	@test -n "$(EX)" || { echo "usage: make gradescope EX=ex01_supervised_learning"; exit 2; }
+	$(PY) -m course_pkg.classroom gradescope-zip "$(EX)"
 
 exercises: $(STAMP)
 	$(PY) -m course_pkg.grading assign-all
