@@ -208,7 +208,7 @@ def load_model(method: str, n_way: int = 5, scale: str | None = None,
     else:
         state, meta = load_or_train(name, cfg, lambda c: train_model(c, dev, progress),
                                     directory, map_location=dev)
-    if model_key(method) == "pretrained":
+    if method not in REGRESSORS and model_key(method) == "pretrained":
         model = Conv4(1, state["head.weight"].shape[0], cfg["hidden"])
     else:
         model = build_model(cfg)
