@@ -145,3 +145,40 @@ def test_chapters_name_only_methods_the_table_has():
     assert not unknown, f"methods the table does not have: {unknown}"
     assert METHOD_KEY.findall('r["method"] == "pretrained_protohead" or rows.get("maml")') == [
         "pretrained_protohead", "maml"]
+
+
+def _package_functions() -> set[str]:
+    """Names of the public functions of course_pkg (every module but the grader's)."""
+    import inspect
+    import pkgutil
+
+    import course_pkg
+
+    names = set()
+    for info in pkgutil.walk_packages(course_pkg.__path__, "course_pkg."):
+        if info.name.rsplit(".", 1)[-1].startswith("_") or ".grading" in info.name:
+            continue
+        mod = importlib.import_module(info.name)
+        names |= {n for n, o in vars(mod).items() if not n.startswith("_")
+                  and inspect.isfunction(o) and o.__module__ == mod.__name__}
+    return names
+
+
+def test_chapters_do_not_redefine_package_functions():
+    """A helper has one home: a chapter calls the package's ``adaptation_curve``,
+    ``smooth_curve``, ``top_hessian_eigenvalue``, ``mean_ci`` instead of a local copy (chapter 11
+    repeated ``adaptation_curve``; chapters 8 and 10 their own eigenvalue routines)."""
+    import ast
+
+    package = _package_functions()
+    assert {"adaptation_curve", "smooth_curve", "top_hessian_eigenvalue", "mean_ci"} <= package
+    copies = {"largest_eigenvalue", "top_eigenvalue", "smooth", "confidence_interval"}
+    found = []
+    for chapter, code in _chapter_code().items():
+        tree = ast.parse(code)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and node.name in package | copies:
+                found.append(f"{chapter}: def {node.name}")
+            if isinstance(node, ast.alias) and node.asname in copies:
+                found.append(f"{chapter}: import {node.name} as {node.asname}")
+    assert not found, found
