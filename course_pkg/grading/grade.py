@@ -247,7 +247,7 @@ def _grade_question(q: Question, exercise: str, session: Session, runner: _Runne
     """Run ``q``'s tests (and check its rule) within ``budget`` seconds of wall time, with the
     course's reference implementation of what ``q`` asks for unavailable in the kernel."""
     report = QuestionReport(q.name, 0.0, q.points)
-    cells = runner.ran()
+    cells = runner.executed()  # a cell that failed after its `def` still defined it
     hidden = plan(exercise)[1].get(q.name, ())
     try:
         with trusted_time_bound(budget):
