@@ -231,3 +231,40 @@ def test_hidden_test_fails_on_a_wrong_answer_only_it_catches(name, qname, test):
 def test_every_hand_written_wrong_answer_names_a_hidden_test():
     hidden = {(p.values[0], p.values[2]) for p in _hidden_tests()}
     assert set(WRONG) <= hidden, set(WRONG) - hidden
+
+
+VERDICT_CALLS = {"equal", "allclose", "isclose", "all", "any", "assert_close", "array_equal"}
+
+
+def _probe_verdicts(path) -> list[str]:
+    """Probes (functions passed to ``in_kernel``) that decide something in the notebook's
+    kernel: a comparison, ``torch.equal``/``allclose``..., or an assert."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    probes = {a.args[0].id for a in ast.walk(tree) if isinstance(a, ast.Call)
+              and getattr(a.func, "id", None) == "in_kernel" and a.args
+              and isinstance(a.args[0], ast.Name)}
+    bad = []
+    for fn in ast.walk(tree):
+        if not isinstance(fn, ast.FunctionDef) or fn.name not in probes:
+            continue
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Assert):
+                bad.append(f"{fn.name}: assert")
+            elif isinstance(node, ast.Call) and VERDICT_CALLS & {
+                    getattr(node.func, "attr", None), getattr(node.func, "id", None)}:
+                bad.append(f"{fn.name}: {ast.unparse(node.func)}()")
+            elif isinstance(node, ast.Return) and node.value is not None and any(
+                    isinstance(n, ast.Compare) for n in ast.walk(node.value)):
+                bad.append(f"{fn.name}: returns a comparison")
+    return bad
+
+
+@pytest.mark.parametrize("name", list_masters(ROOT))
+def test_no_verdict_is_computed_in_the_kernel(name):
+    """A probe that runs in the learner's kernel returns plain data (values, gradients, counts,
+    parameters after the call); the test compares them in the grader, where nothing the notebook
+    patched (``torch.equal``, ``allclose``) can decide the verdict."""
+    bad = [b for f in question_files(name, ROOT) for b in _probe_verdicts(f)]
+    assert not bad, bad
