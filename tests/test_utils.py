@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +108,21 @@ def test_utils_imports_nothing_of_the_package():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("course_pkg"):
                 raise AssertionError(f"utils/{path.name} imports {node.module}")
+
+
+def test_only_utils_scale_reads_course_scale():
+    """Every reader of the scale goes through resolve_scale (chapter 3 compared the variable
+    with "paper" by hand, data/episodes.py had its own copy)."""
+    import json
+
+    pattern = re.compile(r"""environ(?:\.get\(|\[)\s*["']COURSE_SCALE["']"""
+                         r"""|getenv\(\s*["']COURSE_SCALE""")
+    texts = {str(p.relative_to(PKG.parent)): p.read_text() for p in PKG.rglob("*.py")
+             if p != PKG / "utils" / "scale.py"}
+    for nb in sorted((PKG.parent / "book").glob("*.ipynb")):
+        cells = json.loads(nb.read_text())["cells"]
+        texts[str(nb.relative_to(PKG.parent))] = "\n".join(
+            "".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    readers = sorted(name for name, text in texts.items() if pattern.search(text))
+    assert not readers, f"read $COURSE_SCALE through course_pkg.utils.resolve_scale: {readers}"
+    assert pattern.search('PAPER = os.environ.get("COURSE_SCALE", "").lower() == "paper"')
