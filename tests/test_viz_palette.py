@@ -30,7 +30,7 @@ def test_non_method_palettes_never_return_a_method_colour() -> None:
     with pytest.raises(ValueError):
         palette.neutral_color(9)
     with pytest.raises(ValueError, match="sequential_colors"):
-        palette.category_colors(7)
+        palette.category_colors(len(palette.CATEGORY_POOL) + 1)
     # the default cycle of the book's figures holds no method colour
     palette.use_course_style(check_colors=False)
     for c in matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]:
@@ -58,6 +58,9 @@ def test_register_methods_updates_the_shared_registry() -> None:
     try:
         palette.register_methods({"anil": ("ANIL", "#44AA99")})
         assert palette.method_color("ANIL") == "#44AA99"
+        # a colour registered for a method leaves the non-method palettes and the cycle
+        palette.register_methods({"tealish": ("Tealish", palette.category_colors(1)[0])})
+        assert palette.category_colors(1)[0] != METHOD_COLORS["tealish"]
         assert palette.method_for_label("ANIL, 5-way") == "anil"
         assert METHOD_COLORS is palette.METHOD_COLORS and "anil" in METHOD_COLORS
         with pytest.raises(ValueError, match="share a colour"):
@@ -76,6 +79,7 @@ def test_check_figure_flags_a_method_colour_on_a_non_method() -> None:
     a.plot([1], [1], "o", color=METHOD_COLORS["maml"])  # MAML's end point: fine
     a.fill_between([0, 1], [0, 0], [1, 1], color=METHOD_COLORS["maml"], alpha=0.2)
     b.plot([0, 1], [1, 0], color=palette.sequential_colors(3)[0], label="after 1 step")
+    b.scatter([0, 1, 2], [0, 1, 2], c=[0.0, 0.5, 1.0], cmap="viridis")  # colour-mapped data
     assert colorguard.check_figure(fig) == []
     b.plot([0, 1], [0, 0], color=METHOD_COLORS["fomaml"], label="task optimum")
     b.plot([0, 1], [2, 2], color=METHOD_COLORS["reptile"])

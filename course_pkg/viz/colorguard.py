@@ -5,7 +5,8 @@ method's colour (within :data:`~course_pkg.viz.palette.MIN_DELTA_E`) must be tha
 legend label names the method (``"MAML, K = 5"``), or it is unlabelled and the same axes (or
 figure legend) has a labelled artist of that method in that colour (a marker at the end of
 MAML's path, a confidence band). A labelled series that names a method must not be drawn in
-another method's colour.
+another method's colour. Colour-mapped artists (heatmaps, scatters coloured by a value) encode
+data through their colormap and are not checked.
 
 :func:`install_cell_check` (called by ``use_course_style()`` in IPython) appends a call of
 :func:`check_open_figures` to every cell, so a chapter whose figure breaks the rule fails while
@@ -36,6 +37,8 @@ def _colors_of(artist: Any) -> list[Any]:
         if artist.get_marker() not in (None, "None", "", " ", "none"):
             out += [artist.get_markerfacecolor(), artist.get_markeredgecolor()]
     elif isinstance(artist, Collection):
+        if artist.get_array() is not None:  # colour-mapped data (a heatmap, a scatter by value)
+            return out
         for arr in (artist.get_facecolor(), artist.get_edgecolor()):
             arr = np.atleast_2d(np.asarray(arr, dtype=float)) if len(arr) else []
             out += [tuple(c) for c in arr if c[3] > 0]

@@ -59,11 +59,18 @@ METHOD_LABELS: dict[str, str] = {
 NEUTRALS: tuple[str, ...] = ("#BBBBBB", "#767676", "#555555", "#333333", "#000000")
 #: Colours nearer than this (CIE76 ΔE in CIELAB) to a method colour count as that colour.
 MIN_DELTA_E = 12.0
-#: Unordered things that are not methods (tasks, goals, optima): ≥ 3:1 on white, ≥ 30 ΔE from
-#: every method colour; also matplotlib's default cycle in the book ("C0"…"C5").
-CATEGORIES: tuple[str, ...] = ("#332288", "#E31A1C", "#33A02C", "#8B008B", "#2F4F4F", "#661100")
-# a matplotlib colormap whose samples stay ≥ 20 ΔE away from every method colour (tested)
-_SEQUENTIAL = ("Purples", 0.35, 1.0)
+#: Candidates for unordered things that are not methods (tasks, goals, optima), in order of
+#: use; all ≥ 3:1 on white. :func:`category_colors` takes those ≥ :data:`MIN_FREE_DELTA_E` from
+#: every registered method colour, so a method registered later never shares one.
+CATEGORY_POOL: tuple[str, ...] = ("#E31A1C", "#1B2A49", "#8B008B", "#2F4F4F", "#661100",
+                                  "#9400D3", "#A50026", "#5C3A21", "#4D4D00", "#003D30")
+#: Sequential matplotlib colormaps (name, low, high), the first one whose samples all stay
+#: ≥ :data:`MIN_FREE_DELTA_E` from the method colours is used; greys always qualify.
+SEQUENTIAL_MAPS: tuple[tuple[str, float, float], ...] = (
+    ("cividis", 0.0, 0.85), ("Reds", 0.4, 1.0), ("Greys", 0.35, 1.0))
+#: How far (ΔE) a colour for a non-method stays from every method colour.
+MIN_FREE_DELTA_E = 20.0
+_STYLE = {"applied": False}
 
 
 def _key(name: str) -> str:
@@ -132,6 +139,10 @@ def register_methods(methods: Mapping[str, tuple[str, str]], *, replace: bool = 
     METHOD_COLORS.update(colors)
     METHOD_LABELS.clear()
     METHOD_LABELS.update(labels)
+    if _STYLE["applied"]:  # the book's default cycle must stay clear of the new colours too
+        import matplotlib as mpl
+
+        mpl.rcParams["axes.prop_cycle"] = mpl.cycler(color=_method_free_cycle())
 
 
 def method_color(method: str) -> str:
@@ -182,30 +193,51 @@ def neutral_color(level: int = 2) -> str:
     return NEUTRALS[level]
 
 
-def _ramp(spec: tuple[str, float, float], n: int) -> list[str]:
-    import matplotlib as mpl
+def _method_chromatic() -> list[str]:
+    return [c for c in METHOD_COLORS.values() if _chroma(c) >= 5]
 
-    if not isinstance(n, int) or n < 1:
+
+def _free(color: str, methods: list[str]) -> bool:
+    return all(delta_e(color, m) >= MIN_FREE_DELTA_E for m in methods)
+
+
+def _check_n(n: Any) -> None:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
-    name, lo, hi = spec
-    cmap = mpl.colormaps[name]
-    ts = [lo + (hi - lo) * (i / (n - 1) if n > 1 else 1.0) for i in range(n)]
-    return [_hex(cmap(t)) for t in ts]
 
 
 def sequential_colors(n: int) -> list[str]:
     """``n`` colours, light to dark, for an ordered quantity that is not a method (steps k, λ,
-    K, iterations); never a method colour."""
-    return _ramp(_SEQUENTIAL, n)
+    K, iterations); never a method colour (≥ :data:`MIN_FREE_DELTA_E` from each)."""
+    import matplotlib as mpl
+
+    _check_n(n)
+    methods = _method_chromatic()
+    for name, lo, hi in SEQUENTIAL_MAPS:
+        cmap = mpl.colormaps[name]
+        ts = [lo + (hi - lo) * (i / (n - 1) if n > 1 else 1.0) for i in range(n)]
+        colours = [_hex(cmap(t)) for t in ts]
+        if all(_free(c, methods) for c in colours):
+            return colours
+    raise ValueError("no sequential palette stays clear of the method colours")  # not reached
 
 
 def category_colors(n: int) -> list[str]:
-    """``n`` ≤ 6 distinct colours for unordered things that are not methods (tasks, goals,
-    task optima); never a method colour. More than 6: use :func:`sequential_colors`."""
-    if not isinstance(n, int) or not 1 <= n <= len(CATEGORIES):
-        raise ValueError(f"category_colors: n must be 1..{len(CATEGORIES)}, got {n!r} "
-                         "(more categories: sequential_colors(n))")
-    return list(CATEGORIES[:n])
+    """``n`` distinct colours for unordered things that are not methods (tasks, goals, task
+    optima); never a method colour. ``ValueError`` when fewer are free (then use
+    :func:`sequential_colors` or markers)."""
+    _check_n(n)
+    methods = _method_chromatic()
+    free = [c for c in CATEGORY_POOL if _free(c, methods)]
+    if n > len(free):
+        raise ValueError(f"category_colors: only {len(free)} colours are clear of the method "
+                         f"colours, {n} asked (use sequential_colors(n))")
+    return free[:n]
+
+
+def _method_free_cycle() -> list[str]:
+    methods = _method_chromatic()
+    return [c for c in CATEGORY_POOL if _free(c, methods)][:6]
 
 
 def series_color(label: str, color: Any = None) -> str:
@@ -253,7 +285,7 @@ def use_course_style(check_colors: bool = True) -> None:
         "axes.titlesize": 10,
         "legend.fontsize": 9,
         "legend.framealpha": 0.95,
-        "axes.prop_cycle": mpl.cycler(color=list(CATEGORIES)),
+        "axes.prop_cycle": mpl.cycler(color=_method_free_cycle()),
     })
     try:  # the inline backend of Jupyter: PNG at 2× with width/height of the 1× figure
         from matplotlib_inline.backend_inline import set_matplotlib_formats
@@ -261,6 +293,7 @@ def use_course_style(check_colors: bool = True) -> None:
         set_matplotlib_formats("retina")
     except ImportError:  # plain Python: nothing to configure
         pass
+    _STYLE["applied"] = True
     if check_colors:
         from course_pkg.viz.colorguard import install_cell_check
 

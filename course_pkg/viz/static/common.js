@@ -395,13 +395,15 @@ function cvSlider(parent, opts) {
   const out = cvEl("span", "cviz-slider-value", row);
   const fmt = opts.fmt || ((v) => cvFmt(v, 2));
   const snap = (v) => opts.log ? v : Math.round(v / opts.step) * opts.step;
+  // screen readers announce the value as shown (λ itself, not log10 λ of a log slider)
+  const show = (v) => { const t = fmt(v); out.textContent = t; input.setAttribute("aria-valuetext", t); };
   const api = {
     input,
-    set(v) { input.value = tr(v); out.textContent = fmt(v); },
+    set(v) { input.value = tr(v); show(v); },
     get() { return snap(un(parseFloat(input.value))); },
   };
   input.addEventListener("input", () => {
-    const v = api.get(); out.textContent = fmt(v); opts.onInput(v);
+    const v = api.get(); show(v); opts.onInput(v);
   });
   api.set(opts.value);
   return api;

@@ -130,7 +130,7 @@ function render({ model, el }) {
     plot.legend(spec.methods.map((m) => ({ label: CMP_CARDS[m][0], color: CV_COLORS.methods[m] })), { right: true });
     nsl.set(c().n);
     for (const k in sl) sl[k].set(c()[k]);
-    f.readout.textContent = err ? err : `${d.n} meta-step(s) from θ₀; stars: the four task optima. ` +
+    f.readout.textContent = err ? err : `${d.n} meta-step${d.n === 1 ? "" : "s"} from θ₀; stars: the four task optima. ` +
       `"loss after adapting" is the mean query loss after each method's own inner loop.`;
   }
   return cvWire(model, el, draw);

@@ -142,8 +142,8 @@ function render({ model, el }) {
     const m = spec.models[ctl.model];
     f.readout.textContent = err ? err :
       `${m.label}: mean squared error to the true curve ${cvFmt(d.mse_before)} before, ` +
-      `${cvFmt(d.mse_after)} after ${ctl.steps} SGD step(s) (α = ${m.inner_lr}) on ` +
-      `${d.points.length} point(s).` + (m.trained ? "" : " [untrained stand-in: checkpoint missing]");
+      `${cvFmt(d.mse_after)} after ${ctl.steps} SGD step${ctl.steps === 1 ? "" : "s"} (α = ${m.inner_lr}) on ` +
+      `${d.points.length} point${d.points.length === 1 ? "" : "s"}.` + (m.trained ? "" : " [untrained stand-in: checkpoint missing]");
   }
   return cvWire(model, el, draw);
 }
