@@ -52,6 +52,19 @@ def test_decoding_is_linear_in_the_answer(monkeypatch):
     assert calls[0] <= 8 * depth, calls[0]
 
 
+def test_shared_references_cannot_multiply_the_work():
+    """A DAG answer (each level lists the previous one twice: tiny as a pickle, 2**30 nodes as
+    a tree) is cut off by the item budget instead of being walked."""
+    x: object = [1.0]
+    for _ in range(30):
+        x = [x, x]
+    buf = io.BytesIO()
+    torch.save(x, buf)
+    assert len(buf.getvalue()) < 4096
+    with pytest.raises(RemoteFailure, match="more than"):
+        decode(torch.load(io.BytesIO(buf.getvalue()), weights_only=True), None)
+
+
 def test_deep_nesting_is_refused_not_a_recursion_error():
     x: object = 0
     for _ in range(5000):

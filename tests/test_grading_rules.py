@@ -63,7 +63,12 @@ def test_dynamic_code_that_could_restore_a_hidden_reference_is_named():
     assert dynamic_code(["x = 1", "import numpy as np"]) is None
     for cell in ("import importlib\nimportlib.reload(m)", "import runpy",
                  "f = g.__code__", "exec('x = 1')", "%run other.py",
-                 "import types\ntypes.FunctionType"):
+                 "import types\ntypes.FunctionType",
+                 "import course_pkg.grading.agent as ag\nag.hide = lambda n, m: n",
+                 "from course_pkg.grading import agent",
+                 "import course_pkg\ncourse_pkg.grading.agent.hide = print",
+                 "import course_pkg\ng = getattr(course_pkg, 'grad' + 'ing')",
+                 "import gc\ngc.get_objects()", "import sys\nsys._getframe(1)"):
         assert dynamic_code(["x = 1", cell]) is not None, cell
 
 

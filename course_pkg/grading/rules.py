@@ -69,7 +69,7 @@ _CODE_MAGIC = re.compile(
     r"^\s*!|get_ipython\(\)", re.M)
 #: modules whose use can rebind names or run code the grader cannot read
 DYNAMIC_MODULES = ("importlib", "builtins", "ctypes", "runpy", "marshal", "imp", "code",
-                   "codeop", "types", "pickle", "dill", "cloudpickle", "subprocess")
+                   "codeop", "types", "pickle", "dill", "cloudpickle", "subprocess", "gc")
 
 
 def _parse(source: str) -> ast.Module | None:
@@ -207,8 +207,11 @@ def _forbidden_string(text: str, rule: Rule) -> str | None:
 
 
 def dynamic_code(cells: list[str]) -> str | None:
-    """The first dynamic construct (``exec``, ``__code__``, ``importlib``, ``runpy``, code
-    magics...) in ``cells``, or ``None``: code that could restore what the grader hides."""
+    """The first construct in ``cells`` that could restore what the grader hides in the kernel,
+    or ``None``: dynamic code (``exec``, ``__code__``, ``importlib``, ``runpy``, ``gc``, code
+    magics, ``getattr`` with a computed name) or any use of the grader's own modules
+    (``course_pkg.grading``: its agent does the hiding)."""
+    aliases: dict[str, str] = {}
     for src in cells:
         if _CODE_MAGIC.search(src):
             return "a magic that runs code the grader cannot read (%run, %%file...)"
@@ -218,6 +221,27 @@ def dynamic_code(cells: list[str]) -> str | None:
         dyn = _dynamic_use(tree)
         if dyn:
             return dyn
+        _collect_aliases(tree.body, aliases)
+        for sub in ast.walk(tree):
+            q = None
+            if isinstance(sub, (ast.Name, ast.Attribute)):
+                q = _qualname(sub, aliases)
+            elif isinstance(sub, ast.ImportFrom) and sub.module:
+                q = ".".join([sub.module, *(a.name for a in sub.names[:1])])
+            elif isinstance(sub, ast.Import):
+                q = sub.names[0].name if len(sub.names) == 1 else None
+                for a in sub.names:
+                    if a.name.startswith("course_pkg.grading"):
+                        q = a.name
+            if q and (q == "course_pkg.grading" or q.startswith("course_pkg.grading.")):
+                return f"{q} (the grader's own code)"
+            if (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name)
+                    and sub.func.id in ("getattr", "setattr", "delattr") and len(sub.args) >= 2
+                    and not isinstance(sub.args[1], ast.Constant)):
+                return f"{sub.func.id} with a computed name"
+            if isinstance(sub, ast.Attribute) and sub.attr in ("_getframe", "f_globals",
+                                                               "f_locals", "f_back"):
+                return f".{sub.attr}"
     return None
 
 
