@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0].endswith(".ipynb"):  # `python -m course_pkg.grading NB` = grade NB
-        argv = ["grade", *argv]
+        argv = ["grade", *argv[1:], "--", argv[0]]  # "--": a name may start with "-"
     args = build_parser().parse_args(argv)
     root = course_root()
     try:
