@@ -56,7 +56,7 @@ def test_q4_finetuning_the_pretrained_head_learns(finetune):
     from course_pkg.models import Conv4
     pre, _ = pretrained_conv4(device='cpu')
     model = Conv4(out_dim=5, hidden=pre.embedding_dim)
-    batch = data.eval_episodes(k_shot=1, num_tasks=4, device='cpu')
+    batch = data.eval_episodes(k_support=1, num_tasks=4, device='cpu')
     accs = []
     for t in range(4):
         w, b = reference_head(5, pre.embedding_dim, 'zero')
