@@ -251,7 +251,8 @@ _SPECS = [
     MethodSpec(
         "finetune", "Fine-tuning (pre-trained Conv4, new head)", "fine-tuning", "baseline",
         "#767676",
-        "02_multitask_transfer", "pre-train on all classes; SGD on a new head at test time",
+        "02_multitask_transfer",
+        "pre-train on all classes; SGD on a new head at test time, features frozen",
         "nothing (transfer)", "any N, K (new head)",
         fewshot=FewShotSpec(
             accuracy=lambda m, c: lambda p, b: ft.finetune_accuracy(m, p, b, FINETUNE_RECIPE,
