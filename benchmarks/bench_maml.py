@@ -2,7 +2,7 @@
 
 Both implementations start from the same parameters, see the same pre-sampled task batches and
 use the same loss, inner step size and Adam outer optimizer. course_pkg runs its real training
-loop (:func:`course_pkg.algorithms.maml.meta_train`, all tasks at once with ``vmap``);
+loop (:func:`course_pkg.algorithms.training.meta_train`, all tasks at once with ``vmap``);
 learn2learn runs the loop of its documentation (``MAML.clone()``, ``adapt``, ``backward`` per
 task). Cases:
 

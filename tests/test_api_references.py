@@ -1,5 +1,6 @@
-"""Every dotted ``course_pkg.x.y`` name written in the book, the README, the exercise masters and
-the package's own docstrings resolves to a module or an attribute that exists.
+"""Every dotted ``course_pkg.x.y`` name written in the book, the top-level documents (README,
+INSTRUCTORS), the exercise masters, the package's docstrings and the benchmarks resolves to a
+module or an attribute that exists.
 
 A rename that misses a page (``algorithms.maml.meta_train`` after ``meta_train`` moved to
 ``algorithms.training``) fails here instead of misleading a reader.
@@ -25,8 +26,10 @@ def _texts() -> dict[str, str]:
             (ROOT / "solutions" / "masters").glob("*.ipynb")):
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         out[str(path.relative_to(ROOT))] = "\n".join("".join(c["source"]) for c in cells)
-    for path in [*sorted((ROOT / "book").glob("*.md")), ROOT / "README.md",
-                 *sorted((ROOT / "course_pkg").rglob("*.py"))]:
+    for path in [*sorted((ROOT / "book").glob("*.md")), *sorted(ROOT.glob("*.md")),
+                 *sorted((ROOT / "solutions" / "masters").glob("*.md")),
+                 *sorted((ROOT / "course_pkg").rglob("*.py")),
+                 *sorted((ROOT / "benchmarks").glob("*.py"))]:
         out[str(path.relative_to(ROOT))] = path.read_text(encoding="utf-8")
     return out
 
