@@ -11,6 +11,7 @@ import torch
 from course_pkg.experiments import budget as B
 from course_pkg.experiments.fewshot import cli as FC
 from course_pkg.experiments.fewshot import config as C
+from course_pkg.experiments.fewshot import sweep as S
 from course_pkg.experiments.fewshot import train as R
 from course_pkg.experiments.methods import METHODS
 
@@ -118,19 +119,19 @@ def test_every_learned_row_gets_the_same_budget_and_validation():
 
 def test_sweeps_try_at_most_three_settings_and_start_from_the_default():
     for key, n in C.trained_models():
-        settings = FC.sweep_settings(key, n)
+        settings = S.sweep_settings(key, n)
         assert 1 <= len(settings) <= 3 and settings[0] == {}
-    assert len(FC.sweep_settings("fomaml", 5)) == 3 and len(FC.sweep_settings("maml", 20)) == 2
+    assert len(S.sweep_settings("fomaml", 5)) == 3 and len(S.sweep_settings("maml", 20)) == 2
 
 
 def test_sweep_annealing_waits_for_the_default_setting(tmp_path):
     from course_pkg.checkpoints import save_checkpoint
 
-    assert FC.sweep_config("reptile", 5, 1, tmp_path) is None
-    cfg0 = FC.sweep_config("reptile", 5, 0, tmp_path)
-    save_checkpoint(FC.sweep_name("reptile", 5, 0), {"w": torch.zeros(1)}, cfg0,
+    assert S.sweep_config("reptile", 5, 1, tmp_path) is None
+    cfg0 = S.sweep_config("reptile", 5, 0, tmp_path)
+    save_checkpoint(S.sweep_name("reptile", 5, 0), {"w": torch.zeros(1)}, cfg0,
                     {"iterations": 123}, tmp_path)
-    cfg1 = FC.sweep_config("reptile", 5, 1, tmp_path)
+    cfg1 = S.sweep_config("reptile", 5, 1, tmp_path)
     assert cfg1["anneal_iterations"] == 123 and cfg1["optimizer"] == "sgd"
     assert cfg1["budget"]["cpu_seconds"] == cfg0["budget"]["cpu_seconds"]
 
@@ -153,3 +154,35 @@ def test_each_trained_method_has_hooks_and_a_published_source_when_it_has_number
             assert s.fewshot.build and s.fewshot.sampler and s.fewshot.meta_grad, key
         if s.published:
             assert s.published_source and set(s.published) <= set(C.SETTINGS), key
+
+
+def test_the_queue_runs_each_sweep_before_the_model_it_chooses_for():
+    runs = FC.budget_runs()
+    names = [r[1] for r in runs]
+    assert len(names) == len(set(names))
+    for _flags, name, waits in runs:
+        for w in waits:
+            assert names.index(w) < names.index(name), (name, w)
+    full = {r[1] for r in runs if "--setting" not in r[0]}
+    assert full == {C.checkpoint_name(k, n) for k, n in C.trained_models()
+                    if not C.duplicates_method(k)}
+    assert C.duplicates_method("blackbox_attention") and not C.duplicates_method("blackbox_lstm")
+    assert next(r for r in runs if r[1] == C.checkpoint_name("fomaml", 5))[2] == \
+        [S.sweep_name("fomaml", 5, i) for i in range(3)]
+
+
+def test_the_full_run_takes_the_setting_with_the_best_validation(tmp_path):
+    from course_pkg.checkpoints import save_checkpoint
+
+    assert S.full_config("fomaml", 5, tmp_path) is None  # the sweep has not run
+    for i, acc in enumerate([0.80, 0.86, 0.83]):
+        cfg = S.sweep_config("fomaml", 5, i, tmp_path)
+        save_checkpoint(S.sweep_name("fomaml", 5, i), {"w": torch.zeros(1)}, cfg,
+                        {"best_validation_accuracy": acc, "iterations": 10, "curve": []},
+                        tmp_path)
+    assert S.chosen_setting("fomaml", 5, tmp_path) == 1
+    assert S.full_config("fomaml", 5, tmp_path) == C.budget_config("fomaml", 5, inner_lr=0.1)
+    assert S.full_config("protonet", 5, tmp_path) == C.budget_config("protonet", 5)
+    summary = S.summarise_sweep(tmp_path, tmp_path / "sweep.json")
+    assert summary["fomaml_5way"]["chosen"] == 1
+    assert summary["fomaml_5way"]["settings"][1] == {"inner_lr": 0.1}

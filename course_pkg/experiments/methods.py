@@ -273,6 +273,8 @@ _SPECS = [
             adaptation="one forward pass over the support sequence",
             variants={"blackbox_lstm": {"core": "lstm"}, "blackbox_mann": {"core": "mann"},
                       "blackbox_attention": {"core": "attention"}},
+            sweep={"blackbox_lstm": ({}, {"meta_lr": 3e-4}, {"meta_lr": 3e-3}),
+                   "blackbox_mann": ({}, {"meta_lr": 3e-4}, {"meta_lr": 3e-3})},
             legacy={"iterations": 1600, "validation": (5, 200, 800),
                     "by_way": {20: {"iterations": 2400, "validation": (20, 200, 800)}},
                     "variants": {"iterations": 400}, "paper_iterations": 40000}),

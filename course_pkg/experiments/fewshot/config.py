@@ -194,3 +194,13 @@ def trained_models() -> list[tuple[str, int]]:
     variants = [(v, 5) for s in METHODS.values() if s.fewshot is not None
                 for v in s.fewshot.variants]
     return rows + variants
+
+
+def duplicates_method(key: str) -> bool:
+    """True for a variant whose equal-budget model is its method's own (same settings)."""
+    s, variant = owner(key)
+    if key in METHODS:
+        return False
+    mine = {k: v for k, v in budget_config(key).items() if k != "method"}
+    theirs = {k: v for k, v in budget_config(s.name).items() if k != "method"}
+    return mine == theirs

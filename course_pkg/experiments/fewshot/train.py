@@ -193,14 +193,25 @@ def train_model(cfg: Mapping[str, Any], device: str | torch.device | None = None
 def load_model(method: str, n_way: int = 5, scale: str | None = None,
                device: str | torch.device | None = None, retrain: bool = False,
                progress: bool = False, directory: str | Path | None = None,
-               config: Mapping[str, Any] | None = None) -> Loaded:
+               config: Mapping[str, Any] | None = None,
+               train_if_missing: bool = True) -> Loaded:
     """The trained model ``method`` uses for ``n_way``-way episodes (for ``finetune``, the
     pre-trained Conv4), loaded from ``course_pkg/weights/<checkpoint_name>`` (or ``directory``)
     when its config (default :func:`method_config`) matches, trained (and saved) otherwise or
-    with ``retrain``."""
+    with ``retrain``; with ``train_if_missing=False`` a missing or stale checkpoint raises
+    ``FileNotFoundError`` instead."""
     dev = get_device(device)
     cfg = dict(config) if config is not None else method_config(method, n_way, scale)
     name = checkpoint_name(method, n_way, scale)
+    if not retrain and not train_if_missing:
+        from course_pkg.checkpoints import load_checkpoint
+
+        if load_checkpoint(name, cfg, directory) is None:
+            hint = ("python -m course_pkg.train fewshot --budget" if "budget" in cfg
+                    else f"python -m course_pkg.train fewshot --algo {model_key(method)}")
+            raise FileNotFoundError(f"no checkpoint {name} with this config in "
+                                    f"{directory or 'course_pkg/weights'}; create it with "
+                                    f"`{hint}`")
     if retrain:
         state, metrics = train_model(cfg, dev, progress)
         save_checkpoint(name, state, cfg, metrics, directory)

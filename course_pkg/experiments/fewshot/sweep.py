@@ -1,0 +1,116 @@
+"""The tuning sweep of the equal-budget protocol and the configs of the full-budget runs.
+
+Each spec may list up to three settings per model (``FewShotSpec.sweep``; the first is the
+default). Every setting trains for a quarter of the budget; the full-budget run uses the setting
+with the best validation accuracy. A setting that changes only the test-time adaptation
+(:data:`EVAL_ONLY`, e.g. ``test_steps``) is evaluated on the default setting's model instead of
+training again. ``{"anneal": True}`` (Reptile with the paper's SGD step) anneals the step
+linearly to 0 over the iterations the default setting reached in the same budget (×4 for the
+full budget).
+
+Sweep checkpoints are ``fewshot_sweep_<key>_<N>way_s<i>`` in the budget folder;
+:func:`summarise_sweep` writes every finished sweep to :data:`SWEEP_FILE` for the chapters.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from course_pkg.checkpoints import WEIGHTS_DIR, load_checkpoint
+from course_pkg.experiments.fewshot import config as C
+from course_pkg.experiments.methods import METHODS
+
+#: Where the equal-budget checkpoints (and the sweep's) are written.
+BUDGET_DIR = WEIGHTS_DIR / "budget"
+SWEEP_FILE = Path(__file__).resolve().parents[2] / "results" / "fewshot_sweep.json"
+#: Settings that change only the test-time adaptation.
+EVAL_ONLY = frozenset({"test_steps"})
+#: The share of the full budget each sweep setting trains for.
+SWEEP_FRACTION = 0.25
+
+
+def sweep_settings(key: str, n_way: int) -> tuple[dict[str, Any], ...]:
+    """The settings a model's sweep tries (the first is the default; ``({},)`` without one).
+    Methods list them by N, variants (chapter 4's cores) by their key."""
+    s, _ = C.owner(key)
+    sw = s.fewshot.sweep
+    return tuple(dict(x) for x in sw.get(key if key not in METHODS else n_way, ({},)))
+
+
+def sweep_name(key: str, n_way: int, i: int) -> str:
+    """The checkpoint name of sweep setting ``i``."""
+    return f"fewshot_sweep_{key}_{n_way}way_s{i}"
+
+
+def resolved_setting(key: str, n_way: int, i: int, out: Path) -> dict[str, Any] | None:
+    """Setting ``i`` with ``anneal`` turned into ``anneal_iterations`` (``None`` while the
+    default setting's run, which sets it, is missing from ``out``)."""
+    over = dict(sweep_settings(key, n_way)[i])
+    if over.pop("anneal", False):
+        first = load_checkpoint(sweep_name(key, n_way, 0), None, out)
+        if first is None:
+            return None
+        over["anneal_iterations"] = int(first[1]["metrics"]["iterations"])
+    return over
+
+
+def sweep_config(key: str, n_way: int, i: int, out: Path) -> dict[str, Any] | None:
+    """The config of sweep setting ``i`` (``None`` until it can be resolved)."""
+    over = resolved_setting(key, n_way, i, out)
+    return None if over is None else C.budget_config(key, n_way, fraction=SWEEP_FRACTION,
+                                                     **over)
+
+
+def _results(key: str, n_way: int, out: Path) -> list[tuple[dict, dict]] | None:
+    found = [load_checkpoint(sweep_name(key, n_way, i), None, out)
+             for i in range(len(sweep_settings(key, n_way)))]
+    return None if any(f is None for f in found) else [f[1] for f in found]
+
+
+def chosen_setting(key: str, n_way: int, out: Path = BUDGET_DIR) -> int | None:
+    """Index of the setting with the best validation accuracy (ties: the earlier), ``0``
+    without a sweep, ``None`` while the sweep is unfinished."""
+    if len(sweep_settings(key, n_way)) < 2:
+        return 0
+    metas = _results(key, n_way, out)
+    if metas is None:
+        return None
+    best = [m["metrics"]["best_validation_accuracy"] for m in metas]
+    return max(range(len(best)), key=lambda i: (best[i], -i))
+
+
+def full_config(key: str, n_way: int, out: Path = BUDGET_DIR) -> dict[str, Any] | None:
+    """The full-budget config of a model: its chosen sweep setting (``anneal_iterations``
+    scaled to the full budget); ``None`` while its sweep is unfinished."""
+    i = chosen_setting(key, n_way, out)
+    if i is None:
+        return None
+    over = resolved_setting(key, n_way, i, out) if i else {}
+    if "anneal_iterations" in over:
+        over["anneal_iterations"] = round(over["anneal_iterations"] / SWEEP_FRACTION)
+    return C.budget_config(key, n_way, **over)
+
+
+def summarise_sweep(out: Path = BUDGET_DIR, path: Path = SWEEP_FILE) -> dict[str, Any]:
+    """Every finished sweep as ``{"<key>_<N>way": {settings, best_validation, iterations,
+    curves, cpu_seconds, chosen}}``, written to ``path``."""
+    result: dict[str, Any] = {}
+    for key, n in C.trained_models():
+        settings = sweep_settings(key, n)
+        metas = _results(key, n, out) if len(settings) > 1 else None
+        if metas is None:
+            continue
+        ms = [m["metrics"] for m in metas]
+        result[f"{key}_{n}way"] = {
+            "settings": [resolved_setting(key, n, i, out) for i in range(len(settings))],
+            "best_validation": [m["best_validation_accuracy"] for m in ms],
+            "iterations": [m["iterations"] for m in ms],
+            "evaluated_only": [bool(m.get("evaluated_only")) for m in ms],
+            "curves": [m["curve"] for m in ms],
+            "cpu_seconds": metas[0]["config"]["budget"]["cpu_seconds"],
+            "chosen": chosen_setting(key, n, out)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+    return result

@@ -1,0 +1,79 @@
+"""The equal-budget table from stored models: columns, the shifted column, transduction, the
+published numbers and each model's status (tiny runs: two iterations each)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from course_pkg.checkpoints import save_checkpoint
+from course_pkg.experiments.fewshot import budget_table as BT
+from course_pkg.experiments.fewshot import config as C
+from course_pkg.experiments.fewshot import sweep as S
+from course_pkg.experiments.fewshot import train as R
+from course_pkg.tasks import TaskBatch
+
+
+def _episodes(t=3, n=5, q=4) -> TaskBatch:
+    g = torch.Generator().manual_seed(0)
+    ys = torch.arange(n).expand(t, -1).clone()
+    yq = torch.arange(n).repeat_interleave(q).expand(t, -1).clone()
+    return TaskBatch(torch.rand(t, n, 1, 28, 28, generator=g), ys,
+                     torch.rand(t, n * q, 1, 28, 28, generator=g), yq)
+
+
+def test_inverted_and_one_query_at_a_time_episodes():
+    b = _episodes()
+    inv = BT.inverted(b)
+    assert torch.equal(inv.x_query, 1 - b.x_query) and torch.equal(inv.y_support, b.y_support)
+    single = BT.one_query_at_a_time(b)
+    assert single.x_query.shape == (3 * 20, 1, 1, 28, 28)
+    assert torch.equal(single.x_query[21, 0], b.x_query[1, 1])
+    assert torch.equal(single.x_support[21], b.x_support[1])
+    assert torch.equal(single.y_query.view(3, 20), b.y_query)
+
+
+#: Metrics as a finished run stores them (the table copies them; the models are untrained).
+METRICS = {"budget_s": 1200.0, "train_seconds": 1201.3, "iterations": 2, "episodes": 8,
+           "status": "rising", "curve": [[0, 0, 0.2], [1, 600.2, 0.3], [2, 1201.3, 0.4]],
+           "validation_ci95": [0.01] * 3, "best_iteration": 2, "best_validation_accuracy": 0.4,
+           "schedule": [1, 2]}
+
+
+@pytest.fixture(scope="module")
+def tiny_budget_dir(tmp_path_factory):
+    """Stored 'full-budget' models (untrained weights) of ProtoNet and MAML, with MAML's
+    20-way sweep."""
+    out = tmp_path_factory.mktemp("budget")
+    for i in range(2):
+        cfg = S.sweep_config("maml", 20, i, out)
+        save_checkpoint(S.sweep_name("maml", 20, i), {}, cfg,
+                        {**METRICS, "best_validation_accuracy": 0.3 + 0.1 * i}, out)
+    for key, n in (("protonet", 5), ("maml", 5), ("maml", 20)):
+        cfg = S.full_config(key, n, out)
+        save_checkpoint(C.checkpoint_name(key, n), R.build_model(cfg).state_dict(), cfg,
+                        METRICS, out)
+    return out
+
+
+def test_budget_table_rows(tiny_budget_dir, monkeypatch):
+    monkeypatch.setitem(C.EVAL["cpu"], "tasks", 12)
+    monkeypatch.setattr(BT, "TRANSDUCTION_EPISODES", 6)
+    table = BT.budget_table(["nn_pixels", "protonet", "maml"], "cpu", False, tiny_budget_dir)
+    rows = {r["method"]: r for r in table["rows"]}
+    assert set(rows["maml"]["results"]) == set(C.SETTINGS)
+    with pytest.raises(FileNotFoundError, match="fewshot --budget"):
+        BT.budget_table(["fomaml"], "cpu", False, tiny_budget_dir)
+    for key in ("protonet", "maml"):
+        m = rows[key]["models"]["5"]
+        assert m["budget_s"] == C.BUDGET["cpu"]["cpu_seconds"] and m["iterations"] == 2
+        assert m["status"] in ("plateau", "rising") and len(m["curve"]) == 3
+        t = rows[key]["transduction"]
+        assert 0 <= t["one_query"] <= 1 and 0 <= t["batch"] <= 1
+        assert 0 <= rows[key]["shifted"]["mean"] <= 1
+    assert rows["maml"]["models"]["20"]["setting"] == {"inner_steps": 5}  # the sweep's choice
+    assert rows["maml"]["published"] == {"5w1s": 98.7, "5w5s": 99.9, "20w1s": 95.8}
+    assert "3 at test time (trained with 1)" in rows["maml"]["adaptation"]
+    assert "transduction" not in rows["nn_pixels"] and rows["nn_pixels"]["models"] == {}
+    md = BT.budget_markdown(table)
+    assert "inverted glyphs" in md and "98.7 / 99.9 / 95.8" in md and md.count("\n| ") == 3
