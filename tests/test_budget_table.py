@@ -77,3 +77,26 @@ def test_budget_table_rows(tiny_budget_dir, monkeypatch):
     assert "transduction" not in rows["nn_pixels"] and rows["nn_pixels"]["models"] == {}
     md = BT.budget_markdown(table)
     assert "inverted glyphs" in md and "98.7 / 99.9 / 95.8" in md and md.count("\n| ") == 3
+
+
+def test_learning_curves_figure_draws_each_method_in_its_colour():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_pkg.experiments import methods  # noqa: F401  (registers the colours)
+    from course_pkg.viz.curves import learning_curves
+    from course_pkg.viz.palette import method_color
+
+    curve = [[0, 0.0, 0.2], [10, 75.0, 0.5], [20, 150.0, 0.6]]
+    fig = learning_curves({"maml": {5: curve, 20: curve}, "protonet": {5: curve}},
+                          {"maml": {5: "rising", 20: "plateau"}}, budget_s=150)
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["5-way 1-shot", "20-way 1-shot"]
+    lines = {ln.get_label(): ln for ln in fig.axes[0].get_lines()}
+    assert matplotlib.colors.to_hex(lines["MAML"].get_color()).upper() == method_color("maml")
+    assert lines["MAML"].get_xdata()[0] == 1.0  # 0 s drawn at 1 s on the log axis
+    assert lines["_maml end"].get_marker() == "^"
+    assert fig.axes[0].get_xscale() == "log"
+    import pytest as _pytest
+
+    with _pytest.raises(ValueError, match="no curves"):
+        learning_curves({})
