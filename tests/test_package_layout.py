@@ -433,3 +433,20 @@ def test_one_vocabulary_in_figure_controls():
     assert not bad, f"figure controls named outside book/notation.md's vocabulary: {bad}"
     stale = sorted(PENDING_CONTROLS - controls)
     assert not stale, f"renamed: remove {stale} from PENDING_CONTROLS"
+
+
+def test_the_notation_page_names_exist_in_code():
+    """Every name of book/notation.md's "One vocabulary in code" table is a parameter of some
+    public function or a config field, and none of them is a forbidden name."""
+    text = (PKG_DIR.parent / "book" / "notation.md").read_text(encoding="utf-8")
+    section = text.split("## One vocabulary in code", 1)[1].split("\n## ", 1)[0]
+    names = set(re.findall(r"^\| `(\w+)` \|", section, re.M))
+    assert {"inner_steps", "inner_lr", "meta_lr", "k_support", "k_query", "num_tasks"} <= names
+    assert not names & FORBIDDEN_CONTROLS
+    params: set[str] = set()
+    for package in (*VOCABULARY_SCOPE, "course_pkg.experiments"):
+        for mod_name in _scope_modules(package):
+            for _, fn in _public_callables(importlib.import_module(mod_name)):
+                params |= set(inspect.signature(fn).parameters)
+    missing = sorted(names - params)
+    assert not missing, f"notation.md names no public signature uses: {missing}"
