@@ -342,3 +342,34 @@ def test_odd_file_names_are_graded_and_cannot_inject_formulas(graded):
         for cell in next(csv.reader([line])):
             assert not cell.startswith(("=", "+", "@")), line
             assert not cell.startswith("-") or cell.replace(".", "", 1).lstrip("-").isdigit(), line
+
+
+@pytest.mark.timeout(600)
+def test_a_reference_later_questions_may_use_is_hidden_while_its_question_is_graded(tmp_path):
+    """ex07: q1 asks for the inner loop, q2 and q3 may call course_pkg's inner_adapt. A q1 that
+    delegates to it (through an alias taken before grading) earns nothing for q1 and keeps q2
+    and q3; a notebook that disarms the grader's agent loses q1 as well (source check)."""
+    from course_pkg.grading import grade_notebook
+
+    sol = json.loads(output_paths("ex07_maml", ROOT)["solution"].read_text())
+    delegate = ("from course_pkg.algorithms import core as _c\n_alias = _c.inner_adapt\n"
+                "def inner_loop(model, params, x, y, steps, lr, create_graph=True):\n"
+                "    return _alias(model, params, x, y, steps, lr)\n")
+    disarm = "import course_pkg.grading.agent as _ag\n_ag.hide = lambda names, msgs: names\n"
+    scores = {}
+    for label, code in (("delegate", delegate), ("disarm", disarm + delegate)):
+        nb = json.loads(json.dumps(sol))
+        cell = next(c for c in nb["cells"] if c["cell_type"] == "code"
+                    and "def inner_loop" in _src(c))
+        cell["source"] = code
+        path = tmp_path / f"{label}_ex07_maml.ipynb"
+        path.write_text(json.dumps(nb))
+        rep = grade_notebook(path, total_timeout=600)
+        scores[label] = {q.name: q.score for q in rep.questions}
+        if label == "delegate":
+            q1 = rep.questions[0]
+            assert all("not available while grading" in t.message for t in q1.tests), q1
+        else:
+            assert not rep.questions[0].rules[0].kept, rep.questions[0]
+    assert scores["delegate"] == {"q1": 0.0, "q2": 3.0, "q3": 2.0}, scores
+    assert scores["disarm"]["q1"] == 0.0, scores
