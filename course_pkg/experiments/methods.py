@@ -221,6 +221,13 @@ FINETUNE_RECIPE = ft.FinetuneRecipe("head only (frozen features)", {"head": 0.5}
 #: The class-mean (prototype) head on frozen pre-trained features: no steps.
 MEAN_HEAD = ft.FinetuneRecipe("class-mean head, no steps", {}, head="mean", inner_steps=0)
 
+def _metric_learner(learner: type[metric.EpisodicLearner], adaptation: str) -> FewShotSpec:
+    """The few-shot part of a metric learner: one model for every column, episodic loss."""
+    return FewShotSpec(accuracy=_metric_accuracy, sampler=_episodes, meta_grad=_episodic_grad,
+                       build=lambda c: metric.make_learner(learner, c["hidden"], c["seed"]),
+                       adaptation=adaptation, legacy=_METRIC_LEGACY)
+
+
 _METRIC_LEGACY = {"iterations": 2000, "validation": (5, 200, 800), "paper_iterations": 20000}
 _MAML_20 = {"meta_batch_size": 2, "k_query": 2, "inner_lr": 0.1, "test_steps": 5}
 _EPISODIC_20 = {"meta_batch_size": 2, "k_query": 2}
@@ -282,41 +289,24 @@ _SPECS = [
     MethodSpec(
         "siamese", "Siamese network", "Siamese net", "metric", "#332288", "05_metric_based",
         "verification loss on pairs", "embedding + distance", "any N, K",
-        fewshot=FewShotSpec(accuracy=_metric_accuracy,
-                            build=lambda c: metric.make_learner(metric.SiameseNet, c["hidden"],
-                                                                c["seed"]),
-                            sampler=_episodes, meta_grad=_episodic_grad,
-                            adaptation="most similar support image", legacy=_METRIC_LEGACY),
+        fewshot=_metric_learner(metric.SiameseNet, "most similar support image"),
         cite="koch2015siamese"),
     MethodSpec(
         "matching", "Matching network", "Matching net", "metric", "#56B4E9", "05_metric_based",
         "attention over support examples", "embedding", "any N, K",
-        fewshot=FewShotSpec(accuracy=_metric_accuracy,
-                            build=lambda c: metric.make_learner(metric.MatchingNet, c["hidden"],
-                                                                c["seed"]),
-                            sampler=_episodes, meta_grad=_episodic_grad,
-                            adaptation="attention over the support set", legacy=_METRIC_LEGACY),
+        fewshot=_metric_learner(metric.MatchingNet, "attention over the support set"),
         cite="vinyals2016matching", published={"5w1s": 98.1, "5w5s": 98.9, "20w1s": 93.8},
         published_source="vinyals2016matching"),
     MethodSpec(
         "relation", "Relation network", "Relation net", "metric", "#117733", "05_metric_based",
         "learned relation module on feature maps", "embedding + comparison", "any N, K",
-        fewshot=FewShotSpec(accuracy=_metric_accuracy,
-                            build=lambda c: metric.make_learner(metric.RelationNet, c["hidden"],
-                                                                c["seed"]),
-                            sampler=_episodes, meta_grad=_episodic_grad,
-                            adaptation="learned comparison with class means",
-                            legacy=_METRIC_LEGACY),
+        fewshot=_metric_learner(metric.RelationNet, "learned comparison with class means"),
         cite="sung2018relation", published={"5w1s": 99.6, "5w5s": 99.8, "20w1s": 97.6},
         published_source="sung2018relation"),
     MethodSpec(
         "protonet", "Prototypical network", "ProtoNet", "metric", "#E69F00", "05_metric_based",
         "softmax over distances to class means", "embedding", "any N, K",
-        fewshot=FewShotSpec(accuracy=_metric_accuracy,
-                            build=lambda c: metric.make_learner(metric.ProtoNet, c["hidden"],
-                                                                c["seed"]),
-                            sampler=_episodes, meta_grad=_episodic_grad,
-                            adaptation="distances to class means", legacy=_METRIC_LEGACY),
+        fewshot=_metric_learner(metric.ProtoNet, "distances to class means"),
         cite="snell2017protonet", published={"5w1s": 98.8, "5w5s": 99.7, "20w1s": 96.0},
         published_source="snell2017protonet"),
     MethodSpec(
