@@ -5,9 +5,9 @@ Each entry point runs in a folder laid out as the platform lays it out (``/autog
 the untouched exercise zero, ``results.json`` has per-question scores and messages, names the
 boundary, and holds neither a hidden test's code nor its name. One run of each entry point uses
 bubblewrap, the other the container mode (``COURSE_GRADING_BOUNDARY=container``: the kernel as
-``nobody`` with limits, the mode used where bubblewrap cannot run).
+an unprivileged user of its own with limits, the mode used where bubblewrap cannot run).
 
-Container mode needs the interpreter to be reachable by ``nobody``; on the course machines
+Container mode needs the interpreter to be reachable by other users; on the course machines
 Python lives under ``/root`` (mode 0700), so those runs add the search bit (``o+x``: enter, not
 list) to ``/root`` for their duration and restore the mode afterwards.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -29,7 +30,7 @@ import pytest
 
 from course_pkg.classroom.platforms import build_gradescope_zip, unzip_with_modes
 from course_pkg.classroom.release import solution_fingerprints
-from course_pkg.grading.container import NOBODY_UID, container_argv
+from course_pkg.grading.container import UID_BASE, container_argv, end_processes, kernel_uid
 from course_pkg.grading.sandbox import Limits, prepare_workdir, sandbox_python
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +41,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not sys.platform.startswith
 
 @contextmanager
 def _reachable_python() -> Iterator[None]:
-    """Let ``nobody`` reach the interpreter for the duration (see the module docstring)."""
+    """Let other users reach the interpreter for the duration (see the module docstring)."""
     closed = [p for p in Path(sys.base_prefix).resolve().parents
               if not p.stat().st_mode & stat.S_IXOTH]
     modes = {p: p.stat().st_mode for p in closed}
@@ -55,7 +56,7 @@ def _reachable_python() -> Iterator[None]:
 
 @pytest.fixture
 def base() -> Iterator[Path]:
-    """A platform folder outside pytest's private tmp (which ``nobody`` could not enter)."""
+    """A platform folder outside pytest's private tmp (which other users could not enter)."""
     d = Path(tempfile.mkdtemp(prefix="course-platform-test-"))
     os.chmod(d, 0o755)
     try:
@@ -94,11 +95,11 @@ def _assert_no_hidden(results: dict, hidden: dict[str, set[str]]) -> None:
         assert line not in text, f"results.json shows hidden test code: {line!r}"
 
 
-def _nobody_processes() -> list[int]:
+def _processes_of(uid: int) -> list[int]:
     import psutil
 
     return [p.pid for p in psutil.process_iter(["uids"])
-            if p.info["uids"] is not None and p.info["uids"].real == NOBODY_UID]
+            if p.info["uids"] is not None and p.info["uids"].real == uid]
 
 
 def test_gradescope_zip_has_cpu_torch_and_no_weights(tmp_path: Path) -> None:
@@ -130,7 +131,6 @@ def _gradescope(base: Path, notebook: Path, container: bool) -> dict:
 
 
 def test_gradescope_solution_full_marks_in_container_mode(base: Path, hidden) -> None:
-    before = set(_nobody_processes())
     with _reachable_python():
         res = _gradescope(base, REPO / "solutions" / f"{EX}.ipynb", container=True)
     assert res["tests"], res
@@ -139,7 +139,9 @@ def test_gradescope_solution_full_marks_in_container_mode(base: Path, hidden) ->
     assert all(t["score"] == t["max_score"] for t in res["tests"])
     assert all(t["visibility"] == "visible" for t in res["tests"])
     assert "Boundary: container mode" in res["output"], res["output"]
-    assert set(_nobody_processes()) <= before, "container mode left processes of nobody behind"
+    uid = int(re.search(r"\(uid (\d+)\)", res["output"]).group(1))
+    assert uid >= UID_BASE
+    assert _processes_of(uid) == [], "container mode left processes of the kernel's user behind"
     _assert_no_hidden(res, hidden)
 
 
@@ -212,6 +214,9 @@ for what, fn in [("read", lambda: open(HIDDEN).read()),
         out[what] = "allowed"
     except OSError as err:
         out[what] = type(err).__name__
+import subprocess
+subprocess.Popen(["sleep", "300"], start_new_session=True, stdin=subprocess.DEVNULL,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # outlives the kernel
 print(json.dumps(out))
 """
 
@@ -233,9 +238,14 @@ def test_container_mode_kernel_cannot_reach_the_tests_or_the_grader(base: Path) 
                                  capture_output=True, text=True, timeout=60)
         assert res.returncode == 0, res.stderr[-2000:]
         out = json.loads(res.stdout.strip().splitlines()[-1])
+        left = _processes_of(kernel_uid())
+        assert left, "the detached child should still run before the clean-up"
+        assert end_processes() == len(left)
+        assert _processes_of(kernel_uid()) == []
     finally:
+        end_processes()  # whatever is left if an assertion above failed
         shutil.rmtree(workdir, ignore_errors=True)
-    assert out["uid"] == NOBODY_UID
+    assert out["uid"] == kernel_uid() != 0
     assert out["as"] == 4096 * 1024 * 1024
     for what in ("read", "write", "create", "list"):
         assert out[what] == "PermissionError", (what, out)

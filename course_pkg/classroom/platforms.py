@@ -2,9 +2,10 @@
 
 Both entry points run :func:`course_pkg.grading.grade_notebook`: the learner's notebook in a
 kernel behind the best boundary the machine allows (bubblewrap; in a container where it cannot
-run, the container mode of :mod:`course_pkg.grading.container`: user ``nobody`` with its own
-limits), the public and hidden tests and the scoring in this trusted process. Before grading the
-hidden tests are made readable by root only, and the results say which boundary was used. What
+run, the container mode of :mod:`course_pkg.grading.container`: an unprivileged user of its
+own with its own limits), the public and hidden tests and the scoring in this trusted process.
+Before grading the hidden tests are made readable by root only, and the results say which
+boundary was used. What
 the learner sees: per-question scores, each failing test's message (a hidden test's name and
 code never), the rules, and the skipped cells.
 
@@ -218,7 +219,7 @@ if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   PY=python3.11
 fi
 # the grader's environment, CPU-only PyTorch (no GPU on Gradescope), readable by the kernel's
-# user (nobody) in container mode
+# own user in container mode
 $PY -m venv /autograder/source/.venv
 /autograder/source/.venv/bin/pip install --quiet --upgrade pip
 /autograder/source/.venv/bin/pip install --quiet -r /autograder/source/requirements.txt

@@ -5,8 +5,9 @@ refuses; inside a Gradescope container or a Kubernetes pod ``bwrap`` therefore f
 container itself then separates submissions from each other, and this module separates the
 learner's kernel from the grader inside it:
 
-- the kernel runs as the unprivileged user ``nobody`` (``setpriv``: no capabilities, empty
-  bounding set, ``no_new_privs``), so it cannot write to anything root owns (the tests, the
+- the kernel runs as an unprivileged user of its own (:func:`kernel_uid`: a numeric uid with no
+  account, one per grader process; ``setpriv``: no capabilities, empty bounding set,
+  ``no_new_privs``), so it cannot write to anything root owns (the tests, the
   grader's files, ``course_pkg``), cannot read files that are not world-readable (the platform
   entry points make the hidden tests root-only, :func:`hide`), cannot ptrace or signal the
   grader and cannot read its memory or environment (``/proc`` of another user);
@@ -17,9 +18,10 @@ learner's kernel from the grader inside it:
 What it does not give, unlike bubblewrap: its own PID, network and mount namespaces. The kernel
 sees the container's file system (world-readable files) and the network the container has, and
 a process it detaches survives the kernel: :func:`end_processes` ends every process of the
-kernel's user after grading (the platform entry points call it; in a container nothing else runs
-as ``nobody``). :func:`choose_boundary` is what ``sandbox.sandbox_status`` calls: bubblewrap when
-it works, else this mode when we are root with ``setpriv`` and ``prlimit``, else no boundary.
+kernel's user after grading (the platform entry points call it; that uid is this grader's alone,
+so no other grader's kernel is touched). :func:`choose_boundary` is what
+``sandbox.sandbox_status`` calls: bubblewrap when it works, else this mode when we are root with
+``setpriv`` and ``prlimit``, else no boundary.
 ``COURSE_GRADING_BOUNDARY=container`` selects this mode even where bubblewrap works (tests).
 """
 
@@ -33,7 +35,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 NOBODY_UID = 65534
-NOBODY_GID = 65534
+#: the kernels' uids: UID_BASE + (grader's PID mod UID_SPAN), far above any account's uid
+UID_BASE = 1_900_000_000
+UID_SPAN = 100_000_000
 #: the boundary in use in this process: "bubblewrap", "container" or "none" (set by
 #: :func:`choose_boundary`)
 _MODE = {"mode": "none"}
@@ -47,6 +51,12 @@ def in_container_mode() -> bool:
 def boundary() -> str:
     """``"bubblewrap"``, ``"container"`` or ``"none"``: the boundary this process grades behind."""
     return _MODE["mode"]
+
+
+def kernel_uid(pid: int | None = None) -> int:
+    """The uid (and gid) the container mode runs this grader's kernels as: its own, so that
+    RLIMIT_NPROC counts only its processes and :func:`end_processes` ends only them."""
+    return UID_BASE + (os.getpid() if pid is None else pid) % UID_SPAN
 
 
 def _limits_argv(limits) -> list[str]:
@@ -69,17 +79,22 @@ def container_argv(workdir: str, course_pkg_dir: str, limits) -> list[str]:
     """The command prefix that runs the kernel in container mode (see the module docstring).
 
     ``limits``: a :class:`course_pkg.grading.sandbox.Limits`. The kernel imports ``course_pkg``
-    from ``course_pkg_dir``'s parent and starts in ``workdir`` (owned by ``nobody``)."""
+    from ``course_pkg_dir``'s parent and starts in ``workdir``, which is given to its user."""
     if os.geteuid() != 0:
-        raise RuntimeError("container mode needs root (to run the kernel as nobody)")
+        raise RuntimeError("container mode needs root (to run the kernel as another user)")
     setpriv = shutil.which("setpriv")
     if setpriv is None:
-        raise RuntimeError("setpriv (util-linux) is missing: cannot drop to the nobody user")
+        raise RuntimeError("setpriv (util-linux) is missing: cannot drop to another user")
+    uid = kernel_uid()
+    for folder, dirs, files in os.walk(workdir):
+        for name in [*dirs, *files]:
+            os.lchown(os.path.join(folder, name), uid, uid)
+    os.chown(workdir, uid, uid)
     env = shutil.which("env") or "/usr/bin/env"
-    return [*_limits_argv(limits), setpriv, f"--reuid={NOBODY_UID}", f"--regid={NOBODY_GID}",
+    return [*_limits_argv(limits), setpriv, f"--reuid={uid}", f"--regid={uid}",
             "--clear-groups", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--",
-            env, f"PYTHONPATH={Path(course_pkg_dir).parent}", f"HOME={workdir}", "USER=nobody",
-            "LOGNAME=nobody"]
+            env, f"PYTHONPATH={Path(course_pkg_dir).parent}", f"HOME={workdir}",
+            f"USER=grader{uid}", f"LOGNAME=grader{uid}"]
 
 
 def readable_by_others(path: Path) -> bool:
@@ -117,8 +132,8 @@ def _probe(course_pkg_dir: str) -> tuple[bool, str]:
         if res.returncode != 0 or not ok.is_file():
             err = (res.stderr or res.stdout).strip().splitlines()
             return False, f"container mode does not start: {err[-1] if err else res.returncode}"
-        if ok.read_text() != str(NOBODY_UID):
-            return False, f"container mode ran as uid {ok.read_text()}, not nobody"
+        if ok.read_text() != str(kernel_uid()):
+            return False, f"container mode ran as uid {ok.read_text()}, not {kernel_uid()}"
         return True, "ok"
     except (OSError, RuntimeError, subprocess.TimeoutExpired) as err:
         return False, f"container mode does not start: {err}"
@@ -133,7 +148,7 @@ def container_status(course_pkg_dir: str | None = None,
     ``tests_dir``: the hidden tests; the description says whether the kernel's user can read
     them (it can never write them)."""
     if os.geteuid() != 0:
-        return False, "container mode needs root (to run the kernel as nobody)"
+        return False, "container mode needs root (to run the kernel as another user)"
     for tool in ("setpriv", "prlimit"):
         if shutil.which(tool) is None:
             return False, f"container mode needs {tool} (util-linux)"
@@ -143,7 +158,7 @@ def container_status(course_pkg_dir: str | None = None,
     for d in [*_python_dirs(), course_pkg_dir]:
         closed = [str(p) for p in Path(d).resolve().parents if not p.stat().st_mode & stat.S_IXOTH]
         if closed:
-            return False, (f"container mode: {d} is out of nobody's reach ({closed[0]} is not "
+            return False, (f"container mode: {d} is out of other users' reach ({closed[0]} is not "
                            "searchable by others; install Python and the course elsewhere, or "
                            f"chmod o+x {closed[0]})")
     ok, why = _probe(course_pkg_dir)
@@ -155,9 +170,9 @@ def container_status(course_pkg_dir: str | None = None,
         tests_dir = course_root() / "solutions" / "tests"
     seen = ("hidden tests readable by it" if tests_dir.exists() and readable_by_others(tests_dir)
             else "hidden tests not readable by it")
-    return True, ("container mode (no bubblewrap here): kernel as user nobody with resource "
-                  f"limits, no write access to the tests, {seen}; it shares the container's "
-                  "network and process list")
+    return True, (f"container mode (no bubblewrap here): kernel as its own unprivileged user "
+                  f"(uid {kernel_uid()}) with resource limits, no write access to the tests, "
+                  f"{seen}; it shares the container's network and process list")
 
 
 def choose_boundary(bwrap_probe: Callable[[], tuple[bool, str]]) -> tuple[bool, str]:
@@ -180,13 +195,14 @@ def choose_boundary(bwrap_probe: Callable[[], tuple[bool, str]]) -> tuple[bool, 
     return (True, how) if ok else (False, f"{why}; {how}")
 
 
-def end_processes(uid: int = NOBODY_UID) -> int:
-    """Kill every process of ``uid`` (after grading in a container, where nothing else runs as
-    nobody): what a detached child of the kernel left behind. Returns how many were killed."""
+def end_processes(uid: int | None = None) -> int:
+    """Kill every process of ``uid`` (default :func:`kernel_uid`, this grader's kernels' own
+    user): what a detached child of the kernel left behind. Returns how many were killed."""
     import psutil
 
-    if uid == 0 or uid == os.getuid():
-        raise ValueError("refusing to kill the grader's own user's processes")
+    uid = kernel_uid() if uid is None else uid
+    if uid < UID_BASE:
+        raise ValueError(f"uid {uid} is not a container-mode kernel's (refusing to kill it)")
     procs = []
     for p in psutil.process_iter(["uids"]):
         uids = p.info.get("uids")
@@ -202,4 +218,4 @@ def end_processes(uid: int = NOBODY_UID) -> int:
 
 
 __all__ = ["boundary", "choose_boundary", "container_argv", "container_status", "end_processes",
-           "hide", "in_container_mode", "readable_by_others"]
+           "hide", "in_container_mode", "kernel_uid", "readable_by_others"]
