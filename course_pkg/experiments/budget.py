@@ -27,7 +27,6 @@ the budget is within the 95 % interval of the best accuracy before it, ``"rising
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from course_pkg.utils import mean_ci
 
 Params = dict[str, torch.Tensor]
 #: Where snapshots of runs in progress live (outside the repository).
@@ -47,14 +48,14 @@ def runs_dir() -> Path:
 
 
 def ci95(per_episode: torch.Tensor) -> tuple[float, float]:
-    """``(mean, half-width)`` of the normal-approximation 95 % interval of a mean over episodes
-    (``1.96 · s / √n``; ``per_episode`` of shape ``(n,)``)."""
-    x = per_episode.detach().double().flatten()
-    n = x.numel()
-    if n == 0:
+    """``(mean, half-width)`` of :func:`course_pkg.utils.mean_ci` (``1.96 · s / √n``) over the
+    episodes ``per_episode (n,)``, with an infinite half-width for a single episode (one
+    accuracy says nothing about a plateau). Raises ``ValueError`` for no episodes."""
+    x = per_episode.detach().flatten()
+    if x.numel() == 0:
         raise ValueError("no episodes to average")
-    hw = 1.96 * float(x.std(unbiased=True)) / math.sqrt(n) if n > 1 else float("inf")
-    return float(x.mean()), hw
+    mean, half = mean_ci(x)
+    return mean, (half if x.numel() > 1 else float("inf"))
 
 
 def curve_status(curve: Sequence[Sequence[float]], half_widths: Sequence[float],
