@@ -46,4 +46,53 @@ def check_episode(labels, out, n_way: int, k_support: int, k_query: int) -> list
     return originals
 
 
-__all__ = ["check_episode"]
+
+
+
+def _describe(x) -> str:
+    import torch
+
+    if isinstance(x, torch.Tensor):
+        return f"a tensor of shape {tuple(x.shape)} and dtype {str(x.dtype).removeprefix('torch.')}"
+    shape = getattr(x, "shape", None)
+    if shape is not None and hasattr(x, "dtype"):
+        return f"an array of shape {tuple(shape)} and dtype {x.dtype}"
+    return f"{type(x).__name__} {x!r}"[:120]
+
+
+def assert_close(got, want, what: str, *, rtol: float = 1e-5, atol: float = 1e-8) -> None:
+    """Assert that ``got`` is ``want`` up to the tolerances, saying what differs: the type, the
+    shape, the dtype, or the first entry out of tolerance (its index, expected and got values).
+
+    Args:
+        got: the learner's value (tensor, array or number).
+        want: the reference (same kind).
+        what: how the learner finds the value, e.g. ``"inner_loop(...)['net.0.weight']"``.
+    """
+    import torch
+
+    if got is None:
+        raise AssertionError(f"{what}: expected {_describe(want)}, got None (is a `return` "
+                             "missing?)")
+    try:
+        g = torch.as_tensor(got)
+    except Exception:  # noqa: BLE001 - not array-like at all
+        raise AssertionError(f"{what}: expected {_describe(want)}, got {_describe(got)}") from None
+    w = torch.as_tensor(want)
+    if g.shape != w.shape:
+        raise AssertionError(f"{what}: expected shape {tuple(w.shape)}, got shape "
+                             f"{tuple(g.shape)}")
+    if g.dtype.is_floating_point != w.dtype.is_floating_point:
+        raise AssertionError(f"{what}: expected dtype {str(w.dtype).removeprefix('torch.')}, "
+                             f"got {str(g.dtype).removeprefix('torch.')}")
+    g64, w64 = g.detach().to(torch.float64), w.detach().to(torch.float64)
+    bad = ~torch.isclose(g64, w64, rtol=rtol, atol=atol, equal_nan=False)
+    if bool(bad.any()):
+        idx = tuple(int(i) for i in torch.nonzero(bad)[0]) if bad.dim() else ()
+        at = f" at index {list(idx)}" if idx else ""
+        n = int(bad.sum())
+        raise AssertionError(
+            f"{what}: expected {float(w64[idx]):.6g}{at}, got {float(g64[idx]):.6g} "
+            f"({n} of {bad.numel()} entr{'y' if bad.numel() == 1 else 'ies'} off; "
+            f"tolerance {atol:g} + {rtol:g} x |expected|)")
+__all__ = ["assert_close", "check_episode"]

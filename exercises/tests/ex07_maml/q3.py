@@ -8,6 +8,7 @@ points = 2
 @test_case(points=None, hidden=False)
 def test_q3_shape_and_values(adaptation_curve):
     import torch
+    from course_pkg.grading.checks import assert_close
     from course_pkg.algorithms.evaluation import evaluate_adaptation
     from course_pkg.models import MLP, params
     from course_pkg.tasks import SinusoidTasks
@@ -18,5 +19,5 @@ def test_q3_shape_and_values(adaptation_curve):
     got = adaptation_curve(net, p, b, 4, 0.02)
     assert tuple(got.shape) == (3, 5), f'expected shape (3, 5), got {tuple(got.shape)}'
     ref = evaluate_adaptation(net, p, b, 4, 0.02)
-    assert torch.allclose(got, ref, atol=1e-05), 'query losses differ from the reference'
+    assert_close(got, ref, 'adaptation_curve(...)', rtol=0, atol=1e-05)
 
