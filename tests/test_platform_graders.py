@@ -250,3 +250,43 @@ def test_container_mode_kernel_cannot_reach_the_tests_or_the_grader(base: Path) 
     for what in ("read", "write", "create", "list"):
         assert out[what] == "PermissionError", (what, out)
     assert out["signal"] == "PermissionError" and out["environ"] == "PermissionError", out
+
+
+@pytest.mark.slow
+def test_gradescope_zip_requirements_are_enough_to_grade(base: Path, tmp_path: Path) -> None:
+    """The zip's requirements.txt alone (CPU-only torch) grades a solution with full marks: a
+    scratch environment as setup.sh makes it (uv instead of pip for speed; PyTorch's CPU wheel
+    from the local wheel folder, as tests/test_binder.py explains)."""
+    from test_binder import _local_cpu_torch, _tool
+
+    uv = _tool("uv")
+    local = _local_cpu_torch()
+    if local is None:
+        pytest.skip("no local CPU torch wheel")
+    z = build_gradescope_zip(EX, base / "ag.zip", REPO)
+    unzip_with_modes(z, base / "source")
+    reqs = (base / "source" / "requirements.txt").read_text().splitlines()
+    assert reqs[0].startswith("--extra-index-url") and reqs[1].endswith("+cpu")
+    (tmp_path / "requirements.txt").write_text("\n".join([local[0], *reqs[2:]]) + "\n")
+    env_dir = base / "venv"  # outside pytest's tmp: the kernel's user must reach it
+    run = subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(env_dir)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    env = {**os.environ, "VIRTUAL_ENV": str(env_dir), "UV_NO_PROGRESS": "1"}
+    run = subprocess.run([uv, "pip", "install", "-q", "-r", str(tmp_path / "requirements.txt")],
+                         env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    (base / "submission").mkdir()
+    shutil.copy(REPO / "solutions" / f"{EX}.ipynb", base / "submission" / f"{EX}.ipynb")
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("COURSE_ROOT", "COURSE_GRADING_BOUNDARY", "VIRTUAL_ENV")}
+    res = subprocess.run([str(env_dir / "bin" / "python"), "-c",
+                          "import torch; assert torch.version.cuda is None\n"
+                          "from course_pkg.classroom.__main__ import main\n"
+                          f"raise SystemExit(main(['gradescope', '--exercise', '{EX}', "
+                          f"'--base', '{base}']))"],
+                         cwd=base / "source", env={**clean, "PYTHONPATH": str(base / "source")},
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    out = json.loads((base / "results" / "results.json").read_text())
+    assert out["score"] == sum(t["max_score"] for t in out["tests"]) > 0, out
