@@ -31,8 +31,11 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 NOBODY_UID = 65534
 #: the kernels' uids: UID_BASE + (grader's PID mod UID_SPAN), far above any account's uid
@@ -78,8 +81,9 @@ def _limits_argv(limits) -> list[str]:
 def container_argv(workdir: str, course_pkg_dir: str, limits) -> list[str]:
     """The command prefix that runs the kernel in container mode (see the module docstring).
 
-    ``limits``: a :class:`course_pkg.grading.sandbox.Limits`. The kernel imports ``course_pkg``
-    from ``course_pkg_dir``'s parent and starts in ``workdir``, which is given to its user."""
+    ``limits``: a :class:`course_pkg.grading.sandbox.Limits` (or anything with its fields). The
+    kernel imports ``course_pkg`` from ``course_pkg_dir``'s parent and starts in ``workdir``,
+    which is given to its user."""
     if os.geteuid() != 0:
         raise RuntimeError("container mode needs root (to run the kernel as another user)")
     setpriv = shutil.which("setpriv")
@@ -116,17 +120,24 @@ def hide(path: Path) -> None:
         os.chmod(p, 0o700 if p.is_dir() else 0o600)
 
 
-def _probe(course_pkg_dir: str) -> tuple[bool, str]:
-    from .sandbox import Limits, make_readable, prepare_workdir, sandbox_python
+def _python() -> tuple[str, list[str]]:
+    """The interpreter the kernel runs (this venv's, by its resolved path, as
+    ``sandbox.sandbox_python``) and the folders it needs (installation, venv)."""
+    exe = Path(sys.prefix).resolve() / "bin" / Path(sys.executable).name
+    dirs = sorted({str(Path(d).resolve()) for d in (sys.base_prefix, sys.prefix, sys.exec_prefix)})
+    return (str(exe) if exe.exists() else sys.executable), dirs
 
-    workdir = prepare_workdir("course-grade-probe-")
+
+def _probe(course_pkg_dir: str) -> tuple[bool, str]:
+    workdir = tempfile.mkdtemp(prefix="course-grade-probe-")
+    os.chmod(workdir, 0o755)
     try:
-        argv = container_argv(workdir, course_pkg_dir, Limits())
-        probe = ("import os, course_pkg; open('ok', 'w').write(str(os.getuid()))")
+        limits = SimpleNamespace(mem_mb=6144, cpu_seconds=60, processes=512, file_mb=64)
+        argv = container_argv(workdir, course_pkg_dir, limits)
         script = Path(workdir) / "probe.py"
-        script.write_text(probe)
-        make_readable(script)
-        res = subprocess.run([*argv, sandbox_python(), str(script)], capture_output=True,
+        script.write_text("import os, course_pkg; open('ok', 'w').write(str(os.getuid()))")
+        os.chmod(script, 0o644)
+        res = subprocess.run([*argv, _python()[0], str(script)], capture_output=True,
                              text=True, timeout=60, cwd=workdir)
         ok = Path(workdir) / "ok"
         if res.returncode != 0 or not ok.is_file():
@@ -153,9 +164,7 @@ def container_status(course_pkg_dir: str | None = None,
         if shutil.which(tool) is None:
             return False, f"container mode needs {tool} (util-linux)"
     course_pkg_dir = course_pkg_dir or str(Path(__file__).resolve().parents[1])
-    from .sandbox import _python_dirs
-
-    for d in [*_python_dirs(), course_pkg_dir]:
+    for d in [*_python()[1], course_pkg_dir]:
         closed = [str(p) for p in Path(d).resolve().parents if not p.stat().st_mode & stat.S_IXOTH]
         if closed:
             return False, (f"container mode: {d} is out of other users' reach ({closed[0]} is not "
