@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import json
 import pkgutil
 import re
 from pathlib import Path
@@ -450,3 +451,32 @@ def test_the_notation_page_names_exist_in_code():
                 params |= set(inspect.signature(fn).parameters)
     missing = sorted(names - params)
     assert not missing, f"notation.md names no public signature uses: {missing}"
+
+
+#: Config keys renamed by another change in flight (stored configs are cache keys: the lead's
+#: one config type renames them with the checkpoints): MetaConfig's ``algorithm`` and RL's
+#: ``kind`` (-> ``method``), the transfer table's ``shots`` (-> ``k_support`` values).
+PENDING_CONFIG_KEYS = {"algorithm", "kind", "shots"}
+
+
+def _config_keys(obj: object) -> set[str]:
+    if isinstance(obj, dict):
+        return set(obj) | {k for v in obj.values() for k in _config_keys(v)}
+    if isinstance(obj, list):
+        return {k for v in obj for k in _config_keys(v)}
+    return set()
+
+
+def test_one_vocabulary_in_stored_configs():
+    """The configs stored with the checkpoints (the cache keys) use the notation page's names."""
+    keys: dict[str, set[str]] = {}
+    for path in sorted((PKG_DIR / "weights").glob("*.json")):
+        config = json.loads(path.read_text())["config"]
+        for key in _config_keys(config):
+            keys.setdefault(key, set()).add(path.name)
+    assert "k_support" in keys and "inner_steps" in keys  # the configs are read
+    bad = {k: sorted(v) for k, v in keys.items()
+           if k in FORBIDDEN_PARAMS | {"kind"} and k not in PENDING_CONFIG_KEYS}
+    assert not bad, f"stored config keys outside book/notation.md's vocabulary: {bad}"
+    stale = sorted(PENDING_CONFIG_KEYS - set(keys))
+    assert not stale, f"renamed: remove {stale} from PENDING_CONFIG_KEYS"

@@ -23,7 +23,7 @@ def test_sinusoid_configs_scales_and_cli(tmp_path, monkeypatch):
     assert (tmp_path / "sinusoid_fomaml_k5.pt").exists()
     stored = json.loads((tmp_path / "sinusoid_fomaml_k5.json").read_text())["config"]
     assert stored["iterations"] == 3  # the override is part of the stored config
-    assert stored["heldout"] == {"tasks": 200, "k_query": 100, "seed": 12345, "inner_steps": 10}
+    assert stored["heldout"] == {"num_tasks": 200, "k_query": 100, "seed": 12345, "test_steps": 10}
     assert stored["eval_seed_offset"] == 1_000_003
 
 

@@ -4,7 +4,7 @@ Each method trains ``iterations`` meta-iterations with its sinusoid checkpoint's
 (:func:`course_pkg.experiments.sinusoid.sinusoid_config`, ``meta_batch_size`` tasks per
 iteration) through
 :func:`course_pkg.algorithms.training.meta_train`; its ``callback`` measures, every ``every``
-iterations, the query error of ``held_out_tasks`` held-out tasks after ``eval_steps`` steps of the
+iterations, the query error of ``held_out_tasks`` held-out tasks after ``test_steps`` steps of the
 method's own adaptation procedure. The curves are stored as the checkpoint
 ``course_pkg/weights/sinusoid_short_runs.{pt,json}`` (no tensors; the curves are in the JSON's
 ``metrics``) and loaded when the configuration matches, computed otherwise::
@@ -31,7 +31,7 @@ from course_pkg.utils import get_device, progress
 NAME = "sinusoid_short_runs"
 METHODS = tuple(short_run_methods())
 DEFAULTS = {"iterations": 300, "every": 50, "meta_batch_size": 10, "held_out_tasks": 100,
-            "held_out_query": 50, "held_out_seed": 777, "eval_steps": 10, "eval_lr": 0.01,
+            "held_out_query": 50, "held_out_seed": 777, "test_steps": 10, "inner_lr": 0.01,
             "init_seed": 0, "k_support": 10}
 
 
@@ -86,7 +86,7 @@ def _compute(cfg: dict[str, Any], device: torch.device, show_progress: bool):
         init = {k: v.detach() for k, v in model.named_parameters()}
 
         def measure(p: dict[str, torch.Tensor], model=model, m=m) -> float:
-            losses = adaptation_curve(m, model, p, held_out, run["eval_steps"], run["eval_lr"])
+            losses = adaptation_curve(m, model, p, held_out, run["test_steps"], run["inner_lr"])
             return losses[:, -1].mean().item()
 
         curve = [[0, measure(init)]]
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> list[str]:
     runs = short_runs(device=args.device, show_progress=not args.quiet, recompute=True,
                       directory=args.out, **over)
     for m, c in runs.curves.items():
-        print(f"{NAME} {m}: query MSE after {runs.config['run']['eval_steps']} steps at "
+        print(f"{NAME} {m}: query MSE after {runs.config['run']['test_steps']} steps at "
               f"iteration {c[-1][0]} = {c[-1][1]:.3f}")
     return [NAME]
 

@@ -54,7 +54,7 @@ SINUSOID_BASE: dict[str, Any] = {
 #   meta-training drives θ to curvatures above 2/α − λ, where the inner loop diverges; ch. 10).
 #: The held-out evaluation stored in every sinusoid checkpoint's metrics: ``tasks`` tasks with
 #: ``k_query`` query points each, drawn with ``seed``, query MSE after 0…``inner_steps`` steps.
-HELDOUT: dict[str, int] = {"tasks": 200, "k_query": 100, "seed": 12345, "inner_steps": 10}
+HELDOUT: dict[str, int] = {"num_tasks": 200, "k_query": 100, "seed": 12345, "test_steps": 10}
 
 
 def sinusoid_checkpoint_name(algo: str, k_support: int) -> str:
@@ -102,9 +102,9 @@ def _train_sinusoid_fn(config: MetaConfig, device: torch.device, progress: bool)
                                           progress=progress)
         params, lrs = split_meta_params(meta_params)
         h = cfg_dict["heldout"]
-        held_out = SinusoidTasks().sample(h["tasks"], config.k_support, h["k_query"],
+        held_out = SinusoidTasks().sample(h["num_tasks"], config.k_support, h["k_query"],
                                           generator=h["seed"], device=device)
-        curve = evaluate_adaptation(model, params, held_out, h["inner_steps"],
+        curve = evaluate_adaptation(model, params, held_out, h["test_steps"],
                                     lrs if lrs is not None else config.inner_lr).mean(0)
         losses = history["loss"]
         window, curve_train = smooth_curve(losses)
@@ -116,7 +116,7 @@ def _train_sinusoid_fn(config: MetaConfig, device: torch.device, progress: bool)
             # None where adaptation diverged (Meta-SGD's rates are trained for its k steps only)
             "heldout_query_mse_after_steps": [round(v, 6) if math.isfinite(v) else None
                                               for v in curve.tolist()],
-            "heldout_tasks": h["tasks"],
+            "heldout_tasks": h["num_tasks"],
         }
         return meta_params, metrics
 
