@@ -247,42 +247,50 @@ def _grade_question(q: Question, exercise: str, session: Session, runner: _Runne
     """Run ``q``'s tests (and check its rule) within ``budget`` seconds of wall time, with the
     course's reference implementation of what ``q`` asks for unavailable in the kernel."""
     report = QuestionReport(q.name, 0.0, q.points)
-    cells = runner.executed()  # a cell that failed after its `def` still defined it
     hidden = plan(exercise)[1].get(q.name, ())
     try:
         with trusted_time_bound(budget):
-            why = _hide_references(hidden, session)
-            if why is not None:
-                session.lost = True
-                report.error = ("the grader could not make the course's reference "
-                                f"unavailable while grading ({why}); was course_pkg.grading "
-                                "changed in the notebook? This question scores 0")
-                return report
-            results, error = run_question(q, session)
-            if hidden and not session.lost:
-                try:
-                    session.request("restore", None, (), {})
-                except Exception:  # noqa: BLE001 - then rebuild the kernel: it stays stubbed
-                    session.lost = session.stopped = True
+            _run_and_judge(q, exercise, session, runner, hidden, report)
     except GraderTimeout as err:
         session.lost = session.stopped = True
         report.error = f"{err}: the answer took too long to check; this question scores 0"
         report.tests = [TestCaseReport(c.name, c.hidden, False, report.error) for c in q.cases]
-        return report
+        report.rules, report.score = [], 0.0
+    return report
+
+
+def _run_and_judge(q: Question, exercise: str, session: Session, runner: _Runner,
+                   hidden: tuple[str, ...], report: QuestionReport) -> None:
+    """Fill ``report``: tests (the references in ``hidden`` stubbed meanwhile), feedback,
+    rules. Everything here is the trusted side's own work, bounded by the caller's timer."""
+    why = _hide_references(hidden, session)
+    if why is not None:
+        session.lost = True
+        report.error = ("the grader could not make the course's reference unavailable while "
+                        f"grading ({why}); was course_pkg.grading changed in the notebook? This "
+                        "question scores 0")
+        return
+    results, error = run_question(q, session)
+    if hidden and not session.lost:
+        try:
+            session.request("restore", None, (), {})
+        except Exception:  # noqa: BLE001 - then rebuild the kernel: it stays stubbed
+            session.lost = session.stopped = True
+    cells = runner.executed()  # a cell that failed after its `def` still defined it
     results = explain_failures(exercise, q, results, cells, session.returned_none)
     report.tests = [TestCaseReport(r.name, r.hidden, r.passed, r.message) for r in results]
     report.error = error
     report.score = min(sum(r.points for r in results if r.passed), q.points)
     rule = RULES.get((exercise, q.name))
     if rule is not None:
-        why = check_rule(rule, runner.executed())
+        why = check_rule(rule, cells)
         report.rules.append(RuleReport(rule.text, why is None, rule.how,
                                        "" if why is None else
                                        f"{rule.function} {why}: this question scores 0"))
         if why is not None:
             report.score = 0.0
     if hidden:
-        dyn = dynamic_code(runner.executed())
+        dyn = dynamic_code(cells)
         report.rules.append(RuleReport(
             "do not call the course's own implementation of this question", dyn is None,
             "while graded + source",
@@ -291,7 +299,6 @@ def _grade_question(q: Question, exercise: str, session: Session, runner: _Runne
             "scores 0 (write the code plainly)"))
         if dyn is not None:
             report.score = 0.0
-    return report
 
 
 def grade_notebook(
