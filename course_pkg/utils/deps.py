@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 
-def import_learn2learn():
+
+def import_learn2learn() -> ModuleType:
     """Import learn2learn quietly (it imports the retired ``gym``, which prints a banner)."""
     import contextlib
     import io

@@ -30,7 +30,7 @@ def saved_tensor_bytes(fn: Callable[[], Any]) -> tuple[Any, int]:
     return out, peak[0]
 
 
-def cpu_allocator_peak(step) -> int:
+def cpu_allocator_peak(step: Callable[[], Any]) -> int:
     """Peak bytes held by torch's CPU allocator during ``step()``, above the level before it.
 
     Replays the allocation and free events that ``torch.profiler`` records with

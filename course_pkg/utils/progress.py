@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+from typing import Any
 
 
-def progress(iterable=None, disable: bool = False, **kwargs):
+def progress(iterable: Iterable[Any] | None = None, disable: bool = False, **kwargs: Any) -> Any:
     """The package's one progress bar: ``tqdm.auto``, or a silent one when ``disable`` or
     ``$TQDM_DISABLE`` is set.
 
