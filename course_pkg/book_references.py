@@ -63,10 +63,11 @@ def _plain(latex: str) -> str:
     return Text.from_latex(latex).render_as("text")
 
 
-def _author_part(persons: list) -> str:
+def _author_part(persons: list, title: str = "") -> str:
+    """As book/_ext/course_bib.py: a work without author or editor is named by its title."""
     names = [_plain(" ".join(p.prelast_names + p.last_names)) for p in persons]
     if not names:
-        return "Anonymous"
+        return f"*{_plain(title)}*" if title else "Anonymous"
     if len(names) == 1:
         return names[0]
     if len(names) == 2 and names[1] != "others":
@@ -90,7 +91,7 @@ def load_references(bib: Path) -> dict[str, Reference]:
     refs = {}
     for key, entry in data.entries.items():
         persons = entry.persons.get("author") or entry.persons.get("editor") or []
-        refs[key] = Reference(key=key, authors=_author_part(persons),
+        refs[key] = Reference(key=key, authors=_author_part(persons, entry.fields.get("title", "")),
                               year=_plain(entry.fields.get("year", "")) or "n.d.",
                               full=full[key])
     return refs

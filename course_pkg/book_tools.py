@@ -36,7 +36,8 @@ from typing import Any
 
 from course_pkg.book_references import chapter_for_lab, load_references, page_for_lab, page_titles
 
-__all__ = ["glue", "convert_notebook", "eval_names", "forward_references", "main"]
+__all__ = ["glue", "convert_notebook", "eval_names", "forward_references", "lab_placeholders",
+           "main"]
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 # {glue:text}`name` or {glue:text}`name:fmt`; {glue:md}`name`; {glue}`name`, {glue:any}`name`
@@ -197,6 +198,32 @@ WORKSPACE_ITEMS = (
 )
 
 
+#: What JupyterLab shows for an ``{eval}`` number until the cell that computes it has run.
+PLACEHOLDER = "(run the cells above)"
+
+
+def lab_placeholders(nb: dict) -> dict:
+    """``nb`` with a placeholder result stored for every ``{eval}`` expression (in place).
+
+    jupyterlab-myst shows an ``{eval}`` role's last result, kept in the markdown cell's
+    ``user_expressions`` metadata, until the cell is run again; a fresh copy has none, so
+    JupyterLab would show the raw expression (``f"{ch07_maml10_s1:.2f}"``). Storing
+    :data:`PLACEHOLDER` as that result makes the prose read "(run the cells above)" until
+    Run All replaces it with the value.
+    """
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "markdown":
+            continue
+        src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        exprs = list(dict.fromkeys(m.group(1) for m in _EVAL_ROLE.finditer(src)))
+        if exprs:
+            cell.setdefault("metadata", {})["user_expressions"] = [
+                {"expression": e, "result": {"status": "ok", "metadata": {},
+                                             "data": {"text/plain": PLACEHOLDER}}}
+                for e in exprs]
+    return nb
+
+
 def make_workspace(repo: Path, target: Path | None = None) -> tuple[list[Path], list[Path]]:
     """Copy the chapters, the exercises and their public tests into ``workspace/``.
 
@@ -229,7 +256,8 @@ def make_workspace(repo: Path, target: Path | None = None) -> tuple[list[Path], 
                     continue
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 if src_dir == "book" and src.suffix == ".ipynb":
-                    _write(dst, chapter_for_lab(_read(src), refs, titles, where=str(src)))
+                    _write(dst, lab_placeholders(
+                        chapter_for_lab(_read(src), refs, titles, where=str(src))))
                 elif src_dir == "book" and src.suffix == ".md":
                     dst.write_text(page_for_lab(src.read_text(encoding="utf-8"), refs, titles,
                                                 where=str(src)), encoding="utf-8")
