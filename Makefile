@@ -219,7 +219,7 @@ release: $(STAMP)
 	@test -n "$(DEST)" || { echo "usage: make release DEST=../learning-to-learn-student"; exit 2; }
 	$(PY) -m course_pkg.classroom release "$(DEST)"
 
-# What tests/test_hub.py needs to run a real JupyterHub on 127.0.0.1 (see hub/README.md):
+# What tests/test_hub.py needs to run a real JupyterHub on 127.0.0.1 (INSTRUCTORS.md, route A):
 # JupyterHub and nbgitpuller (hub/requirements.txt, the single-user additions) into .venv, and
 # JupyterHub's proxy, configurable-http-proxy, from the npm registry into the git-ignored
 # .cache/hub. Without npm the hub test skips with the reason (fails under CI=true).
