@@ -454,9 +454,9 @@ def test_the_notation_page_names_exist_in_code():
 
 
 #: Config keys renamed by another change in flight (stored configs are cache keys: the lead's
-#: one config type renames them with the checkpoints): MetaConfig's ``algorithm`` and RL's
-#: ``kind`` (-> ``method``), the transfer table's ``shots`` (-> ``k_support`` values).
-PENDING_CONFIG_KEYS = {"algorithm", "kind", "shots"}
+#: one config type renames them with the checkpoints): MetaConfig's ``algorithm`` (-> ``method``),
+#: the transfer table's ``shots`` (-> ``k_support`` values).
+PENDING_CONFIG_KEYS = {"algorithm", "shots"}
 
 
 def _config_keys(obj: object) -> set[str]:

@@ -66,11 +66,11 @@ _RL2 = {
 }
 
 CONFIGS: dict[str, dict[str, Any]] = {
-    "maml-nav": {"kind": "maml", **_NAV},
-    "maml-nav-fo": {"kind": "maml", **_NAV, "first_order": True},
-    "maml-nav-lr": {"kind": "maml", **_NAV, "exploration_term": True},
-    "pretrained-nav": {"kind": "pretrained", **_NAV},
-    "rl2-bandit": {"kind": "rl2", **_RL2},
+    "maml-nav": {"method": "maml", **_NAV},
+    "maml-nav-fo": {"method": "maml", **_NAV, "first_order": True},
+    "maml-nav-lr": {"method": "maml", **_NAV, "exploration_term": True},
+    "pretrained-nav": {"method": "pretrained", **_NAV},
+    "rl2-bandit": {"method": "rl2", **_RL2},
 }
 
 def config_for(name: str, scale: str | None = None, **overrides: Any) -> dict[str, Any]:
@@ -80,7 +80,7 @@ def config_for(name: str, scale: str | None = None, **overrides: Any) -> dict[st
         raise ValueError(f"unknown experiment {name!r}; choose one of {sorted(CONFIGS)}")
     cfg = copy.deepcopy(CONFIGS[name])
     if resolve_scale(scale) == "paper":
-        cfg.update(copy.deepcopy(dict(METHODS[cfg["kind"]].rl["paper"])))
+        cfg.update(copy.deepcopy(dict(METHODS[cfg["method"]].rl["paper"])))
     unknown = set(overrides) - set(cfg)
     if unknown:
         raise KeyError(f"{name} has no settings {sorted(unknown)}; it has {sorted(cfg)}")
@@ -95,13 +95,13 @@ def checkpoint_name(name: str, scale: str | None = None) -> str:
 
 
 def build_model(config: dict[str, Any]) -> nn.Module:
-    """An untrained model of the kind ``config`` describes (seeded)."""
-    return METHODS[config["kind"]].rl["policy"](config)
+    """An untrained model of the method ``config`` names (seeded)."""
+    return METHODS[config["method"]].rl["policy"](config)
 
 
 def _train_fn(device: str | torch.device | None, progress: bool):
     def train(config: dict[str, Any]):
-        return METHODS[config["kind"]].rl["trainer"](config, device=device, progress=progress)
+        return METHODS[config["method"]].rl["trainer"](config, device=device, progress=progress)
 
     return train
 
