@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -51,11 +52,22 @@ def _fake_venv(tmp: Path) -> Path:
 def test_the_install_stamp_follows_its_own_recipe(tmp_path):
     log = _fake_venv(tmp_path)
 
+    def age() -> None:
+        """Inputs older than the recipe checksum, older than the stamp (whole seconds apart, so
+        that file systems with coarse timestamps order them too)."""
+        now = time.time()
+        for name, back in (("requirements.txt", 300), ("pyproject.toml", 300),
+                           ("venv/.install-recipe", 200), ("venv/.course-installed", 100)):
+            if (tmp_path / name).exists():
+                os.utime(tmp_path / name, (now - back, now - back))
+
     def setup() -> int:
         before = log.read_text().count("-r requirements.txt") if log.exists() else 0
         subprocess.run([MAKE, "--no-print-directory", "VENV=venv", "setup"], cwd=tmp_path,
                        check=True, capture_output=True, text=True)
-        return log.read_text().count("-r requirements.txt") - before
+        installs = log.read_text().count("-r requirements.txt") - before
+        age()
+        return installs
 
     assert setup() == 1  # first install
     assert setup() == 0  # nothing changed: nothing to do
@@ -69,7 +81,7 @@ def test_the_install_stamp_follows_its_own_recipe(tmp_path):
         recipe_line, recipe_line + "\t$(PY) -m pip install --quiet wheel\n", 1))
     assert setup() == 1  # an edit of the install recipe reinstalls
     assert setup() == 0
-    os.utime(tmp_path / "requirements.txt")
+    os.utime(tmp_path / "requirements.txt")  # now: newer than the stamp
     assert setup() == 1  # and so does a newer requirements.txt
 
 
