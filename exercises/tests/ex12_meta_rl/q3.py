@@ -11,7 +11,8 @@ def test_q3_matches_reference(adapted_returns):
     from course_pkg.models import params as module_params
     from course_pkg.experiments.rl import load_model
     from course_pkg.rl import adapted_rollout
-    model, meta = load_model('maml-nav', scale='cpu', train_if_missing=False)
+    loaded = load_model('maml-nav', scale='cpu', train_if_missing=False)
+    model, meta = (loaded.model, loaded.meta)
     theta = module_params(model, detach=True)
     goal = torch.tensor([0.4, -0.3])
     got = adapted_returns(model, theta, goal, 10, meta['config']['inner_lr'], 0)

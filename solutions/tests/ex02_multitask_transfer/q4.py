@@ -53,9 +53,9 @@ def test_q4_finetuning_the_pretrained_head_learns(finetune):
     import torch
     import course_pkg.data as data
     from course_pkg.algorithms.finetune import new_head as reference_head
-    from course_pkg.experiments.transfer import pretrained_conv4
+    from course_pkg.experiments import load_model
     from course_pkg.models import Conv4
-    pre, _ = pretrained_conv4(device='cpu')
+    pre = load_model('pretrained', device='cpu').model
     model = Conv4(out_dim=5, hidden=pre.embedding_dim)
     batch = data.eval_episodes(k_support=1, num_tasks=4, device='cpu')
     accs = []
