@@ -45,7 +45,7 @@ def test_every_committed_checkpoint_matches_its_config_and_converged():
     for method, n, name in _checkpoints():
         meta = WEIGHTS_DIR / f"{name}.json"
         assert meta.exists(), f"missing checkpoint {name}: run `python -m " \
-                              f"course_pkg.train fewshot --algo {method} --n-way {n}`"
+                              f"course_pkg.train fewshot --method {method} --n-way {n}`"
         stored = json.loads(meta.read_text())
         assert stored["config"] == E.method_config(method, n, "cpu"), name
         m = stored["metrics"]

@@ -147,7 +147,7 @@ def pretrained():
     name = "fewshot_pretrained_conv4"
     if load_checkpoint(name, TR.pretrain_config()) is None:
         pytest.fail(f"committed checkpoint {name} is missing or stale; "
-                    "run `python -m course_pkg.train fewshot --algo pretrained`")
+                    "run `python -m course_pkg.train fewshot --method pretrained`")
     from course_pkg.experiments import load_model
 
     loaded = load_model("pretrained", device="cpu")

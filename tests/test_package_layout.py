@@ -368,7 +368,7 @@ FORBIDDEN_CONTROLS = FORBIDDEN_PARAMS | {"lr", "eps", "beta"}
 CONTROL_PREFIXES = ("maml_", "fomaml_", "reptile_", "imaml_", "metasgd_")
 #: Flags renamed by another change in flight (the command line is the lead's: --algo becomes
 #: --method with the method registry). Each must still exist; delete it once renamed.
-PENDING_FLAGS: set[tuple[str, str]] = {("sinusoid", "--algo"), ("fewshot", "--algo")}
+PENDING_FLAGS: set[tuple[str, str]] = set()
 #: Figure controls renamed by another change in flight (course_pkg/viz is the pages helper's):
 #: (figure module, control). Each must still exist; delete it once renamed.
 PENDING_CONTROLS: set[tuple[str, str]] = {

@@ -18,7 +18,7 @@ def test_sinusoid_configs_scales_and_cli(tmp_path, monkeypatch):
         70000, 25, 0.01, 1e-3, 5)
     monkeypatch.delenv("COURSE_SCALE")
     assert sinusoid.sinusoid_checkpoint_name("pretrained", 5) == "sinusoid_pretrained"
-    assert train.main(["sinusoid", "--algo", "fomaml", "--k-support", "5", "--iterations", "3",
+    assert train.main(["sinusoid", "--method", "fomaml", "--k-support", "5", "--iterations", "3",
                        "--quiet", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "sinusoid_fomaml_k5.pt").exists()
     stored = json.loads((tmp_path / "sinusoid_fomaml_k5.json").read_text())["config"]

@@ -2,10 +2,10 @@
 
 Examples::
 
-    python -m course_pkg.train sinusoid --algo maml --k-support 10     # CPU default, seconds
-    python -m course_pkg.train sinusoid --algo maml --iterations 20 --out /tmp/w   # short run
-    python -m course_pkg.train sinusoid --algo maml --scale paper      # 70k iterations (GPU)
-    python -m course_pkg.train fewshot --algo maml --n-way 5           # one few-shot model
+    python -m course_pkg.train sinusoid --method maml --k-support 10     # CPU default, seconds
+    python -m course_pkg.train sinusoid --method maml --iterations 20 --out /tmp/w   # short run
+    python -m course_pkg.train sinusoid --method maml --scale paper      # 70k iterations (GPU)
+    python -m course_pkg.train fewshot --method maml --n-way 5           # one few-shot model
     python -m course_pkg.train rl --names maml-nav                     # one meta-RL policy
     python -m course_pkg.train all                                     # every checkpoint
     python -m course_pkg.train list

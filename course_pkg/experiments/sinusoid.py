@@ -1,7 +1,7 @@
 """Sinusoid regression runs (Finn et al., 2017): MAML, FOMAML, Meta-SGD, Reptile, iMAML and the
 pretrained baseline on the 1-40-40-1 network.
 
-``python -m course_pkg.train sinusoid --algo maml --k-support 10`` trains one checkpoint
+``python -m course_pkg.train sinusoid --method maml --k-support 10`` trains one checkpoint
 ``sinusoid_<algo>_k<K>`` (``sinusoid_pretrained`` for the baseline); chapters call
 :func:`load_sinusoid`, which loads the committed checkpoint when its stored config equals the
 requested one and trains otherwise. Every setting that changes the checkpoint or its metrics is
@@ -198,9 +198,9 @@ def _shown(label: str, device) -> tuple[dict[str, torch.Tensor], dict[str, Any]]
 
 # --------------------------------------------------------------------------- command line
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """``--algo``, ``--k-support`` (one or more K; K query = K support), ``--inner-steps``,
+    """``--method``, ``--k-support`` (one or more K; K query = K support), ``--inner-steps``,
     ``--seed``."""
-    p.add_argument("--algo", default="maml", choices=registered_algorithms(),
+    p.add_argument("--method", default="maml", choices=registered_algorithms(),
                    help="the meta-learning algorithm (default maml)")
     p.add_argument("--k-support", type=int, nargs="+", default=[10],
                    help="support points per task K (query points = K); several train several")
@@ -214,9 +214,9 @@ def run(args: argparse.Namespace) -> list[str]:
             if getattr(args, key, None) is not None}
     names = []
     for k in args.k_support:
-        tm = load_sinusoid(args.algo, k, args.scale, args.device, progress=not args.quiet,
+        tm = load_sinusoid(args.method, k, args.scale, args.device, progress=not args.quiet,
                            retrain=True, directory=args.out, **over)
-        name = sinusoid_checkpoint_name(args.algo, k)
+        name = sinusoid_checkpoint_name(args.method, k)
         curve = tm.meta["metrics"]["heldout_query_mse_after_steps"]
         shown = " / ".join("diverged" if curve[s] is None else f"{curve[s]:.3f}"
                            for s in (0, 1, 10))
@@ -230,7 +230,7 @@ def run_all(args: argparse.Namespace) -> list[str]:
     names = []
     for algo in sinusoid_methods():
         shots = METHODS[algo].sinusoid["shots"]
-        sub = argparse.Namespace(**{**vars(args), "algo": algo, "k_support": list(shots),
+        sub = argparse.Namespace(**{**vars(args), "method": algo, "k_support": list(shots),
                                     "inner_steps": None, "seed": None})
         names += run(sub)
     return names

@@ -1,14 +1,14 @@
 """``python -m course_pkg.train fewshot …``: the few-shot family's command line.
 
 - ``fewshot``: train (or load) every checkpoint the chapters load, rewrite the table.
-- ``fewshot --algo maml --n-way 5``: train just that model (``--iterations``/``--out`` apply).
+- ``fewshot --method maml --n-way 5``: train just that model (``--iterations``/``--out`` apply).
 - ``fewshot --table [--methods …]``: evaluate the stored models, rewrite the table.
 - ``fewshot --budget``: the equal-budget protocol (:mod:`course_pkg.experiments.budget`): the
   tuning sweep (:mod:`.sweep`) and every full-budget model, ``--jobs`` processes of one thread
   at a time, each model after the sweep that chooses its setting; written to
   ``course_pkg/weights/budget/`` (or ``--out``). An interrupted run resumes from its snapshot
   when the command is given again; finished models are skipped.
-- ``fewshot --budget --algo maml --n-way 20 [--setting i]``: one of those runs.
+- ``fewshot --budget --method maml --n-way 20 [--setting i]``: one of those runs.
   ``--replay`` reruns a stored run's iteration schedule (the same parameters on any machine).
 - ``fewshot --budget --list``: the runs and what each waits for.
 - ``fewshot --budget --table``: the equal-budget table (:mod:`.budget_table`) from the stored
@@ -36,17 +36,17 @@ HELP = "few-shot glyph classification: every fewshot_* model, the sweep and the 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The family's own flags (the common ones exist already)."""
-    p.add_argument("--algo", default=None, choices=[k for k, _ in C.trained_models()],
+    p.add_argument("--method", default=None, choices=[k for k, _ in C.trained_models()],
                    help="only this method's model")
     p.add_argument("--n-way", type=int, default=5, choices=(5, 20),
-                   help="with --algo: the model for N-way episodes (default 5)")
+                   help="with --method: the model for N-way episodes (default 5)")
     p.add_argument("--table", action="store_true", help="only rewrite the table")
     p.add_argument("--methods", nargs="+", default=None, help="with --table: only these rows")
     p.add_argument("--budget", action="store_true", help="the equal-budget protocol")
     p.add_argument("--setting", type=int, default=None,
-                   help="with --budget --algo: train sweep setting i at a quarter budget")
+                   help="with --budget --method: train sweep setting i at a quarter budget")
     p.add_argument("--replay", action="store_true",
-                   help="with --budget --algo: rerun the stored run's iteration schedule")
+                   help="with --budget --method: rerun the stored run's iteration schedule")
     p.add_argument("--list", action="store_true", help="with --budget: list the runs")
     p.add_argument("--jobs", type=int, default=2, help="processes at a time (one thread each)")
 
@@ -54,7 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 # ----------------------------------------------------------------------------- one run
 def _train_one_budget(args: argparse.Namespace) -> list[str]:
     out = Path(args.out) if args.out else S.BUDGET_DIR
-    key, n = args.algo, C.training_way(args.algo, args.n_way)
+    key, n = args.method, C.training_way(args.method, args.n_way)
     if args.setting is not None:
         name = S.sweep_name(key, n, args.setting)
         over = S.resolved_setting(key, n, args.setting, out)
@@ -114,9 +114,9 @@ def budget_runs() -> list[tuple[list[str], str, list[str]]]:
         names = [S.sweep_name(key, n, i) for i in range(len(settings))]
         if len(settings) > 1:
             for i, name in enumerate(names):
-                sweeps.append((["--algo", key, "--n-way", str(n), "--setting", str(i)], name,
+                sweeps.append((["--method", key, "--n-way", str(n), "--setting", str(i)], name,
                                [] if i == 0 else [names[0]]))
-        full.append((["--algo", key, "--n-way", str(n)], C.checkpoint_name(key, n),
+        full.append((["--method", key, "--n-way", str(n)], C.checkpoint_name(key, n),
                      names if len(settings) > 1 else []))
     return sweeps + full
 
@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> list[str]:
         if args.methods is None or args.out is not None:
             T.write_table(table, args.out)
         return []
-    if args.budget and args.algo is not None:
+    if args.budget and args.method is not None:
         return _train_one_budget(args)
     if args.budget:
         out = Path(args.out) if args.out else S.BUDGET_DIR
@@ -201,19 +201,19 @@ def run(args: argparse.Namespace) -> list[str]:
         finished = _queue(runs, out, args.jobs)
         S.summarise_sweep(out)
         return finished
-    if args.algo is not None:
-        cfg = C.method_config(args.algo, args.n_way, args.scale)
+    if args.method is not None:
+        cfg = C.method_config(args.method, args.n_way, args.scale)
         if args.iterations is not None:
             if "iterations" not in cfg:
-                raise SystemExit(f"fewshot --algo {args.algo}: its config has no iterations")
+                raise SystemExit(f"fewshot --method {args.method}: its config has no iterations")
             cfg["iterations"] = args.iterations
-        name = C.checkpoint_name(args.algo, args.n_way, args.scale)
+        name = C.checkpoint_name(args.method, args.n_way, args.scale)
         state, metrics = R.train_model(cfg, args.device, not args.quiet)
         save_checkpoint(name, state, cfg, metrics, args.out)
         print(f"{name}: trained ({metrics.get('train_seconds')} s)")
         return [name]
     if args.iterations is not None:
-        raise SystemExit("fewshot: --iterations needs --algo (one model at a time)")
+        raise SystemExit("fewshot: --iterations needs --method (one model at a time)")
     names = R.train_all(args.scale, args.device, True, not args.quiet, args.out)
     if args.out is None:
         T.write_table(T.fewshot_table(args.scale, False, None, args.device, not args.quiet))
@@ -222,5 +222,5 @@ def run(args: argparse.Namespace) -> list[str]:
 
 def run_all(args: argparse.Namespace) -> list[str]:
     """Every checkpoint the chapters load, and the table (``make weights``)."""
-    flags = {"algo": None, "table": False, "budget": False, "methods": None, "list": False}
+    flags = {"method": None, "table": False, "budget": False, "methods": None, "list": False}
     return run(argparse.Namespace(**{**vars(args), **flags}))

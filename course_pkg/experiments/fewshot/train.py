@@ -208,7 +208,7 @@ def load_model(method: str, n_way: int = 5, scale: str | None = None,
 
         if load_checkpoint(name, cfg, directory) is None:
             hint = ("python -m course_pkg.train fewshot --budget" if "budget" in cfg
-                    else f"python -m course_pkg.train fewshot --algo {model_key(method)}")
+                    else f"python -m course_pkg.train fewshot --method {model_key(method)}")
             raise FileNotFoundError(f"no checkpoint {name} with this config in "
                                     f"{directory or 'course_pkg/weights'}; create it with "
                                     f"`{hint}`")
