@@ -139,6 +139,13 @@
         if (!el.title) el.title = label;
       }
     }
+    // the sidebar's expand toggle of a page with sub-pages (the exercises) is an icon only:
+    // name it after its page (axe: summary-name)
+    for (const sum of document.querySelectorAll("nav details > summary")) {
+      if (sum.textContent.trim() || sum.hasAttribute("aria-label")) continue;
+      const link = sum.parentElement.parentElement.querySelector(":scope > a");
+      sum.setAttribute("aria-label", `Pages under ${link ? link.textContent.trim() : "this page"}`);
+    }
     for (const list of document.querySelectorAll("[role='list']")) {
       for (const item of list.children) {
         if (item.getAttribute("role") === "doc-biblioentry") item.setAttribute("role", "listitem");
