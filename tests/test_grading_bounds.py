@@ -232,3 +232,18 @@ def test_a_killed_grader_leaves_no_work_folder(tmp_path):
         if sig == signal.SIGKILL:
             sweep_workdirs()
         assert not folder.exists(), f"{sig!r} left {folder}"
+
+
+def test_the_command_line_bounds_only_its_own_process(tmp_path):
+    """``main()`` called from Python (a test, a platform entry point) leaves the caller's
+    limits alone: only ``python -m course_pkg.grading`` caps itself. A test run that inherited
+    an 8 GB address-space cap could no longer start Chromium."""
+    import resource
+
+    from course_pkg.grading.__main__ import main
+
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    nb = tmp_path / "ex01_supervised_learning.ipynb"
+    nb.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\n')
+    main(["grade", str(nb), "--json", str(tmp_path / "r.json"), "--quiet", "--insecure"])
+    assert resource.getrlimit(resource.RLIMIT_AS) == before

@@ -83,7 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, bound: bool = False) -> int:
+    """The command line. ``bound``: the ``grade`` command caps this process's memory and starts
+    its watchdog (:func:`~course_pkg.grading.grade.bound_grader`); only the process entry point
+    sets it, never a caller that imports ``main`` (a test run would inherit the caps)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0].endswith(".ipynb"):  # `python -m course_pkg.grading NB` = grade NB
         argv = ["grade", *argv[1:], "--", argv[0]]  # "--": a name may start with "-"
@@ -113,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             if not Path(args.notebook).is_file():
                 print(f"error: no such notebook {safe_text(args.notebook)}", file=sys.stderr)
                 return 2
-            bound_grader(args.grader_mem_mb, args.total_timeout)
+            if bound:
+                bound_grader(args.grader_mem_mb, args.total_timeout)
             report: GradeReport = grade_notebook(args.notebook, sandbox=args.sandbox, **limits)
             out = write_json(report, args.json or default_json_path(args.notebook))
             if not args.quiet:
@@ -138,4 +142,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(bound=True))

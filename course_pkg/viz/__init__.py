@@ -25,6 +25,7 @@ styling from :mod:`course_pkg.viz.palette`: ``method_color``/``method_label`` fo
 :mod:`course_pkg.viz.colorguard`), ``style_table``.
 """
 
+from course_pkg.viz import colorguard  # noqa: F401  (registers the end-of-cell colour check)
 from course_pkg.viz._base import StaticFigure, VizWidget, make_figure, static_mode
 from course_pkg.viz.landscapes import meta_loss_landscape, two_task_adaptation
 from course_pkg.viz.methods import (

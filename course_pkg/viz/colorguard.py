@@ -18,7 +18,12 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from course_pkg.viz.palette import METHOD_LABELS, is_method_color, method_for_label
+from course_pkg.viz.palette import (
+    METHOD_LABELS,
+    is_method_color,
+    method_for_label,
+    register_cell_check,
+)
 
 _CHECK_NAME = "_course_check_open_figures"
 
@@ -163,3 +168,6 @@ def install_cell_check() -> bool:
     if not any(isinstance(t, _AppendCheck) for t in ip.ast_transformers):
         ip.ast_transformers.append(_AppendCheck())
     return True
+
+
+register_cell_check(install_cell_check)

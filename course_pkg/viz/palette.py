@@ -267,6 +267,17 @@ def series_color(label: str, color: Any = None) -> str:
     return _hex(color)
 
 
+#: Installers of the end-of-cell figure check, registered by :mod:`course_pkg.viz.colorguard`
+#: (which ``course_pkg.viz`` imports), so that this module does not import it back.
+_CELL_CHECKS: list = []
+
+
+def register_cell_check(install) -> None:
+    """Register ``install()``, called by :func:`use_course_style` when colours are checked."""
+    if install not in _CELL_CHECKS:
+        _CELL_CHECKS.append(install)
+
+
 def use_course_style(check_colors: bool = True) -> None:
     """Matplotlib defaults of the book: PNGs at 2× (crisp on HiDPI screens, shown at 1×),
     fonts readable at the column width (figures ≤ 7.8 in wide fit the 784-px column at
@@ -295,9 +306,8 @@ def use_course_style(check_colors: bool = True) -> None:
         pass
     _STYLE["applied"] = True
     if check_colors:
-        from course_pkg.viz.colorguard import install_cell_check
-
-        install_cell_check()
+        for install in _CELL_CHECKS:
+            install()
 
 
 _TABLE_STYLES = [
