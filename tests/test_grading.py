@@ -409,3 +409,20 @@ def test_without_the_sandbox_grade_warns_and_grade_all_refuses(tmp_path, monkeyp
 
         monkeypatch.setattr(g, "sandbox_status", lambda: (False, "no bwrap in this test"))
         grade_notebook(path, sandbox=True)
+
+
+def test_the_grade_does_not_depend_on_the_callers_thread_count():
+    """The references are computed with one thread, as in the kernel: with two threads in the
+    grader, exercise 12's solution lost 4 of 14 points (its returns differed in the last digits
+    and the goals drawn after them differed). The caller's thread count comes back."""
+    import torch
+
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        report = grade_notebook(output_paths("ex12_meta_rl", ROOT)["solution"])
+        assert report.total == pytest.approx(report.max), report.table()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
