@@ -62,9 +62,14 @@ def kernel_uid(pid: int | None = None) -> int:
     return UID_BASE + (os.getpid() if pid is None else pid) % UID_SPAN
 
 
-def _limits_argv(limits) -> list[str]:
+def prlimit_argv(limits, required: bool = True) -> list[str]:
+    """``prlimit … --`` setting ``limits`` (address space, CPU seconds, processes, file size,
+    no core dumps) for the command that follows; without prlimit: ``RuntimeError`` when
+    ``required``, else ``[]`` (the kernel then lowers its own address space)."""
     exe = shutil.which("prlimit")
     if exe is None:
+        if not required:
+            return []
         raise RuntimeError("prlimit (util-linux) is missing")
     argv = [exe, "--core=0"]
     if limits.mem_mb:
@@ -95,7 +100,7 @@ def container_argv(workdir: str, course_pkg_dir: str, limits) -> list[str]:
             os.lchown(os.path.join(folder, name), uid, uid)
     os.chown(workdir, uid, uid)
     env = shutil.which("env") or "/usr/bin/env"
-    return [*_limits_argv(limits), setpriv, f"--reuid={uid}", f"--regid={uid}",
+    return [*prlimit_argv(limits), setpriv, f"--reuid={uid}", f"--regid={uid}",
             "--clear-groups", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--",
             env, f"PYTHONPATH={Path(course_pkg_dir).parent}", f"HOME={workdir}",
             f"USER=grader{uid}", f"LOGNAME=grader{uid}"]

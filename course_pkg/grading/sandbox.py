@@ -82,19 +82,10 @@ def _parents(path: str) -> list[str]:
 
 
 def _prlimit_argv(limits: Limits) -> list[str]:
-    exe = shutil.which("prlimit")
-    if exe is None:
-        return []
-    argv = [exe, "--core=0"]
-    if limits.mem_mb:
-        argv.append(f"--as={limits.mem_mb * 1024 * 1024}")
-    if limits.cpu_seconds:
-        argv.append(f"--cpu={limits.cpu_seconds}")
-    if limits.processes:
-        argv.append(f"--nproc={limits.processes}")
-    if limits.file_mb:
-        argv.append(f"--fsize={limits.file_mb * 1024 * 1024}")
-    return [*argv, "--"]
+    """``prlimit … --`` for ``limits``, or ``[]`` without prlimit."""
+    from .container import prlimit_argv
+
+    return prlimit_argv(limits, required=False)
 
 
 def bwrap_argv(workdir: str, course_pkg_dir: str, limits: Limits,
