@@ -372,12 +372,7 @@ PENDING_FLAGS: set[tuple[str, str]] = set()
 #: Figure controls renamed by another change in flight (course_pkg/viz is the pages helper's):
 #: (figure module, control). Each must still exist; delete it once renamed.
 PENDING_CONTROLS: set[tuple[str, str]] = {
-    ("landscapes", "lr"), ("methods", "lr"), ("methods", "k"), ("methods", "eps"),
-    ("methods", "lam"), ("methods", "maml_alpha"), ("methods", "maml_k"), ("methods", "maml_beta"),
-    ("methods", "fomaml_alpha"), ("methods", "fomaml_k"), ("methods", "fomaml_beta"),
-    ("methods", "reptile_alpha"), ("methods", "reptile_k"), ("methods", "reptile_eps"),
-    ("methods", "imaml_alpha"), ("methods", "imaml_k"), ("methods", "imaml_lam"),
-    ("methods", "imaml_beta"), ("sinusoid", "steps"),
+    ("sinusoid", "steps"),
 }
 
 

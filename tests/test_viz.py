@@ -72,7 +72,7 @@ def test_bad_controls_raise_clear_errors(landscape: VizWidget) -> None:
     with pytest.raises(ValueError, match="unknown control"):
         landscape.update(steps=3)
     with pytest.raises(ValueError, match="finite"):
-        viz.two_task_adaptation(mode="live").update(lr=float("nan"))
+        viz.two_task_adaptation(mode="live").update(inner_lr=float("nan"))
     with pytest.raises(ValueError, match="model must be one of"):
         viz.sinusoid_explorer(models=random_models(), mode="live").update(model="cnn")
 
@@ -124,15 +124,15 @@ def test_accumulated_landscapes_equals_loss_surface() -> None:
 
 
 # --------------------------------------------------------------------------- figure 3
-@pytest.mark.parametrize(("theta", "lr"), [((1.2, -0.6), 1.0), ((-0.5, 1.3), 0.25)])
-def test_adaptation_arrows_are_one_gradient_step(theta, lr) -> None:
-    fig = viz.two_task_adaptation(mode="live").update(theta=list(theta), lr=lr)
+@pytest.mark.parametrize(("theta", "inner_lr"), [((1.2, -0.6), 1.0), ((-0.5, 1.3), 0.25)])
+def test_adaptation_arrows_are_one_gradient_step(theta, inner_lr) -> None:
+    fig = viz.two_task_adaptation(mode="live").update(theta=list(theta), inner_lr=inner_lr)
     model, batch = softplus_tasks()
     t = torch.tensor(theta)
     for i in range(2):
         xs, ys = batch.x_support[i], batch.y_support[i]
         g = torch.func.grad(lambda p, xs=xs, ys=ys: loss_at(model, {"theta": p}, xs, ys))(t)
-        assert fig.data["phi"][i] == pytest.approx((t - lr * g).tolist(), abs=1e-5)
+        assert fig.data["phi"][i] == pytest.approx((t - inner_lr * g).tolist(), abs=1e-5)
         phi = torch.tensor(fig.data["phi"][i])
         assert fig.data["loss_phi"][i] == pytest.approx(
             float(loss_at(model, {"theta": phi}, xs, ys)), rel=1e-4)
@@ -168,7 +168,7 @@ def test_sinusoid_after_equals_inner_adapt() -> None:
 
 # --------------------------------------------------------------------------- method figures
 def test_fomaml_curvature_meta_gradients() -> None:
-    fig = viz.fomaml_curvature(mode="live").update(h1=2.0, h2=0.5, angle=40.0, lr=0.3,
+    fig = viz.fomaml_curvature(mode="live").update(h1=2.0, h2=0.5, angle=40.0, inner_lr=0.3,
                                                    theta=[-1.0, 1.0])
     a = math.radians(40.0)
     R = torch.tensor([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
@@ -183,7 +183,7 @@ def test_fomaml_curvature_meta_gradients() -> None:
     # isotropic curvature: both directions agree (only the length differs)
     iso = viz.fomaml_curvature(mode="live").update(h1=1.0, h2=1.0)
     gm, gf = np.array(iso.data["g_maml"]), np.array(iso.data["g_fomaml"])
-    assert np.allclose(gm, (1 - iso.controls["lr"]) * gf, atol=1e-5)
+    assert np.allclose(gm, (1 - iso.controls["inner_lr"]) * gf, atol=1e-5)
 
 
 def test_fomaml_task_is_the_requested_quadratic() -> None:
@@ -193,8 +193,8 @@ def test_fomaml_task_is_the_requested_quadratic() -> None:
 
 
 def test_reptile_update_is_interpolation_towards_mean_phi() -> None:
-    fig = viz.reptile_interpolation(mode="live").update(theta=[-1.0, 0.5], k=4, lr=0.2, eps=0.4,
-                                                        iterations=3)
+    fig = viz.reptile_interpolation(mode="live").update(theta=[-1.0, 0.5], inner_steps=4,
+                                                        inner_lr=0.2, meta_lr=0.4, iterations=3)
     logic = fig.logic
     th = {"theta": torch.tensor([-1.0, 0.5])}
     phis = torch.stack([reptile_adapt(logic.model, th, logic.data_x[i], logic.data_y[i], 4, 0.2)
@@ -204,7 +204,7 @@ def test_reptile_update_is_interpolation_towards_mean_phi() -> None:
     expected = th["theta"] + 0.4 * (phis.mean(0) - th["theta"])
     assert fig.data["next"] == pytest.approx(expected.tolist(), abs=1e-5)
     assert len(fig.data["path"]) == 4 and fig.data["path"][1] == fig.data["next"]
-    assert viz.reptile_interpolation(mode="live").update(eps=0.0).data["next"] == \
+    assert viz.reptile_interpolation(mode="live").update(meta_lr=0.0).data["next"] == \
         pytest.approx(fig.logic.controls["theta"], abs=1e-6)
 
 
@@ -212,26 +212,26 @@ def test_imaml_implicit_gradient_is_exact_meta_gradient() -> None:
     fig = viz.imaml_lambda(mode="live")
     b = fig.logic.batch
     for lam, theta in ((0.3, [-1.0, 2.0]), (5.0, [2.0, -1.5])):
-        fig.update(lam=lam, theta=theta)
+        fig.update(imaml_lambda=lam, theta=theta)
         t = torch.tensor(theta)
         exact = torch.func.grad(lambda p, lam=lam: proximal_meta_objective(p, b, lam))(t)
         assert fig.data["g_implicit"] == pytest.approx(exact.tolist(), abs=1e-4)
     w = torch.tensor(fig.logic.spec["optimum"])
     # φ*(λ) slides from the task optimum (λ → 0) to θ (λ → ∞) along the drawn path
-    path = torch.tensor(fig.update(lam=1.0).data["phi_path"])
+    path = torch.tensor(fig.update(imaml_lambda=1.0).data["phi_path"])
     d = torch.linalg.norm(path - w, dim=1)
     assert bool((d[1:] >= d[:-1] - 1e-6).all()) and d[0] < 0.3 * d[-1]
-    assert torch.dist(torch.tensor(fig.update(lam=20.0).data["phi"]),
+    assert torch.dist(torch.tensor(fig.update(imaml_lambda=20.0).data["phi"]),
                       torch.tensor(fig.controls["theta"])) < 0.3
 
 
 def test_comparison_trajectories_follow_course_pkg() -> None:
-    fig = viz.method_comparison(mode="live").update(n=3, maml_beta=0.2, maml_k=2)
+    fig = viz.method_comparison(mode="live").update(n=3, maml_meta_lr=0.2, maml_inner_steps=2)
     logic, c = fig.logic, fig.controls
     tr = fig.data["trajectories"]
     assert all(len(v) == 4 for v in tr.values())
     th = {"theta": torch.tensor(tr["maml"][1])}
-    _, g = meta_gradient(logic.model, th, logic.batch, 2, c["maml_alpha"])
+    _, g = meta_gradient(logic.model, th, logic.batch, 2, c["maml_inner_lr"])
     assert tr["maml"][2] == pytest.approx((th["theta"] - 0.2 * g["theta"]).tolist(), abs=1e-5)
     fig.update(n=5)  # extending reuses the first steps
     assert fig.data["trajectories"]["reptile"][:4] == tr["reptile"]

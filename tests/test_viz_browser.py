@@ -48,18 +48,20 @@ BOOK_PAGES = {
 #: Control states at which the browser's numbers are compared with Python's.
 STATES: dict[str, list[dict[str, Any]]] = {
     "landscape": [{"m": 0}, {"m": 3}, {"m": 20}],
-    "adaptation": [{"theta": [1.2, -0.6], "lr": 1.0}, {"theta": [-1.3, 1.7], "lr": 0.37}],
+    "adaptation": [{"theta": [1.2, -0.6], "inner_lr": 1.0},
+                   {"theta": [-1.3, 1.7], "inner_lr": 0.37}],
     "sinusoid": [{"points": [-4.0, -1.0, 0.3, 2.2, 4.9], "steps": 10, "amplitude": 4.2,
                   "phase": 2.5, "model": "maml"},
                  {"points": [1.5, -2.0], "steps": 3, "model": "pretrained"},
                  {"points": [], "steps": 5}],
-    "fomaml": [{"h1": 3.5, "h2": 0.2, "angle": 75.0, "lr": 0.4, "theta": [1.5, -1.2]},
-               {"h1": 0.5, "h2": 0.5, "angle": 0.0, "lr": 0.1}],
-    "reptile": [{"k": 12, "lr": 0.7, "eps": 0.9, "iterations": 25, "theta": [1.0, -1.0]},
-                {"k": 1, "lr": 0.05, "eps": 0.1, "iterations": 0}],
-    "imaml": [{"lam": 0.02, "theta": [2.5, -1.5]}, {"lam": 15.0}],
-    "comparison": [{"n": 25, "maml_k": 3, "maml_alpha": 0.2, "reptile_k": 7, "imaml_lam": 4.0,
-                    "theta0": [2.0, -1.0]}, {"n": 0}],
+    "fomaml": [{"h1": 3.5, "h2": 0.2, "angle": 75.0, "inner_lr": 0.4, "theta": [1.5, -1.2]},
+               {"h1": 0.5, "h2": 0.5, "angle": 0.0, "inner_lr": 0.1}],
+    "reptile": [{"inner_steps": 12, "inner_lr": 0.7, "meta_lr": 0.9, "iterations": 25,
+                 "theta": [1.0, -1.0]},
+                {"inner_steps": 1, "inner_lr": 0.05, "meta_lr": 0.1, "iterations": 0}],
+    "imaml": [{"imaml_lambda": 0.02, "theta": [2.5, -1.5]}, {"imaml_lambda": 15.0}],
+    "comparison": [{"n": 25, "maml_inner_steps": 3, "maml_inner_lr": 0.2, "reptile_inner_steps": 7,
+                    "imaml_lambda": 4.0, "theta0": [2.0, -1.0]}, {"n": 0}],
 }
 
 _NORMALISE = """(v) => JSON.parse(JSON.stringify(v, (k, x) =>

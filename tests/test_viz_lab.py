@@ -71,7 +71,7 @@ def test_adaptation_widget_recomputes_on_frontend_update(kernel) -> None:
     comm_id = opened["comm_id"]
 
     # the front end moves θ and the learning-rate slider: one "update" message, as anywidget sends
-    controls = dict(state["controls"], theta=[-0.4, 1.1], lr=0.6)
+    controls = dict(state["controls"], theta=[-0.4, 1.1], inner_lr=0.6)
     kc.shell_channel.send(kc.session.msg("comm_msg", {
         "comm_id": comm_id,
         "data": {"method": "update", "state": {"controls": controls}, "buffer_paths": []},
@@ -97,7 +97,7 @@ def test_adaptation_widget_recomputes_on_frontend_update(kernel) -> None:
         assert data["phi"][i] == pytest.approx((t - 0.6 * g).tolist(), abs=1e-5)
 
     # and the kernel-side object agrees (the trait was really set there)
-    msg_id = kc.execute("print(fig.controls['lr'], fig.data['phi'][0][0])")
+    msg_id = kc.execute("print(fig.controls['inner_lr'], fig.data['phi'][0][0])")
     out = _iopub_until(kc, lambda m: m["msg_type"] == "stream"
                        and m["parent_header"].get("msg_id") == msg_id, deadline)
     lr, phi00 = map(float, out["content"]["text"].split())
@@ -135,7 +135,8 @@ def test_widget_live_in_headless_jupyterlab(tmp_path) -> None:
     require_chromium()
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(
-        "from course_pkg import viz\nw = viz.two_task_adaptation(theta=(1.2, -0.6), lr=0.5)\nw")]
+        "from course_pkg import viz\n"
+        "w = viz.two_task_adaptation(theta=(1.2, -0.6), inner_lr=0.5)\nw")]
     nb.metadata = {"kernelspec": dict(KERNELSPEC)}  # the course kernel, as JupyterLab names it
     nbformat.write(nb, tmp_path / "live.ipynb")
     env = {**os.environ, "COURSE_STATIC_FIGURES": "0", "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")}

@@ -105,14 +105,14 @@ def task_landscapes(grid: dict[str, tuple[float, float, int]] = GRID) -> torch.T
     return torch.stack(out)
 
 
-def one_step(theta: Sequence[float], lr: float) -> dict[str, Any]:
+def one_step(theta: Sequence[float], inner_lr: float) -> dict[str, Any]:
     """One gradient step on each task from ``θ``: ``φ_τ = θ − α ∇L_τ(θ)`` and the losses."""
     model, batch = softplus_tasks()
     th = {"theta": torch.as_tensor(theta, dtype=torch.float32)}
     phis, before, after = [], [], []
     for i in range(batch.num_tasks):
         xs, ys = batch.x_support[i], batch.y_support[i]
-        phi = inner_adapt(model, th, xs, ys, 1, lr)
+        phi = inner_adapt(model, th, xs, ys, 1, inner_lr)
         phis.append(phi["theta"].detach())
         before.append(float(loss_at(model, th, xs, ys)))
         after.append(float(loss_at(model, phi, batch.x_query[i], batch.y_query[i])))
@@ -165,14 +165,14 @@ class TwoTaskAdaptation(FigureLogic):
     """Figure 3: drag θ on the two task landscapes; arrows to ``φ_τ = θ − α∇L_τ(θ)``."""
 
     kind = "adaptation"
-    ranges = {"lr": (0.0, 2.0)}
+    ranges = {"inner_lr": (0.0, 2.0)}
 
-    def __init__(self, theta: Sequence[float] = (1.2, -0.6), lr: float = 0.5) -> None:
+    def __init__(self, theta: Sequence[float] = (1.2, -0.6), inner_lr: float = 0.5) -> None:
         super().__init__()
         self.spec = _spec_common("One gradient step on each task: θ → φ₁ and θ → φ₂")
         model, batch = softplus_tasks()
         self.spec["y"] = [to_list(batch.y_support[i, :, 0]) for i in range(batch.num_tasks)]
-        self.controls = {"theta": [float(v) for v in theta], "lr": float(lr)}
+        self.controls = {"theta": [float(v) for v in theta], "inner_lr": float(inner_lr)}
 
     def validate(self, controls: dict[str, Any]) -> dict[str, Any]:
         merged = super().validate(controls)
@@ -184,7 +184,7 @@ class TwoTaskAdaptation(FigureLogic):
         return merged
 
     def compute(self, controls: dict[str, Any]) -> dict[str, Any]:
-        r = one_step(controls["theta"], float(controls["lr"]))
+        r = one_step(controls["theta"], float(controls["inner_lr"]))
         return {"theta": list(controls["theta"]), "phi": to_list(r["phi"]),
                 "loss_theta": to_list(r["loss_theta"]), "loss_phi": to_list(r["loss_phi"])}
 
@@ -199,11 +199,11 @@ def meta_loss_landscape(m: int = 0, inner_lr: float = 0.1, max_steps: int = 20,
     return make_figure(MetaLossLandscape(inner_lr, max_steps), mode, m=m)
 
 
-def two_task_adaptation(theta: Sequence[float] = (1.2, -0.6), lr: float = 0.5,
+def two_task_adaptation(theta: Sequence[float] = (1.2, -0.6), inner_lr: float = 0.5,
                         mode: str | None = None):
     """Figure: pick/drag θ on both task landscapes; arrows θ → φ_τ = θ − α∇L_τ(θ) per task.
 
     The browser of the static book computes the step itself (softplus regression gradient);
     the tests check it against :func:`one_step`.
     """
-    return make_figure(TwoTaskAdaptation(theta, lr), mode)
+    return make_figure(TwoTaskAdaptation(theta, inner_lr), mode)

@@ -90,14 +90,16 @@ class FomamlCurvature(FigureLogic):
     """Full MAML meta-gradient ``(I − αH)∇L(φ)`` vs FOMAML's ``∇L(φ)`` on one quadratic."""
 
     kind = "fomaml"
-    ranges = {"h1": (0.1, 4.0), "h2": (0.1, 4.0), "angle": (0.0, 180.0), "lr": (0.0, 0.45)}
+    ranges = {"h1": (0.1, 4.0), "h2": (0.1, 4.0), "angle": (0.0, 180.0),
+              "inner_lr": (0.0, 0.45)}
     LIM = (-2.0, 2.0, -2.0, 2.0)
 
     def __init__(self) -> None:
         super().__init__()
         self.spec = {"title": "MAML vs first-order MAML: the curvature term (I − αH)",
                      "grid": _grid_spec(self.LIM), "optimum": [0.5, 0.3], "arrow_scale": 1.0}
-        self.controls = {"h1": 3.0, "h2": 0.3, "angle": 30.0, "lr": 0.25, "theta": [0.0, -1.6]}
+        self.controls = {"h1": 3.0, "h2": 0.3, "angle": 30.0, "inner_lr": 0.25,
+                         "theta": [0.0, -1.6]}
 
     def validate(self, controls: dict[str, Any]) -> dict[str, Any]:
         merged = super().validate(controls)
@@ -106,7 +108,7 @@ class FomamlCurvature(FigureLogic):
 
     def compute(self, controls: dict[str, Any]) -> dict[str, Any]:
         model, batch = curvature_task(controls["h1"], controls["h2"], controls["angle"])
-        lr = float(controls["lr"])
+        lr = float(controls["inner_lr"])
         th = _theta(controls["theta"])
         phi = inner_adapt(model, th, batch.x_support[0], batch.y_support[0], 1, lr)["theta"]
         loss, g_full = meta_gradient(model, th, batch, 1, lr)
@@ -128,7 +130,8 @@ class ReptileInterpolation(FigureLogic):
     """Reptile: ``k`` SGD steps per task from θ, then ``θ ← θ + ε (mean φ_i − θ)``."""
 
     kind = "reptile"
-    ranges = {"k": (1, 20), "lr": (0.01, 1.0), "eps": (0.0, 1.0), "iterations": (0, 30)}
+    ranges = {"inner_steps": (1, 20), "inner_lr": (0.01, 1.0), "meta_lr": (0.0, 1.0),
+              "iterations": (0, 30)}
     LIM = (-2.0, 2.0, -2.0, 2.0)
 
     def __init__(self) -> None:
@@ -146,16 +149,19 @@ class ReptileInterpolation(FigureLogic):
                      "optima": to_list(batch.info["theta"]),
                      "x": [to_list(x[i, :, 0]) for i in range(len(x))],
                      "y": [to_list(y[i, :, 0]) for i in range(len(y))]}
-        self.controls = {"theta": [-1.5, 1.5], "k": 5, "lr": 0.3, "eps": 0.5, "iterations": 10}
+        self.controls = {"theta": [-1.5, 1.5], "inner_steps": 5, "inner_lr": 0.3, "meta_lr": 0.5,
+                         "iterations": 10}
 
     def validate(self, controls: dict[str, Any]) -> dict[str, Any]:
         merged = super().validate(controls)
         merged["theta"] = _check_theta("theta", merged["theta"], self.LIM)
-        merged["k"], merged["iterations"] = int(merged["k"]), int(merged["iterations"])
+        merged["inner_steps"] = int(merged["inner_steps"])
+        merged["iterations"] = int(merged["iterations"])
         return merged
 
     def compute(self, controls: dict[str, Any]) -> dict[str, Any]:
-        k, lr, eps = int(controls["k"]), float(controls["lr"]), float(controls["eps"])
+        k, lr = int(controls["inner_steps"]), float(controls["inner_lr"])
+        eps = float(controls["meta_lr"])
         th = _theta(controls["theta"])
         trajs = []
         for i in range(len(self.data_x)):
@@ -176,7 +182,7 @@ class ImamlLambda(FigureLogic):
     """iMAML: the proximal inner optimum ``φ*(θ)`` and the implicit meta-gradient vs ``λ``."""
 
     kind = "imaml"
-    ranges = {"lam": (0.01, 20.0)}
+    ranges = {"imaml_lambda": (0.01, 20.0)}
     LIM = (-2.0, 3.0, -2.0, 3.0)
 
     def __init__(self, seed: int = 3) -> None:
@@ -193,7 +199,7 @@ class ImamlLambda(FigureLogic):
                      "optimum": to_list(self.batch.info["w"][0]),
                      "quad": quadratic_spec(self.batch), "arrow_scale": 0.3,
                      "lam_path": to_list(torch.logspace(-2, math.log10(20), 40))}
-        self.controls = {"theta": [-1.0, 2.2], "lam": 1.0}
+        self.controls = {"theta": [-1.0, 2.2], "imaml_lambda": 1.0}
 
     def validate(self, controls: dict[str, Any]) -> dict[str, Any]:
         merged = super().validate(controls)
@@ -201,7 +207,7 @@ class ImamlLambda(FigureLogic):
         return merged
 
     def compute(self, controls: dict[str, Any]) -> dict[str, Any]:
-        lam = float(controls["lam"])
+        lam = float(controls["imaml_lambda"])
         b = self.batch
         theta = torch.as_tensor(controls["theta"], dtype=torch.float32)
         phi = proximal_solution(theta, b.x_support[0], b.y_support[0], lam)
@@ -227,12 +233,15 @@ class MethodComparison(FigureLogic):
     kind = "comparison"
     MAX_STEPS = 40
     ranges = {"n": (0, MAX_STEPS),
-              "maml_alpha": (0.01, 0.5), "maml_k": (1, 5), "maml_beta": (0.01, 1.0),
-              "fomaml_alpha": (0.01, 0.5), "fomaml_k": (1, 5), "fomaml_beta": (0.01, 1.0),
-              "reptile_alpha": (0.01, 0.5), "reptile_k": (1, 10), "reptile_eps": (0.01, 1.0),
-              "imaml_alpha": (0.01, 0.5), "imaml_k": (1, 30), "imaml_lam": (0.1, 10.0),
-              "imaml_beta": (0.01, 1.0)}
-    INTS = ("n", "maml_k", "fomaml_k", "reptile_k", "imaml_k")
+              "maml_inner_lr": (0.01, 0.5), "maml_inner_steps": (1, 5), "maml_meta_lr": (0.01, 1.0),
+              "fomaml_inner_lr": (0.01, 0.5), "fomaml_inner_steps": (1, 5),
+              "fomaml_meta_lr": (0.01, 1.0),
+              "reptile_inner_lr": (0.01, 0.5), "reptile_inner_steps": (1, 10),
+              "reptile_meta_lr": (0.01, 1.0),
+              "imaml_inner_lr": (0.01, 0.5), "imaml_inner_steps": (1, 30),
+              "imaml_lambda": (0.1, 10.0), "imaml_meta_lr": (0.01, 1.0)}
+    INTS = ("n", "maml_inner_steps", "fomaml_inner_steps", "reptile_inner_steps",
+            "imaml_inner_steps")
 
     def __init__(self, seed: int = 7) -> None:
         super().__init__()
@@ -252,10 +261,11 @@ class MethodComparison(FigureLogic):
                      "optima": to_list(w), "quad": quadratic_spec(self.batch),
                      "max_steps": self.MAX_STEPS, "methods": list(METHODS)}
         self.controls = {"theta0": [self.lim[0] + 0.3, self.lim[3] - 0.3], "n": 10,
-                         "maml_alpha": 0.1, "maml_k": 1, "maml_beta": 0.3,
-                         "fomaml_alpha": 0.1, "fomaml_k": 1, "fomaml_beta": 0.3,
-                         "reptile_alpha": 0.1, "reptile_k": 3, "reptile_eps": 0.3,
-                         "imaml_alpha": 0.1, "imaml_k": 20, "imaml_lam": 1.0, "imaml_beta": 0.3}
+                         "maml_inner_lr": 0.1, "maml_inner_steps": 1, "maml_meta_lr": 0.3,
+                         "fomaml_inner_lr": 0.1, "fomaml_inner_steps": 1, "fomaml_meta_lr": 0.3,
+                         "reptile_inner_lr": 0.1, "reptile_inner_steps": 3,
+                         "reptile_meta_lr": 0.3, "imaml_inner_lr": 0.1, "imaml_inner_steps": 20,
+                         "imaml_lambda": 1.0, "imaml_meta_lr": 0.3}
         self._cache: dict[tuple, list[list[float]]] = {}
 
     def validate(self, controls: dict[str, Any]) -> dict[str, Any]:
@@ -270,16 +280,16 @@ class MethodComparison(FigureLogic):
         """One meta-update of ``method`` from ``theta`` with the card's hyper-parameters."""
         b, m = self.batch, self.model
         if method in ("maml", "fomaml"):
-            _, g = meta_gradient(m, theta, b, c[f"{method}_k"], c[f"{method}_alpha"],
+            _, g = meta_gradient(m, theta, b, c[f"{method}_inner_steps"], c[f"{method}_inner_lr"],
                                  first_order=method == "fomaml")
-            return {"theta": theta["theta"] - c[f"{method}_beta"] * g["theta"]}
+            return {"theta": theta["theta"] - c[f"{method}_meta_lr"] * g["theta"]}
         if method == "reptile":
-            delta = reptile_update(m, theta, b, c["reptile_k"], c["reptile_alpha"])
-            return reptile_step(theta, delta, c["reptile_eps"])
+            delta = reptile_update(m, theta, b, c["reptile_inner_steps"], c["reptile_inner_lr"])
+            return reptile_step(theta, delta, c["reptile_meta_lr"])
         if method == "imaml":
-            _, g = imaml_meta_gradient(m, theta, b, c["imaml_lam"], c["imaml_k"],
-                                       c["imaml_alpha"], cg_steps=2)
-            return {"theta": theta["theta"] - c["imaml_beta"] * g["theta"]}
+            _, g = imaml_meta_gradient(m, theta, b, c["imaml_lambda"], c["imaml_inner_steps"],
+                                       c["imaml_inner_lr"], cg_steps=2)
+            return {"theta": theta["theta"] - c["imaml_meta_lr"] * g["theta"]}
         raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
 
     def trajectory(self, method: str, c: dict[str, Any]) -> list[list[float]]:
@@ -297,11 +307,13 @@ class MethodComparison(FigureLogic):
         """Mean query loss after the method's own inner adaptation from ``theta``."""
         th, b, m = _theta(theta), self.batch, self.model
         if method == "imaml":
-            phis = [proximal_adapt(m, th, b.x_support[i], b.y_support[i], c["imaml_lam"],
-                                   c["imaml_k"], c["imaml_alpha"]) for i in range(b.num_tasks)]
+            phis = [proximal_adapt(m, th, b.x_support[i], b.y_support[i], c["imaml_lambda"],
+                                   c["imaml_inner_steps"], c["imaml_inner_lr"])
+                    for i in range(b.num_tasks)]
             return float(torch.stack([loss_at(m, p, b.x_query[i], b.y_query[i])
                                       for i, p in enumerate(phis)]).mean())
-        return float(maml_loss(m, th, b, c[f"{method}_k"], c[f"{method}_alpha"]))
+        return float(maml_loss(m, th, b, c[f"{method}_inner_steps"],
+                                   c[f"{method}_inner_lr"]))
 
     def compute(self, controls: dict[str, Any]) -> dict[str, Any]:
         trajs = {meth: self.trajectory(meth, controls) for meth in METHODS}

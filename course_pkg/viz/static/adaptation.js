@@ -16,7 +16,7 @@ function softplusLossGrad(theta, xs, ys) {
 }
 
 function staticCompute(controls, spec) {
-  const th = controls.theta, lr = controls.lr;
+  const th = controls.theta, lr = controls.inner_lr;
   const phi = [], lt = [], lp = [];
   spec.y.forEach((ys) => {
     const [L, g] = softplusLossGrad(th, spec.x, ys);
@@ -46,8 +46,8 @@ function render({ model, el }) {
     p.onPointer({ down: move, move, up: () => { local = null; } });
     p.onKeys(() => model.get("controls").theta, move);
   }
-  const slider = cvSlider(f.controls, { name: "lr", label: "learning rate α", min: 0, max: 2,
-    step: 0.01, value: model.get("controls").lr, onInput: (v) => cvSetControls(model, { lr: v }) });
+  const slider = cvSlider(f.controls, { name: "inner_lr", label: "learning rate α", min: 0, max: 2,
+    step: 0.01, value: model.get("controls").inner_lr, onInput: (v) => cvSetControls(model, { inner_lr: v }) });
   cvEl("span", "cviz-hint", f.controls, "click or drag θ in either plot (or arrow keys)");
 
   function draw() {
@@ -63,7 +63,7 @@ function render({ model, el }) {
         label: `φ${"₁₂"[i]}`, labelColor: "#fff" });
       p.axes();
     });
-    slider.set(model.get("controls").lr);
+    slider.set(model.get("controls").inner_lr);
     const sb = d.loss_theta[0] + d.loss_theta[1], sa = d.loss_phi[0] + d.loss_phi[1];
     f.readout.textContent = err ? err :
       `θ = (${cvFmt(th[0], 2)}, ${cvFmt(th[1], 2)}).  L₁(θ) + L₂(θ) = ${cvFmt(sb)};  ` +

@@ -18,31 +18,31 @@ function cmpMean(vs) {
 
 function cmpStep(method, th, c, quad) {
   if (method === "maml" || method === "fomaml") {
-    const k = c[method + "_k"], a = c[method + "_alpha"];
+    const k = c[method + "_inner_steps"], a = c[method + "_inner_lr"];
     const gs = quad.map((q) => {
       let gr = quadGrad(q.Hq, q.bq, cmpInnerSupport(q, th, k, a));
       if (method === "maml") for (let i = 0; i < k; i++) gr = add2(gr, mv2(q.Hs, gr), -a);
       return gr;
     });
-    return add2(th, cmpMean(gs), -c[method + "_beta"]);
+    return add2(th, cmpMean(gs), -c[method + "_meta_lr"]);
   }
   if (method === "reptile") {
-    const phis = quad.map((q) => quadDescent(q.Ha, q.ba, th, c.reptile_k, c.reptile_alpha)[c.reptile_k]);
-    return add2(th, add2(cmpMean(phis), th, -1), c.reptile_eps);
+    const phis = quad.map((q) => quadDescent(q.Ha, q.ba, th, c.reptile_inner_steps, c.reptile_inner_lr)[c.reptile_inner_steps]);
+    return add2(th, add2(cmpMean(phis), th, -1), c.reptile_meta_lr);
   }
-  const lam = c.imaml_lam;
+  const lam = c.imaml_lambda;
   const gs = quad.map((q) => {
-    const phi = cmpProx(q, th, lam, c.imaml_k, c.imaml_alpha);
+    const phi = cmpProx(q, th, lam, c.imaml_inner_steps, c.imaml_inner_lr);
     const A = [[1 + q.Hs[0][0] / lam, q.Hs[0][1] / lam], [q.Hs[1][0] / lam, 1 + q.Hs[1][1] / lam]];
     return solve2(A, quadGrad(q.Hq, q.bq, phi));
   });
-  return add2(th, cmpMean(gs), -c.imaml_beta);
+  return add2(th, cmpMean(gs), -c.imaml_meta_lr);
 }
 
 function cmpLoss(method, th, c, quad) {
   const ls = quad.map((q) => {
-    const phi = method === "imaml" ? cmpProx(q, th, c.imaml_lam, c.imaml_k, c.imaml_alpha)
-      : cmpInnerSupport(q, th, c[method + "_k"], c[method + "_alpha"]);
+    const phi = method === "imaml" ? cmpProx(q, th, c.imaml_lambda, c.imaml_inner_steps, c.imaml_inner_lr)
+      : cmpInnerSupport(q, th, c[method + "_inner_steps"], c[method + "_inner_lr"]);
     return quadLoss(q.Hq, q.bq, q.cq, phi);
   });
   return ls.reduce((s, v) => s + v, 0) / ls.length;
@@ -60,10 +60,10 @@ function staticCompute(c, spec) {
 }
 
 const CMP_CARDS = {
-  maml: ["MAML", [["alpha", "inner α", 0.01, 0.5, 0.01], ["k", "steps k", 1, 5, 1], ["beta", "meta β", 0.01, 1, 0.01]]],
-  fomaml: ["FOMAML", [["alpha", "inner α", 0.01, 0.5, 0.01], ["k", "steps k", 1, 5, 1], ["beta", "meta β", 0.01, 1, 0.01]]],
-  reptile: ["Reptile", [["alpha", "inner α", 0.01, 0.5, 0.01], ["k", "steps k", 1, 10, 1], ["eps", "ε", 0.01, 1, 0.01]]],
-  imaml: ["iMAML", [["alpha", "inner α", 0.01, 0.5, 0.01], ["k", "steps k", 1, 30, 1], ["lam", "λ", 0.1, 10, 0.1], ["beta", "meta β", 0.01, 1, 0.01]]],
+  maml: ["MAML", [["inner_lr", "inner α", 0.01, 0.5, 0.01], ["inner_steps", "steps k", 1, 5, 1], ["meta_lr", "meta β", 0.01, 1, 0.01]]],
+  fomaml: ["FOMAML", [["inner_lr", "inner α", 0.01, 0.5, 0.01], ["inner_steps", "steps k", 1, 5, 1], ["meta_lr", "meta β", 0.01, 1, 0.01]]],
+  reptile: ["Reptile", [["inner_lr", "inner α", 0.01, 0.5, 0.01], ["inner_steps", "steps k", 1, 10, 1], ["meta_lr", "ε", 0.01, 1, 0.01]]],
+  imaml: ["iMAML", [["inner_lr", "inner α", 0.01, 0.5, 0.01], ["inner_steps", "steps k", 1, 30, 1], ["lambda", "λ", 0.1, 10, 0.1], ["meta_lr", "meta β", 0.01, 1, 0.01]]],
 };
 
 function render({ model, el }) {

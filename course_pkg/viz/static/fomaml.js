@@ -8,7 +8,7 @@ function fomamlHessian(c) {
 }
 
 function staticCompute(c, spec) {
-  const H = fomamlHessian(c), opt = spec.optimum, lr = c.lr;
+  const H = fomamlHessian(c), opt = spec.optimum, lr = c.inner_lr;
   const L = (t) => { const d = add2(t, opt, -1); return 0.5 * (d[0] * mv2(H, d)[0] + d[1] * mv2(H, d)[1]); };
   const grad = (t) => mv2(H, add2(t, opt, -1));
   const step = (t) => add2(t, grad(t), -lr);
@@ -50,7 +50,7 @@ function render({ model, el }) {
   mk("h1", "curvature h₁", 0.1, 4, 0.05);
   mk("h2", "curvature h₂", 0.1, 4, 0.05);
   mk("angle", "rotation (°)", 0, 180, 1, (v) => String(Math.round(v)));
-  mk("lr", "inner rate α", 0, 0.45, 0.01);
+  mk("inner_lr", "inner rate α", 0, 0.45, 0.01);
   cvEl("span", "cviz-hint", f.controls, "click or drag θ in either plot (or arrow keys)");
 
   function draw() {

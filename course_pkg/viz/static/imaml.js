@@ -7,7 +7,7 @@ function proxSolve(q, th, lam) {
 }
 
 function staticCompute(c, spec) {
-  const q = spec.quad[0], lam = c.lam, th = c.theta;
+  const q = spec.quad[0], lam = c.imaml_lambda, th = c.theta;
   const phi = proxSolve(q, th, lam);
   const gq = quadGrad(q.Hq, q.bq, phi);
   const A = [[1 + q.Hs[0][0] / lam, q.Hs[0][1] / lam], [q.Hs[1][0] / lam, 1 + q.Hs[1][1] / lam]];
@@ -31,8 +31,8 @@ function render({ model, el }) {
   plot.onPointer({ down: drag, move: drag });
   const c = () => model.get("controls");
   plot.onKeys(() => c().theta, drag);
-  const lam = cvSlider(f.controls, { name: "lam", label: "regularisation λ", min: 0.01, max: 20,
-    log: true, value: c().lam, onInput: (v) => cvSetControls(model, { lam: v }) });
+  const lam = cvSlider(f.controls, { name: "imaml_lambda", label: "regularisation λ", min: 0.01, max: 20,
+    log: true, value: c().imaml_lambda, onInput: (v) => cvSetControls(model, { imaml_lambda: v }) });
 
   function draw() {
     const d = model.get("data"), err = model.get("error"), s = spec.arrow_scale;
@@ -55,9 +55,9 @@ function render({ model, el }) {
     plot.legend([{ label: "−(I + H/λ)⁻¹∇L_q(φ*)", color: CV_COLORS.methods.imaml },
                  { label: "−∇L_q(φ*) (first order)", color: CV_COLORS.methods.fomaml },
                  { label: "φ*(θ) as λ varies", color: "#999", dash: [2, 3] }], { right: true });
-    lam.set(c().lam);
+    lam.set(c().imaml_lambda);
     f.readout.textContent = err ? err :
-      `λ = ${cvFmt(c().lam, 2)}: φ* = (${cvFmt(phi[0], 2)}, ${cvFmt(phi[1], 2)}), query loss ` +
+      `λ = ${cvFmt(c().imaml_lambda, 2)}: φ* = (${cvFmt(phi[0], 2)}, ${cvFmt(phi[1], 2)}), query loss ` +
       `L_q(φ*) = ${cvFmt(d.query_loss)}. Small λ: φ* goes to the task optimum (★); large λ: ` +
       `φ* stays at θ and the implicit gradient tends to the first-order one (arrows ×${s}).`;
   }

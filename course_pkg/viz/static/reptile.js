@@ -22,7 +22,7 @@ function reptileInner(spec, th, k, lr) {
 }
 
 function staticCompute(c, spec) {
-  const k = Math.round(c.k), lr = c.lr, eps = c.eps;
+  const k = Math.round(c.inner_steps), lr = c.inner_lr, eps = c.meta_lr;
   const trajs = reptileInner(spec, c.theta, k, lr);
   const mean = (tr) => {
     const T = tr.length;
@@ -60,9 +60,9 @@ function render({ model, el }) {
       onInput: (v) => cvSetControls(model, { [name]: v }) });
   };
   const int = (v) => String(Math.round(v));
-  mk("k", "inner steps k", 1, 20, 1, int);
-  mk("lr", "inner rate α", 0.01, 1, 0.01);
-  mk("eps", "interpolation ε", 0, 1, 0.01);
+  mk("inner_steps", "inner steps k", 1, 20, 1, int);
+  mk("inner_lr", "inner rate α", 0.01, 1, 0.01);
+  mk("meta_lr", "interpolation ε", 0, 1, 0.01);
   mk("iterations", "Reptile updates shown", 0, 30, 1, int);
   const taskCols = ["#ff9896", "#aec7e8", "#98df8a"];
 
@@ -85,7 +85,7 @@ function render({ model, el }) {
     for (const k in sl) sl[k].set(c()[k]);
     f.readout.textContent = err ? err :
       `θ = (${cvFmt(th[0], 2)}, ${cvFmt(th[1], 2)}) → θ + ε(mean φ − θ) = ` +
-      `(${cvFmt(d.next[0], 2)}, ${cvFmt(d.next[1], 2)}).  Coloured: each task's ${c().k} SGD ` +
+      `(${cvFmt(d.next[0], 2)}, ${cvFmt(d.next[1], 2)}).  Coloured: each task's ${c().inner_steps} SGD ` +
       `steps; dotted: ${c().iterations} successive Reptile updates; stars: task optima.`;
   }
   return cvWire(model, el, draw);
