@@ -371,9 +371,7 @@ CONTROL_PREFIXES = ("maml_", "fomaml_", "reptile_", "imaml_", "metasgd_")
 PENDING_FLAGS: set[tuple[str, str]] = set()
 #: Figure controls renamed by another change in flight (course_pkg/viz is the pages helper's):
 #: (figure module, control). Each must still exist; delete it once renamed.
-PENDING_CONTROLS: set[tuple[str, str]] = {
-    ("sinusoid", "steps"),
-}
+PENDING_CONTROLS: set[tuple[str, str]] = set()
 
 
 def cli_flags() -> set[tuple[str, str]]:

@@ -58,11 +58,12 @@ def test_mode_follows_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_static_snippet_is_self_contained() -> None:
     fig = viz.two_task_adaptation(mode="static")
     html = fig._repr_html_()
-    assert '<script type="module">' in html and "cvMountStatic" in html
+    assert '<script type="module" data-cviz-module=' in html and "cvMountAll" in html
     # no external resource: no src/href attributes, no URL, no widget-manager mime type
     for bad in ("http://", "https://", " src=", "href=", "require(", "application/vnd.jupyter"):
         assert bad not in html, bad
-    assert "</script>" not in html.split('<script type="module">', 1)[1][:-12]
+    module = html.split('<script type="module" data-cviz-module=', 1)[1]
+    assert "</script>" not in module.split(">", 1)[1][:-12]
     assert fig.nbytes < 120_000
 
 
@@ -148,7 +149,7 @@ def test_sinusoid_after_equals_inner_adapt() -> None:
     models = random_models()
     fig = viz.sinusoid_explorer(models=models, mode="live")
     pts = [-4.0, -2.5, 0.0, 1.0, 3.0, 4.5]  # six: the oldest is dropped
-    fig.update(points=pts, steps=4, amplitude=3.0, phase=2.0, model="pretrained")
+    fig.update(points=pts, test_steps=4, amplitude=3.0, phase=2.0, model="pretrained")
     assert fig.controls["points"] == pts[1:]
     xs = torch.tensor(pts[1:])[:, None]
     ys = 3.0 * torch.sin(xs - 2.0)
@@ -158,9 +159,9 @@ def test_sinusoid_after_equals_inner_adapt() -> None:
     after = forward(net, phi, xg)[:, 0]
     assert np.allclose(fig.data["after"], after.detach().numpy(), atol=1e-4)
     assert fig.data["mse_after"] < fig.data["mse_before"]
-    fig.update(steps=0)
+    fig.update(test_steps=0)
     assert fig.data["after"] == fig.data["before"]
-    fig.update(points=[], steps=5)
+    fig.update(points=[], test_steps=5)
     assert fig.data["after"] == fig.data["before"] and fig.data["points"] == []
     assert max(abs(y - 3 * math.sin(x - 2)) for x, y in zip(
         np.linspace(-5, 5, 200), fig.data["true"])) < 1e-3

@@ -50,10 +50,10 @@ STATES: dict[str, list[dict[str, Any]]] = {
     "landscape": [{"m": 0}, {"m": 3}, {"m": 20}],
     "adaptation": [{"theta": [1.2, -0.6], "inner_lr": 1.0},
                    {"theta": [-1.3, 1.7], "inner_lr": 0.37}],
-    "sinusoid": [{"points": [-4.0, -1.0, 0.3, 2.2, 4.9], "steps": 10, "amplitude": 4.2,
+    "sinusoid": [{"points": [-4.0, -1.0, 0.3, 2.2, 4.9], "test_steps": 10, "amplitude": 4.2,
                   "phase": 2.5, "model": "maml"},
-                 {"points": [1.5, -2.0], "steps": 3, "model": "pretrained"},
-                 {"points": [], "steps": 5}],
+                 {"points": [1.5, -2.0], "test_steps": 3, "model": "pretrained"},
+                 {"points": [], "test_steps": 5}],
     "fomaml": [{"h1": 3.5, "h2": 0.2, "angle": 75.0, "inner_lr": 0.4, "theta": [1.5, -1.2]},
                {"h1": 0.5, "h2": 0.5, "angle": 0.0, "inner_lr": 0.1}],
     "reptile": [{"inner_steps": 12, "inner_lr": 0.7, "meta_lr": 0.9, "iterations": 25,
@@ -103,8 +103,8 @@ def _after_redraw(page: Any, root_id: str, before: int, what: str) -> None:
 
 #: Figures whose plot reacts to a click (θ, θ₀ or a support point); the landscape only has m.
 CLICKABLE = set(FIGURES) - {"landscape"}
-#: Figures whose plot moves θ (or θ₀) with the arrow keys.
-KEYBOARD = CLICKABLE - {"sinusoid"}
+#: Figures whose plot reacts to the arrow keys (θ or θ₀ moves; the sinusoid's cursor moves).
+KEYBOARD = CLICKABLE
 
 
 def _exercise_figure(page: Any, root_id: str, click: bool = True,
@@ -166,7 +166,7 @@ def test_static_figure_loads_clean_and_reacts(chromium_browser, standalone, kind
         rid = _root_id(rep.page, kind)
         unchanged = _exercise_figure(rep.page, rid, kind in CLICKABLE, kind in KEYBOARD)
         if kind == "sinusoid":
-            for label in ("random points", "clear", "add a point"):
+            for label in ("random points", "clear"):
                 n = _draws(rep.page, rid)
                 rep.page.locator(f"#{rid} button", has_text=label).click()
                 _after_redraw(rep.page, rid, n, f"button {label!r}")
@@ -275,5 +275,3 @@ def test_figure_is_named_described_and_keyboard_operable(chromium_browser, stand
     if kind in KEYBOARD:  # θ moves with the arrow keys: a focusable, named, interactive canvas
         assert any(c["role"] == "application" and c["tab"] == 0 and "arrow keys" in c["label"]
                    for c in a["canvases"]), a["canvases"]
-    if kind == "sinusoid":  # the keyboard's way to place a point
-        assert any("add a point" in b for b in a["buttons"]), a["buttons"]

@@ -11,7 +11,7 @@ function                   chapter      what moves
 =========================  ===========  ==================================================
 :func:`meta_loss_landscape`   6         fine-tuning steps ``m`` (0–20)
 :func:`two_task_adaptation`   6         θ (drag), learning rate α
-:func:`sinusoid_explorer`     7         amplitude, phase, ≤ 5 points, steps k, model
+:func:`sinusoid_explorer`     7         amplitude, phase, ≤ 5 points, test_steps k, model
 :func:`fomaml_curvature`      8         Hessian eigenvalues/angle, α, θ
 :func:`reptile_interpolation` 9         inner steps k, α, ε, θ
 :func:`imaml_lambda`          10        λ, θ

@@ -10,9 +10,11 @@ lives in ``static/<kind>.js`` and defines ``render({model, el})`` (anywidget's A
   ``spec``, ``controls`` and ``data``. Moving a slider sets ``controls``; Python observes the
   change, recomputes ``data`` through ``course_pkg`` and sends it back.
 - Static (the HTML book, ``COURSE_STATIC_FIGURES=1``): :class:`StaticFigure`, whose
-  ``_repr_html_`` is a self-contained snippet: the same ES module inlined in a
-  ``<script type="module">`` with the spec, initial data and payload as JSON, mounted on a
-  small in-page model that calls ``staticCompute``. No widget manager, kernel or network.
+  ``_repr_html_`` is a self-contained snippet: the spec, initial data and payload as JSON in the
+  figure's ``<div>``, then the same ES module inlined in a ``<script type="module">`` that mounts
+  it on a small in-page model calling ``staticCompute``. No widget manager, kernel or network.
+  The book moves those inline scripts into shared files, one load per page
+  (:mod:`course_pkg.viz.embed`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import json
 import math
 import os
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import anywidget
@@ -31,7 +32,7 @@ import numpy as np
 import torch
 import traitlets
 
-from course_pkg.viz.palette import METHOD_COLORS
+from course_pkg.viz.embed import css_source, esm_source, inline_assets
 
 STATIC_ENV = "COURSE_STATIC_FIGURES"
 
@@ -120,23 +121,6 @@ class FigureLogic:
         return {}
 
 
-# --------------------------------------------------------------------------- assets
-@cache
-def _asset(name: str) -> str:
-    return resources.files("course_pkg.viz").joinpath("static", name).read_text(encoding="utf-8")
-
-
-def esm_source(kind: str) -> str:
-    """The ES module of figure ``kind``: the method colours of :mod:`course_pkg.viz.palette`
-    (``CV_METHOD_COLORS``), ``common.js``, then ``<kind>.js``."""
-    colors = "const CV_METHOD_COLORS = " + json.dumps(METHOD_COLORS, sort_keys=True) + ";\n"
-    return colors + _asset("common.js") + "\n// ---- figure: " + kind + "\n" + _asset(f"{kind}.js")
-
-
-def css_source() -> str:
-    return _asset("viz.css")
-
-
 # --------------------------------------------------------------------------- live widget
 class VizWidget(anywidget.AnyWidget):
     """Live figure: ``controls`` changes (from a slider or from Python) recompute ``data``.
@@ -191,7 +175,8 @@ def _json_for_script(obj: Any) -> str:
 
 
 class StaticFigure:
-    """Kernel-free rendering: ``_repr_html_`` is a self-contained ``<div>`` + inline module."""
+    """Kernel-free rendering: ``_repr_html_`` is a self-contained ``<div>`` (with its state as
+    JSON) + the inline styles and module of :func:`course_pkg.viz.embed.inline_assets`."""
 
     def __init__(self, logic: FigureLogic) -> None:
         self.logic = logic
@@ -212,11 +197,9 @@ class StaticFigure:
         uid = "cviz-" + hashlib.sha1((self.logic.kind + blob).encode()).hexdigest()[:10]
         return (
             f'<div id="{uid}" class="cviz-root" data-cviz="{self.logic.kind}">'
+            f'<script type="application/json" class="cviz-init">{blob}</script>'
             f"<noscript>This interactive figure needs JavaScript.</noscript></div>\n"
-            f"<style>{css_source()}</style>\n"
-            f'<script type="module">\n{esm_source(self.logic.kind)}\n'
-            f"cvMountStatic(document.getElementById({json.dumps(uid)}), {blob}, render, "
-            f"staticCompute);\n</script>\n"
+            + inline_assets(self.logic.kind)
         )
 
     def _repr_html_(self) -> str:

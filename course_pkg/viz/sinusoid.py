@@ -24,7 +24,7 @@ from course_pkg.viz._base import FigureLogic, encode, make_figure, to_list
 X_RANGE = (-5.0, 5.0)
 N_GRID = 200
 MAX_POINTS = 5
-MAX_STEPS = 10
+MAX_TEST_STEPS = 10
 LABELS = {"pretrained": "pretrained (joint training)", "maml": "MAML"}
 
 
@@ -46,11 +46,14 @@ def adapt_sinusoid(
     amplitude: float,
     phase: float,
     points: Sequence[float],
-    steps: int,
+    test_steps: int,
     inner_lr: float,
     x_grid: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Fine-tune ``MLP(1, (40, 40), 1)`` from ``state`` on the support ``x = points``.
+
+    ``test_steps`` SGD steps: test-time adaptation of a trained model to a new task (the name of
+    book/notation.md).
 
     Targets are ``A sin(x − b)``. Returns ``{"x", "true", "before", "after"}`` on ``x_grid (N,)``
     and ``phi`` (the adapted parameters). With no points, ``after`` equals ``before``.
@@ -61,7 +64,7 @@ def adapt_sinusoid(
     xs = torch.as_tensor(list(points), dtype=torch.float32).reshape(-1, 1)
     amp, ph = torch.tensor(float(amplitude)), torch.tensor(float(phase))
     ys = SinusoidTasks.function(xs, amp, ph)
-    phi = inner_adapt(model, theta, xs, ys, int(steps), inner_lr) if len(xs) else dict(theta)
+    phi = inner_adapt(model, theta, xs, ys, int(test_steps), inner_lr) if len(xs) else dict(theta)
     with torch.no_grad():
         before = forward(model, theta, xg[:, None])[:, 0]
         after = forward(model, phi, xg[:, None])[:, 0]
@@ -70,10 +73,11 @@ def adapt_sinusoid(
 
 
 class SinusoidExplorer(FigureLogic):
-    """Figure 1: amplitude/phase sliders, ≤ 5 clicked or random points, ``k`` fine-tuning steps."""
+    """Figure 1: amplitude/phase sliders, ≤ 5 placed (mouse or keyboard) or random points and
+    ``test_steps`` (k) fine-tuning steps of a trained model on that new task."""
 
     kind = "sinusoid"
-    ranges = {"amplitude": (0.1, 5.0), "phase": (0.0, math.pi), "steps": (0, MAX_STEPS),
+    ranges = {"amplitude": (0.1, 5.0), "phase": (0.0, math.pi), "test_steps": (0, MAX_TEST_STEPS),
               "points": X_RANGE}
 
     def __init__(self, models: Mapping[str, Mapping[str, Any]] | None = None) -> None:
@@ -85,7 +89,7 @@ class SinusoidExplorer(FigureLogic):
         self.spec = {
             "title": "Fine-tuning on a sinusoid from a few points",
             "x_range": list(X_RANGE), "n_grid": N_GRID, "max_points": MAX_POINTS,
-            "max_steps": MAX_STEPS,
+            "max_test_steps": MAX_TEST_STEPS,
             "models": {name: {"label": LABELS.get(name, name), "inner_lr": float(m["inner_lr"]),
                               "trained": bool(m.get("trained", True)),
                               "weights": {k: encode(v) for k, v in m["state"].items()}}
@@ -93,7 +97,7 @@ class SinusoidExplorer(FigureLogic):
         }
         first = "maml" if "maml" in self.models else next(iter(self.models))
         self.controls = {"amplitude": 2.0, "phase": 1.0, "points": [-3.5, -1.0, 0.5, 2.0, 4.0],
-                         "steps": 1, "model": first}
+                         "test_steps": 1, "model": first}
 
     def validate(self, controls: dict[str, Any]) -> dict[str, Any]:
         merged = super().validate(controls)
@@ -102,13 +106,13 @@ class SinusoidExplorer(FigureLogic):
                              f"got {merged['model']!r}")
         pts = [float(p) for p in merged["points"]]
         merged["points"] = pts[-MAX_POINTS:]  # oldest dropped first
-        merged["steps"] = int(merged["steps"])
+        merged["test_steps"] = int(merged["test_steps"])
         return merged
 
     def compute(self, controls: dict[str, Any]) -> dict[str, Any]:
         m = self.models[controls["model"]]
         r = adapt_sinusoid(m["state"], controls["amplitude"], controls["phase"],
-                           controls["points"], controls["steps"], m["inner_lr"], self.x_grid)
+                           controls["points"], controls["test_steps"], m["inner_lr"], self.x_grid)
         mse = lambda pred: float(((pred - r["true"]) ** 2).mean())  # noqa: E731
         return {"true": to_list(r["true"], 5), "before": to_list(r["before"], 5),
                 "after": to_list(r["after"], 5), "points": list(controls["points"]),
@@ -124,7 +128,7 @@ def sinusoid_explorer(models: Mapping[str, Mapping[str, Any]] | None = None,
     MLP(1, (40, 40), 1), "inner_lr": α, "trained": bool}``: pass
     :func:`course_pkg.experiments.sinusoid.explorer_models` for the committed checkpoints;
     default: untrained stand-ins (:func:`untrained_models`). ``controls`` (``amplitude``,
-    ``phase``, ``points``, ``steps``,
+    ``phase``, ``points``, ``test_steps`` (k, the fine-tuning steps on the new task),
     ``model``) set the initial view.
     """
     return make_figure(SinusoidExplorer(models), mode, **controls)

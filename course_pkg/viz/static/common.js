@@ -494,6 +494,21 @@ function cvMountStatic(el, init, render, compute) {
   return model;
 }
 
+// Mount every not-yet-mounted static figure of `kind` on the page. Each figure is a
+// <div class="cviz-root" data-cviz="kind"> holding its state as <script type="application/json"
+// class="cviz-init">. The figure's module runs this once per copy of the module: inline in a
+// self-contained snippet (each copy mounts what is there and not mounted yet), or once per page
+// when the book loads the module from _static (course_pkg/viz/embed.py).
+function cvMountAll(kind, render, compute) {
+  for (const el of document.querySelectorAll(`.cviz-root[data-cviz="${kind}"]`)) {
+    if (el.dataset.cvizReady || el.__cvizMounting) continue;
+    const src = el.querySelector(":scope > script.cviz-init");
+    if (!src) continue;
+    el.__cvizMounting = true;
+    cvMountStatic(el, JSON.parse(src.textContent), render, compute);
+  }
+}
+
 // Build the figure skeleton: title, a row of plots, a control panel, a caption/readout line.
 // The figure is a role="figure" named by its title and described by `about` (what it shows and
 // how to operate it, read by screen readers) and by the readout line (announced on change).
@@ -536,6 +551,7 @@ function cvWire(model, el, draw) {
     draw();
     el.dataset.cvizDraws = String((+el.dataset.cvizDraws || 0) + 1);
   };
+  el.__cvRedraw = run;  // a redraw without new data (a keyboard cursor), counted the same way
   const fit = () => {
     const fig = el.querySelector(".cviz-figure");
     if (!el.clientWidth || !fig) return false;

@@ -78,7 +78,7 @@ function staticCompute(controls, spec) {
   const pts = controls.points.slice(-spec.max_points);
   const ys = pts.map(f);
   let phi = layers;
-  if (pts.length) for (let s = 0; s < controls.steps; s++) phi = mlpSgdStep(phi, pts, ys, m.inner_lr);
+  if (pts.length) for (let s = 0; s < controls.test_steps; s++) phi = mlpSgdStep(phi, pts, ys, m.inner_lr);
   const truth = xg.map(f), before = Array.from(mlpForward(layers, xg));
   const after = Array.from(mlpForward(phi, xg));
   const mse = (p) => p.reduce((s, v, i) => s + (v - truth[i]) ** 2, 0) / p.length;
@@ -86,40 +86,100 @@ function staticCompute(controls, spec) {
            mse_after: mse(after) };
 }
 
+// Keyboard placement of support points (the mouse's click, from the keyboard alone): the plot
+// takes the focus and shows a crosshair at the cursor's x; ← → move it by 0.1 (Shift, PageUp/Down:
+// by 1; Home/End: the ends), Enter or Space places a point there, Delete or Backspace removes the
+// last point. Every move and placement is announced in the figure's status line (aria-live).
+const SIN_KEYS = { ArrowLeft: -0.1, ArrowDown: -0.1, ArrowRight: 0.1, ArrowUp: 0.1,
+                   PageDown: -1, PageUp: 1 };
+
 function render({ model, el }) {
   const spec = model.get("spec");
+  const [lo, hi] = spec.x_range, maxPts = spec.max_points;
   const f = cvFrame(el, spec, "A plot of y against x: the true sine curve A sin(x − b) (red), " +
     "the network before fine-tuning (dashed) and after k SGD steps on the support points " +
-    "(blue). Click the plot, or press the 'add a point' button, to place up to five support " +
-    "points; the sliders set A, b and k and the buttons choose the model.");
+    "(blue). Place up to five support points by clicking the plot or from the keyboard (focus " +
+    "the plot, move its cursor with the arrow keys, press Enter); the sliders set A, b and k " +
+    "and the buttons choose the model.");
   const xg = sinusoidGrid(spec);
   const plot = new CvPlot(f.plots, { width: 580, height: 330, xlim: spec.x_range, ylim: [-6, 6],
-    xlabel: "x", ylabel: "y", title: "click to place up to 5 points (oldest dropped)" });
+    xlabel: "x", ylabel: "y", title: "click, or focus and press Enter, to place up to 5 points" });
   const c = () => model.get("controls");
-  plot.onPointer({ down: (x) => {
-    const pts = c().points.concat([+x.toFixed(3)]).slice(-spec.max_points);
+  const curve = (x) => c().amplitude * Math.sin(x - c().phase);
+  const fx = (v) => cvFmt(v, 2);
+
+  // the keyboard's cursor (data x), its instructions and its spoken/visible status line
+  let cursor = 0, keyboard = false;
+  const cv = plot.canvas;
+  const help = cvEl("p", "cviz-sr-only", f.root, "Keyboard: the left and right arrow keys move " +
+    "a cursor along x by 0.1 (with Shift, or Page Up and Page Down, by 1; Home and End go to " +
+    `the ends, ${lo} and ${hi}); Enter or Space places a support point at the cursor, on the ` +
+    "true curve; Delete or Backspace removes the last point placed. At most " +
+    `${maxPts} points: a new one drops the oldest.`);
+  help.id = cvUid("cviz-help");
+  const status = cvEl("div", "cviz-hint cviz-status", null);
+  f.plots.after(status);
+  status.id = cvUid("cviz-status");
+  status.setAttribute("aria-live", "polite");
+  status.textContent = "Keyboard: focus the plot, ← → move the cursor, Enter places a point, " +
+    "Backspace removes the last.";
+  cv.tabIndex = 0;
+  cv.setAttribute("role", "application");
+  cv.setAttribute("aria-roledescription", "interactive plot");
+  cv.setAttribute("aria-label", "sinusoid plot: arrow keys move a cursor along x, Enter places " +
+    "a support point");
+  cv.setAttribute("aria-describedby", help.id);
+  cv.setAttribute("data-lm-suppress-shortcuts", "true");  // JupyterLab: keys stay with the plot
+  const say = (text) => { status.textContent = text; cv.dataset.cursorX = String(cursor); };
+  const place = (x) => {
+    const old = c().points, pts = old.concat([+x.toFixed(3)]).slice(-maxPts);
+    const dropped = old.length + 1 > maxPts;
+    cursor = x;
+    say(`Placed a point at x = ${fx(x)}, y = ${fx(curve(x))} (${pts.length} of ${maxPts}` +
+        `${dropped ? ", the oldest dropped" : ""}).`);
     cvSetControls(model, { points: pts });
-  } });
+  };
+  plot.onPointer({ down: (x) => { keyboard = false; place(x); } });
+  cv.addEventListener("keydown", (e) => {
+    let x = cursor;
+    if (e.key in SIN_KEYS) x += SIN_KEYS[e.key] * (e.shiftKey ? 10 : 1);
+    else if (e.key === "Home") x = lo;
+    else if (e.key === "End") x = hi;
+    else if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault(); e.stopPropagation(); keyboard = true; place(cursor); return;
+    } else if (e.key === "Delete" || e.key === "Backspace") {
+      e.preventDefault(); e.stopPropagation(); keyboard = true;
+      const pts = c().points;
+      if (!pts.length) { say("No point to remove."); redraw(); return; }
+      const gone = pts[pts.length - 1];
+      say(`Removed the point at x = ${fx(gone)} (${pts.length - 1} of ${maxPts} left).`);
+      cvSetControls(model, { points: pts.slice(0, -1) });
+      return;
+    } else return;
+    e.preventDefault(); e.stopPropagation(); keyboard = true;
+    cursor = Math.round(Math.min(hi, Math.max(lo, x)) * 100) / 100;
+    say(`Cursor at x = ${fx(cursor)} (y = ${fx(curve(cursor))} on the curve): Enter places a ` +
+        "point.");
+    redraw();
+  });
+  cv.addEventListener("focus", () => {
+    keyboard = keyboard || cv.matches(":focus-visible");
+    if (keyboard) say(`Cursor at x = ${fx(cursor)}: arrow keys move it, Enter places a point.`);
+    redraw();
+  });
+  cv.addEventListener("blur", () => { keyboard = false; redraw(); });
+
   const amp = cvSlider(f.controls, { name: "amplitude", label: "amplitude A", min: 0.1, max: 5,
     step: 0.01, value: c().amplitude, onInput: (v) => cvSetControls(model, { amplitude: v }) });
   const ph = cvSlider(f.controls, { name: "phase", label: "phase b", min: 0, max: 3.14159,
     step: 0.01, value: c().phase, onInput: (v) => cvSetControls(model, { phase: v }) });
-  const steps = cvSlider(f.controls, { name: "steps", label: "fine-tuning steps k", min: 0,
-    max: spec.max_steps, step: 1, value: c().steps, fmt: (v) => String(v),
-    onInput: (v) => cvSetControls(model, { steps: v }) });
+  const steps = cvSlider(f.controls, { name: "test_steps", label: "fine-tuning steps k", min: 0,
+    max: spec.max_test_steps, step: 1, value: c().test_steps, fmt: (v) => String(v),
+    onInput: (v) => cvSetControls(model, { test_steps: v }) });
   cvButton(f.controls, "⚄ random points", () => {
-    const [lo, hi] = spec.x_range;
-    const pts = Array.from({ length: spec.max_points }, () => +(lo + (hi - lo) * Math.random()).toFixed(3));
+    const pts = Array.from({ length: maxPts }, () => +(lo + (hi - lo) * Math.random()).toFixed(3));
     cvSetControls(model, { points: pts });
   }, "draw 5 points uniformly at random");
-  // keyboard equivalent of a click: the next x of a fixed, well-spread sequence
-  const addOrder = [0.5, 0.1, 0.9, 0.3, 0.7, 0.2, 0.8, 0.4, 0.6];
-  let added = 0;
-  cvButton(f.controls, "+ add a point", () => {
-    const [lo, hi] = spec.x_range, t = addOrder[added++ % addOrder.length];
-    const pts = c().points.concat([+(lo + (hi - lo) * t).toFixed(3)]).slice(-spec.max_points);
-    cvSetControls(model, { points: pts });
-  }, "add one support point (the keyboard's way to click the plot)");
   cvButton(f.controls, "clear", () => cvSetControls(model, { points: [] }));
   const sel = cvSelect(f.controls, { label: "model:", value: c().model,
     options: Object.entries(spec.models).map(([k, v]) => [k, v.label]),
@@ -127,24 +187,30 @@ function render({ model, el }) {
 
   function draw() {
     const d = model.get("data"), err = model.get("error"), ctl = c();
+    const k = ctl.test_steps;
     plot.begin();
     plot.line(spec.x_range, [0, 0], { color: "#ccc", width: 1 });
     plot.line(xg, d.true, { color: CV_COLORS.true, width: 2.5 });
     plot.line(xg, d.before, { color: CV_COLORS.before, width: 2, dash: [6, 4] });
     plot.line(xg, d.after, { color: CV_COLORS.model, width: 2.5 });
     plot.points(d.points, d.ys, { color: CV_COLORS.true, r: 6, stroke: "#000" });
+    if (keyboard && cv.matches(":focus")) {  // the keyboard's crosshair
+      plot.line([cursor, cursor], plot.ylim, { color: "#111", width: 1.5, dash: [4, 3] });
+      plot.marker(cursor, curve(cursor), { color: "rgba(255,255,255,0)", stroke: "#111", size: 8 });
+    }
     plot.axes();
     plot.legend([{ label: `A sin(x − b)`, color: CV_COLORS.true },
                  { label: "before fine-tuning", color: CV_COLORS.before, dash: [6, 4] },
-                 { label: `after ${ctl.steps} step${ctl.steps === 1 ? "" : "s"}`, color: CV_COLORS.model },
+                 { label: `after ${k} step${k === 1 ? "" : "s"}`, color: CV_COLORS.model },
                  { label: "support points", color: CV_COLORS.true, dot: true }]);
-    amp.set(ctl.amplitude); ph.set(ctl.phase); steps.set(ctl.steps); sel.set(ctl.model);
+    amp.set(ctl.amplitude); ph.set(ctl.phase); steps.set(k); sel.set(ctl.model);
     const m = spec.models[ctl.model];
     f.readout.textContent = err ? err :
       `${m.label}: mean squared error to the true curve ${cvFmt(d.mse_before)} before, ` +
-      `${cvFmt(d.mse_after)} after ${ctl.steps} SGD step${ctl.steps === 1 ? "" : "s"} (α = ${m.inner_lr}) on ` +
+      `${cvFmt(d.mse_after)} after ${k} SGD step${k === 1 ? "" : "s"} (α = ${m.inner_lr}) on ` +
       `${d.points.length} point${d.points.length === 1 ? "" : "s"}.` + (m.trained ? "" : " [untrained stand-in: checkpoint missing]");
   }
+  const redraw = () => (el.__cvRedraw ? el.__cvRedraw() : draw());
   return cvWire(model, el, draw);
 }
 
