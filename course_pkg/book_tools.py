@@ -77,6 +77,22 @@ def glue(name: str, value: Any, display: bool = False) -> None:
         shell.user_ns[name] = value
 
 
+def count_noun(n: int, singular: str, plural: str | None = None) -> str:
+    """``n`` and the noun that agrees with it, for prose and printed lines: ``count_noun(1,
+    "inner step")`` is ``"1 inner step"``, ``count_noun(5, "point")`` is ``"5 points"``.
+
+    ``plural`` defaults to ``singular + "s"``. ``n`` is a whole number (an ``int``, a NumPy or a
+    0-d torch integer, or a float equal to an integer); raises ``TypeError`` for a bool and
+    ``ValueError`` for a fractional number.
+    """
+    if isinstance(n, bool):
+        raise TypeError("count_noun: n is a bool, pass the count itself")
+    whole = int(n)
+    if whole != n:
+        raise ValueError(f"count_noun: {n!r} is not a whole number of {plural or singular + 's'}")
+    return f"{whole} {singular if whole == 1 else (plural or singular + 's')}"
+
+
 # --------------------------------------------------------------------------- conversion
 def _convert_markdown(text: str) -> tuple[str, list[str]]:
     """Return ``text`` with glue roles turned into ``{eval}`` roles, and the problems found."""
@@ -224,6 +240,16 @@ def lab_placeholders(nb: dict) -> dict:
     return nb
 
 
+def lab_titles(repo: Path) -> dict[str, tuple[str, str]]:
+    """``{doc}`` targets of the workspace copies: ``{stem: (title, link)}`` for every page of
+    ``book/`` and, as ``exercises/<stem>``, every notebook of ``exercises/`` (the HTML book's
+    generated exercise pages; in the workspace ``book/exercises.md`` links the notebooks)."""
+    titles = page_titles(Path(repo) / "book")
+    for stem, (title, name) in page_titles(Path(repo) / "exercises").items():
+        titles[f"exercises/{stem}"] = (title, f"../exercises/{name}")
+    return titles
+
+
 def make_workspace(repo: Path, target: Path | None = None) -> tuple[list[Path], list[Path]]:
     """Copy the chapters, the exercises and their public tests into ``workspace/``.
 
@@ -243,7 +269,7 @@ def make_workspace(repo: Path, target: Path | None = None) -> tuple[list[Path], 
     target = Path(target) if target is not None else repo / "workspace"
     bib = repo / "book" / "references.bib"
     refs = load_references(bib) if bib.is_file() else {}
-    titles = page_titles(repo / "book")
+    titles = lab_titles(repo)
     copied, kept = [], []
     for src_dir, patterns, dst_dir in WORKSPACE_ITEMS:
         for pattern in patterns:

@@ -115,6 +115,22 @@ def test_glue_binds_the_kernel_variable_and_rejects_bad_names() -> None:
         book_tools.glue("ch-bad name", 1)
 
 
+
+def test_count_noun_agrees_with_the_number() -> None:
+    import numpy as np
+    import torch
+
+    assert book_tools.count_noun(1, "inner step") == "1 inner step"
+    assert book_tools.count_noun(0, "point") == "0 points"
+    assert book_tools.count_noun(np.int64(5), "point") == "5 points"
+    assert book_tools.count_noun(torch.tensor(1), "step") == "1 step"
+    assert book_tools.count_noun(2.0, "proximal step") == "2 proximal steps"
+    assert book_tools.count_noun(3, "query", "queries") == "3 queries"
+    with pytest.raises(ValueError, match="whole number"):
+        book_tools.count_noun(1.5, "step")
+    with pytest.raises(TypeError, match="bool"):
+        book_tools.count_noun(True, "step")
+
 def test_make_workspace_never_overwrites(tmp_path: Path) -> None:
     copied, kept = book_tools.make_workspace(REPO, tmp_path / "ws")
     assert not kept and any(p.name == "07_maml.ipynb" for p in copied)
