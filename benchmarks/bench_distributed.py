@@ -68,7 +68,7 @@ def worker(settings: dict, threads: int, device: str, out: Path) -> None:
     config = mm.MetaConfig(iterations=iterations, meta_batch_size=m, k_support=cfg["k_support"],
                            k_query=cfg["k_query"], inner_steps=cfg["inner_steps"],
                            inner_lr=cfg["inner_lr"], meta_lr=cfg["meta_lr"],
-                           optimizer=cfg["optimizer"], algorithm="maml", seed=cfg["seed"])
+                           optimizer=cfg["optimizer"], method="maml", seed=cfg["seed"])
 
     # the all-reduced meta-gradient on the first batch against one process's
     start = {k: v.detach() for k, v in model.named_parameters()}

@@ -178,7 +178,7 @@ def run_case(name: str, make_model, batches, steps: int, lr: float, loss_fn, fir
     now, timer = clock(device)
     config = MetaConfig(iterations=iters_ours, meta_batch_size=batches[0].num_tasks,
                         inner_steps=steps,
-                        inner_lr=lr, meta_lr=1e-3, algorithm="fomaml" if first_order else "maml")
+                        inner_lr=lr, meta_lr=1e-3, method="fomaml" if first_order else "maml")
     replay = Replay(batches)
 
     def time_ours() -> float:

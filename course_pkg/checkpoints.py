@@ -13,26 +13,28 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from course_pkg import distributed as dist
+from course_pkg.utils.config import plain
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
-def _normalise(config: dict[str, Any]) -> dict[str, Any]:
-    """Round-trip through JSON so tuples/lists and int/float keys compare like the stored file."""
-    return json.loads(json.dumps(config, sort_keys=True))
+def _normalise(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Round-trip through JSON so tuples/lists and int/float keys compare like the stored file
+    (a :class:`~course_pkg.utils.config.Config` is stored as its ``to_dict()``)."""
+    return json.loads(json.dumps(plain(config), sort_keys=True))
 
 
 def save_checkpoint(
     name: str,
     state: dict[str, torch.Tensor],
-    config: dict[str, Any],
+    config: Mapping[str, Any],
     metrics: dict[str, Any] | None = None,
     directory: str | Path | None = None,
 ) -> Path:
@@ -57,7 +59,7 @@ def save_checkpoint(
 
 def load_checkpoint(
     name: str,
-    config: dict[str, Any] | None = None,
+    config: Mapping[str, Any] | None = None,
     directory: str | Path | None = None,
     map_location: str | torch.device = "cpu",
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
@@ -75,7 +77,7 @@ def load_checkpoint(
 
 def load_or_train(
     name: str,
-    config: dict[str, Any],
+    config: Mapping[str, Any],
     train_fn: Callable[[dict[str, Any]], tuple[dict[str, torch.Tensor], dict[str, Any]]],
     directory: str | Path | None = None,
     map_location: str | torch.device = "cpu",

@@ -50,7 +50,7 @@ def build(run: str, meta_batch_size: int, iterations: int):
                                k_support=cfg["k_support"], k_query=cfg["k_query"],
                                inner_steps=cfg["inner_steps"], inner_lr=cfg["inner_lr"],
                                meta_lr=cfg["meta_lr"], optimizer=cfg["optimizer"],
-                               algorithm=cfg["method"], seed=cfg["seed"])
+                               method=cfg["method"], seed=cfg["seed"])
         return (fewshot.build_model(cfg), metric.EpisodeSampler(cfg["n_way"]), config,
                 cross_entropy_loss)
     raise ValueError(f"unknown run {run!r}; use sinusoid or conv4")

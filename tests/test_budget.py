@@ -69,7 +69,7 @@ def test_budget_run_validates_at_every_mark_and_stops_at_the_budget(monkeypatch)
 
 
 def _tiny(method: str, n_way: int = 5) -> dict:
-    cfg = C.budget_config(method, n_way)
+    cfg = C.budget_config(method, n_way).to_dict()
     cfg["hidden"] = 8
     cfg["budget"]["validation"]["episodes"] = 6
     return cfg

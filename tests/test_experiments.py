@@ -115,7 +115,7 @@ def test_plateau_rule_and_early_stopping():
 
 def test_tiny_training_is_seeded_and_validated():
     """Same config → same weights and curve; the loop stops at the plateau rule or the cap."""
-    cfg = E.method_config("protonet")
+    cfg = E.method_config("protonet").to_dict()
     cfg["iterations"] = 4
     cfg["validation"].update(every=2, episodes=3, min_iterations=100)
     a, ma = E.train_model(cfg, "cpu")
@@ -127,7 +127,7 @@ def test_tiny_training_is_seeded_and_validated():
 
 def test_tiny_maml_and_reptile_training_run():
     for method in ("maml", "reptile"):
-        cfg = E.method_config(method)
+        cfg = E.method_config(method).to_dict()
         cfg["iterations"] = 2
         cfg["validation"].update(every=1, episodes=2, min_iterations=1, plateau_gain=1.0)
         state, m = E.train_model(cfg, "cpu")

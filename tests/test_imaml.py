@@ -283,17 +283,17 @@ def test_bad_arguments_give_clear_errors():
     with pytest.raises(ValueError, match="steps"):
         imaml.conjugate_gradient(lambda v: v, torch.ones(2), cg_steps=-1)
     with pytest.raises(ValueError, match="imaml_lambda"):  # an old key is not silently ignored
-        imaml.make_imaml_grad_fn(model, MetaConfig(algorithm="imaml", options={"lam": 1.0}))
+        imaml.make_imaml_grad_fn(model, MetaConfig(method="imaml", options={"lam": 1.0}))
 
 
 def test_imaml_plugs_into_meta_train():
-    """meta_train(algorithm="imaml", optimizer="sgd") is θ ← θ − β·(iMAML gradient)."""
+    """meta_train(method="imaml", optimizer="sgd") is θ ← θ − β·(iMAML gradient)."""
     torch.manual_seed(0)
     model = MLP(1, (10, 10), 1)
     theta0 = model_params(model, detach=True)
     opts = {"imaml_lambda": 0.5, "cg_steps": 3, "damping": 0.1}
     cfg = MetaConfig(iterations=3, meta_batch_size=4, k_support=5, k_query=5, inner_steps=4,
-                     inner_lr=0.02, meta_lr=0.1, optimizer="sgd", algorithm="imaml", seed=3,
+                     inner_lr=0.02, meta_lr=0.1, optimizer="sgd", method="imaml", seed=3,
                      options=opts)
     trained, hist = meta_train(model, SinusoidTasks(), cfg, params=theta0, progress=False,
                                device="cpu")
@@ -313,7 +313,7 @@ def test_imaml_meta_training_reduces_post_adaptation_loss():
     torch.manual_seed(0)
     model = MLP(1, (20, 20), 1)
     cfg = MetaConfig(iterations=200, meta_batch_size=8, k_support=10, k_query=10,
-                     inner_steps=20, inner_lr=0.01, meta_lr=3e-3, algorithm="imaml",
+                     inner_steps=20, inner_lr=0.01, meta_lr=3e-3, method="imaml",
                      eval_every=100, eval_tasks=64,
                      options={"imaml_lambda": 10.0, "cg_steps": 5, "backtrack": True})
     _, hist = meta_train(model, SinusoidTasks(), cfg, progress=False, device="cpu")

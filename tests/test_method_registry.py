@@ -65,8 +65,8 @@ def test_no_module_or_chapter_lists_method_names_but_the_registry():
 
 #: Lists that stay, or are still to move (each a place to fix; kept so that new ones fail):
 #: - ``algorithms/training.py``: ``ALGORITHMS``, the algorithm layer's dispatch from
-#:   ``MetaConfig.algorithm`` to meta-gradient functions (chapters and exercises build
-#:   ``MetaConfig(algorithm="maml")`` without the experiments layer, so it stays below it);
+#:   ``MetaConfig.method`` to meta-gradient functions (chapters and exercises build
+#:   ``MetaConfig(method="maml")`` without the experiments layer, so it stays below it);
 #: - ``viz/``: the palette's seed colours and two figures' own method tuples, until the figures
 #:   take their methods from the caller (the registry registers itself into the palette).
 KNOWN_LISTS: tuple[str, ...] = (

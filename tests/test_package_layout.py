@@ -63,14 +63,13 @@ FORBIDDEN_INT_PARAMS = {"tasks"}
 PENDING_PARAM_MODULES: set[str] = set()
 #: (function, parameter) pairs renamed by another change in flight (issue 22's one config type
 #: renames MetaConfig's ``algorithm``); each must still exist, delete it once renamed.
-PENDING_PARAMS: set[tuple[str, str]] = {
-    ("course_pkg.algorithms.training.MetaConfig.__init__", "algorithm"),
-}
-#: The packages and modules whose public signatures follow the one vocabulary: every layer below
-#: the experiments.
+PENDING_PARAMS: set[tuple[str, str]] = set()
+#: The packages and modules whose public signatures follow the one vocabulary: all of them.
 VOCABULARY_SCOPE = ("course_pkg.algorithms", "course_pkg.rl", "course_pkg.data",
                     "course_pkg.tasks", "course_pkg.models", "course_pkg.utils",
-                    "course_pkg.distributed")
+                    "course_pkg.distributed", "course_pkg.experiments", "course_pkg.viz",
+                    "course_pkg.grading", "course_pkg.classroom", "course_pkg.checkpoints",
+                    "course_pkg.book_tools", "course_pkg.book_references", "course_pkg.train")
 
 
 #: Modules allowed ONE kind of computed ``importlib.import_module(name)``: looking up a module
@@ -438,7 +437,7 @@ def test_the_notation_page_names_exist_in_code():
     assert {"inner_steps", "inner_lr", "meta_lr", "k_support", "k_query", "num_tasks"} <= names
     assert not names & FORBIDDEN_CONTROLS
     params: set[str] = set()
-    for package in (*VOCABULARY_SCOPE, "course_pkg.experiments"):
+    for package in VOCABULARY_SCOPE:
         for mod_name in _scope_modules(package):
             for _, fn in _public_callables(importlib.import_module(mod_name)):
                 params |= set(inspect.signature(fn).parameters)
@@ -449,7 +448,7 @@ def test_the_notation_page_names_exist_in_code():
 #: Config keys renamed by another change in flight (stored configs are cache keys: the lead's
 #: one config type renames them with the checkpoints): MetaConfig's ``algorithm`` (-> ``method``),
 #: the transfer table's ``shots`` (-> ``k_support`` values).
-PENDING_CONFIG_KEYS = {"algorithm", "shots"}
+PENDING_CONFIG_KEYS: set[str] = set()
 
 
 def _config_keys(obj: object) -> set[str]:
@@ -473,3 +472,38 @@ def test_one_vocabulary_in_stored_configs():
     assert not bad, f"stored config keys outside book/notation.md's vocabulary: {bad}"
     stale = sorted(PENDING_CONFIG_KEYS - set(keys))
     assert not stale, f"renamed: remove {stale} from PENDING_CONFIG_KEYS"
+
+
+def _untyped_public_functions(tree: ast.Module) -> list[str]:
+    """Public functions and methods (``__init__`` included) of ``tree`` that lack a parameter or
+    return annotation."""
+    found = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            fns = [(node.name, node)]
+        elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            fns = [(f"{node.name}.{f.name}", f) for f in node.body
+                   if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
+                   and (not f.name.startswith("_") or f.name == "__init__")]
+        else:
+            continue
+        for name, f in fns:
+            if name.split(".")[-1].startswith("_") and not name.endswith("__init__"):
+                continue
+            a = f.args
+            params = [p for p in a.posonlyargs + a.args + a.kwonlyargs
+                      if p.arg not in ("self", "cls")]
+            params += [p for p in (a.vararg, a.kwarg) if p is not None]
+            missing = [p.arg for p in params if p.annotation is None]
+            if missing or (f.returns is None and not name.endswith("__init__")):
+                found.append(f"{name} (line {f.lineno}): untyped {missing or 'return'}")
+    return found
+
+
+def test_public_functions_have_type_hints():
+    """The style guide's "type hints on public functions", for every module of the package."""
+    bad = [f"{m}.{what}" for m, path in MODULES.items()
+           for what in _untyped_public_functions(ast.parse(path.read_text(encoding="utf-8")))]
+    assert not bad, "public functions without type hints:\n" + "\n".join(bad)
+    planted = ast.parse("def f(x, y: int) -> int: ...\nclass A:\n    def g(self) : ...\n")
+    assert len(_untyped_public_functions(planted)) == 2  # the check can fail

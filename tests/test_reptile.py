@@ -113,7 +113,7 @@ def test_reptile_plugs_into_meta_train_as_sgd_on_the_pseudo_gradient():
     model = MLP(1, (8,), 1)
     theta0 = model_params(model, detach=True)
     cfg = MetaConfig(iterations=3, meta_batch_size=3, k_support=4, k_query=4, inner_steps=2,
-                     inner_lr=0.02, meta_lr=0.5, optimizer="sgd", algorithm="reptile", seed=5,
+                     inner_lr=0.02, meta_lr=0.5, optimizer="sgd", method="reptile", seed=5,
                      options={"data": "support"})
     trained, hist = meta_train(model, SinusoidTasks(), cfg, params=theta0, progress=False,
                                device="cpu")
@@ -131,7 +131,7 @@ def test_reptile_learns_sinusoids():
     torch.manual_seed(0)
     model = MLP(1, (20, 20), 1)
     cfg = MetaConfig(iterations=120, meta_batch_size=8, k_support=10, k_query=10,
-                     inner_steps=5, inner_lr=0.02, meta_lr=3e-3, algorithm="reptile",
+                     inner_steps=5, inner_lr=0.02, meta_lr=3e-3, method="reptile",
                      eval_every=60, eval_tasks=64)
     _, hist = meta_train(model, SinusoidTasks(), cfg, progress=False, device="cpu")
     assert hist["eval_loss"][-1] < 0.7 * hist["eval_loss"][0], hist["eval_loss"]

@@ -33,7 +33,7 @@ def test_metasgd_training_learns_rates_and_custom_meta_grad_fn_plugs_in():
     torch.manual_seed(0)
     model = MLP(1, (8,), 1)
     cfg = MetaConfig(iterations=5, meta_batch_size=4, k_support=5, k_query=5,
-                     algorithm="metasgd")
+                     method="metasgd")
     meta, _ = meta_train(model, SinusoidTasks(), cfg, progress=False)
     p, lrs = split_meta_params(meta)
     assert set(lrs) == set(p) and any((v != 0.01).any() for v in lrs.values())
@@ -48,7 +48,7 @@ def test_metasgd_training_learns_rates_and_custom_meta_grad_fn_plugs_in():
                        overwrite=True)
     start = params(model, detach=True)
     out, hist = meta_train(model, SinusoidTasks(), MetaConfig(iterations=3, meta_batch_size=2,
-                           algorithm="zero_test_algo", optimizer="sgd", meta_lr=0.1),
+                           method="zero_test_algo", optimizer="sgd", meta_lr=0.1),
                            params=start, progress=False)
     assert seen == [0, 1, 2] and hist["loss"] == [1.0, 1.0, 1.0]
     assert all(torch.equal(out[k], start[k]) for k in start)

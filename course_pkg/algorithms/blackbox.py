@@ -198,7 +198,7 @@ def train_regressor(
     """
     config = MetaConfig(iterations=iterations, meta_batch_size=meta_batch_size,
                         k_support=k_support, k_query=k_query, meta_lr=meta_lr, seed=seed,
-                        algorithm=f"blackbox-{model.mode}")
+                        method=f"blackbox-{model.mode}")
     trainable = {k: v for k, v in model_params(model, detach=True).items()
                  if dict(model.named_parameters())[k].requires_grad}
 
@@ -240,7 +240,9 @@ class ShuffledEpisodes(EpisodeSampler):
     """:class:`~course_pkg.algorithms.metric.EpisodeSampler` whose episodes come with the
     support set shuffled per task (from the same seeded generator)."""
 
-    def sample(self, num_tasks, k_support, k_query, generator=None, device=None) -> TaskBatch:
+    def sample(self, num_tasks: int, k_support: int, k_query: int,
+               generator: torch.Generator | int | None = None,
+               device: str | torch.device | None = None) -> TaskBatch:
         batch = super().sample(num_tasks, k_support, k_query, generator, device)
         g = generator if isinstance(generator, torch.Generator) else torch.Generator(
         ).manual_seed(0 if generator is None else int(generator) + 1)
@@ -259,7 +261,8 @@ class LSTMCore(nn.Module):
         z = ref.new_zeros(batch, self.cell.hidden_size)
         return (z, z)
 
-    def step(self, u: torch.Tensor, state: tuple[torch.Tensor, ...]):
+    def step(self, u: torch.Tensor, state: tuple[torch.Tensor, ...]
+             ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         h, c = self.cell(u, state)
         return h, (h, c)
 
@@ -293,7 +296,8 @@ class MANNCore(nn.Module):
         read = ref.new_zeros(batch, self.width)
         return (h, h.clone(), memory, w_r, usage, read)
 
-    def step(self, u: torch.Tensor, state: tuple[torch.Tensor, ...]):
+    def step(self, u: torch.Tensor, state: tuple[torch.Tensor, ...]
+             ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         h, c, memory, w_r_prev, usage, read = state
         h, c = self.cell(torch.cat([u, read], -1), (h, c))
         k = torch.tanh(self.key(h))
@@ -384,7 +388,7 @@ class BlackBoxClassifier(nn.Module):
         self.support_weight = support_weight
 
     def forward(self, x_support: torch.Tensor, y_support: torch.Tensor, x_query: torch.Tensor,
-                n_way: int, y_query: torch.Tensor | None = None):
+                n_way: int, y_query: torch.Tensor | None = None) -> torch.Tensor:
         if n_way != self.n_way:
             raise ValueError(f"this black-box model outputs {self.n_way} classes; the episode "
                              f"is {n_way}-way")
@@ -441,7 +445,7 @@ def train_blackbox_classifier(
     ``meta_train``). Returns ``(params, history)``."""
     config = MetaConfig(iterations=iterations, meta_batch_size=meta_batch_size,
                         k_support=k_support, k_query=k_query, meta_lr=meta_lr, seed=seed,
-                        algorithm=f"blackbox-{model.core_name}", grad_clip=10.0)
+                        method=f"blackbox-{model.core_name}", grad_clip=10.0)
 
     def grad_fn(meta_params: Params, batch: TaskBatch):
         return episodic_gradient(model, meta_params, batch)

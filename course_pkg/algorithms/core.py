@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +20,8 @@ from course_pkg.utils import check_same_device
 
 Params = dict[str, torch.Tensor]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: ``meta_grad_fn(meta_params, batch, ...) -> (loss, grads)``, what :func:`meta_train` calls.
+MetaGradFn = Callable[..., tuple[torch.Tensor, Params]]
 InnerLR = float | Mapping[str, torch.Tensor]
 #: Meta-SGD stores its learned rate of parameter ``name`` as ``"inner_lr:<name>"``.
 LR_PREFIX = "inner_lr:"
@@ -37,7 +40,7 @@ def as_task_batch(batch: TaskBatch | Sequence[torch.Tensor]) -> TaskBatch:
     )
 
 
-def checked_batch(params: Mapping[str, torch.Tensor], batch) -> TaskBatch:
+def checked_batch(params: Mapping[str, torch.Tensor], batch: Any) -> TaskBatch:
     """:func:`as_task_batch`, plus a clear error when it is not on the parameters' device."""
     batch = as_task_batch(batch)
     check_same_device(params, batch.x_support)

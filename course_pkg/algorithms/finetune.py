@@ -194,7 +194,7 @@ def finetune_task(
     return p
 
 
-def map_tasks(fn: Callable, *args: torch.Tensor, vectorize: bool | None = None):
+def map_tasks(fn: Callable, *args: torch.Tensor, vectorize: bool | None = None) -> Any:
     """Apply ``fn`` to each task (leading dimension of every ``args``) and stack the results.
 
     ``vectorize=True`` uses ``torch.vmap``; ``False`` a Python loop. The default vectorises on

@@ -25,14 +25,17 @@ Everything is written with ``torch.func`` and maps over the tasks of a
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import torch
 from torch import nn
 
-from course_pkg.algorithms.core import LossFn, Params, loss_at, mse_loss, sgd_step
+from course_pkg.algorithms.core import LossFn, MetaGradFn, Params, loss_at, mse_loss, sgd_step
 from course_pkg.tasks import TaskBatch
 from course_pkg.utils import check_same_device
+
+if TYPE_CHECKING:  # annotations only: training imports this module
+    from course_pkg.algorithms.training import MetaConfig
 
 __all__ = [
     "conjugate_gradient",
@@ -369,8 +372,9 @@ def unrolled_meta_gradient(
 # --------------------------------------------------------------------------- meta_train plug-in
 
 
-def make_imaml_grad_fn(model: nn.Module, config, loss_fn: LossFn = mse_loss):
-    """``meta_grad_fn`` of ``MetaConfig(algorithm="imaml", options={"imaml_lambda": …, …})``
+def make_imaml_grad_fn(model: nn.Module, config: MetaConfig, loss_fn: LossFn = mse_loss
+                       ) -> MetaGradFn:
+    """``meta_grad_fn`` of ``MetaConfig(method="imaml", options={"imaml_lambda": …, …})``
     (listed in :data:`course_pkg.algorithms.training.ALGORITHMS`).
 
     Uses ``config.inner_steps``/``config.inner_lr`` for the proximal inner loop and

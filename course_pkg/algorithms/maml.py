@@ -23,6 +23,7 @@ Test-time adaptation and evaluation (``adapt``, ``predict``, ``evaluate_adaptati
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -31,6 +32,7 @@ from course_pkg.algorithms.core import (
     LR_PREFIX,
     InnerLR,
     LossFn,
+    MetaGradFn,
     Params,
     batched_inner_adapt,
     checked_batch,
@@ -42,6 +44,9 @@ from course_pkg.algorithms.core import (
 from course_pkg.algorithms.evaluation import adapt, predict  # noqa: F401  (used as maml.adapt)
 from course_pkg.models import params as model_params
 from course_pkg.tasks import TaskBatch
+
+if TYPE_CHECKING:  # annotations only: training imports this module
+    from course_pkg.algorithms.training import MetaConfig
 
 __all__ = [
     "init_maml_params",
@@ -198,13 +203,14 @@ def pretrained_gradient(
 
 
 # --------------------------------------------------------------------------- meta_train plug-ins
-def make_maml_grad_fn(model: nn.Module, config, loss_fn: LossFn = mse_loss):
+def make_maml_grad_fn(model: nn.Module, config: MetaConfig, loss_fn: LossFn = mse_loss
+                      ) -> MetaGradFn:
     """``meta_grad_fn(meta_params, batch, iteration=0) -> (loss, grads)`` of MAML for
     ``config`` (a :class:`~course_pkg.algorithms.training.MetaConfig`): first order when
-    ``config.first_order`` or ``config.algorithm == "fomaml"``; Meta-SGD when ``meta_params``
+    ``config.first_order`` or ``config.method == "fomaml"``; Meta-SGD when ``meta_params``
     hold ``"inner_lr:<name>"`` rates; MAML++'s annealed step weights with
     ``config.multi_step_loss``; ``config.options["task_chunk_size"]`` chunks the tasks."""
-    first_order = config.first_order or config.algorithm == "fomaml"
+    first_order = config.first_order or config.method == "fomaml"
     anneal = config.msl_anneal_iterations
 
     def meta_grad_fn(meta_params: Params, batch: TaskBatch, iteration: int = 0):
@@ -218,16 +224,17 @@ def make_maml_grad_fn(model: nn.Module, config, loss_fn: LossFn = mse_loss):
     return meta_grad_fn
 
 
-def init_maml_params(model: nn.Module, config) -> Params:
+def init_maml_params(model: nn.Module, config: MetaConfig) -> Params:
     """Detached copies of the model's parameters, plus one rate tensor ``"inner_lr:<name>"``
     (filled with ``config.inner_lr``) per parameter for Meta-SGD."""
     p = model_params(model, detach=True)
-    if config.learn_inner_lr or config.algorithm == "metasgd":
+    if config.learn_inner_lr or config.method == "metasgd":
         p.update({LR_PREFIX + k: torch.full_like(v, config.inner_lr) for k, v in list(p.items())})
     return p
 
 
-def make_pretrained_grad_fn(model: nn.Module, config, loss_fn: LossFn = mse_loss):
+def make_pretrained_grad_fn(model: nn.Module, config: MetaConfig, loss_fn: LossFn = mse_loss
+                            ) -> MetaGradFn:
     """``meta_grad_fn`` of the joint-training baseline (:func:`pretrained_gradient`)."""
     def meta_grad_fn(meta_params: Params, batch: TaskBatch):
         return pretrained_gradient(model, meta_params, batch, loss_fn)

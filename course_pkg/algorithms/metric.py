@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from course_pkg.algorithms.core import Params, as_task_batch
+from course_pkg.algorithms.core import LossFn, MetaGradFn, Params, as_task_batch
 from course_pkg.algorithms.training import MetaConfig, meta_train
 from course_pkg.models import Conv4, conv_block
 from course_pkg.models import params as model_params
@@ -225,7 +225,8 @@ class EpisodicLearner(nn.Module):
         z = torch.vmap(self.encoder.embed)(torch.cat([x_support, x_query], dim=1))
         return z[:, :s], z[:, s:]
 
-    def head(self, zs, ys, zq, n_way, yq):  # pragma: no cover - abstract
+    def head(self, zs: torch.Tensor, ys: torch.Tensor, zq: torch.Tensor, n_way: int,
+             yq: torch.Tensor | None) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def forward(
@@ -246,7 +247,8 @@ class ProtoNet(EpisodicLearner):
 
     method = "protonet"
 
-    def head(self, zs, ys, zq, n_way, yq):
+    def head(self, zs: torch.Tensor, ys: torch.Tensor, zq: torch.Tensor, n_way: int,
+             yq: torch.Tensor | None) -> torch.Tensor:
         logits = prototypical_logits(zq, zs, ys, n_way)
         if yq is None:
             return logits, None
@@ -300,7 +302,8 @@ class MatchingNet(EpisodicLearner):
             r = (a.unsqueeze(-1) * g_rep).sum(1)
         return g, h.view(t, q, d)
 
-    def head(self, zs, ys, zq, n_way, yq):
+    def head(self, zs: torch.Tensor, ys: torch.Tensor, zq: torch.Tensor, n_way: int,
+             yq: torch.Tensor | None) -> torch.Tensor:
         if self.fce:
             zs, zq = self._context(zs, zq)
         log_p = matching_log_probs(zq, zs, ys, n_way, self.log_scale.exp())
@@ -338,7 +341,8 @@ class RelationNet(EpisodicLearner):
             nn.Linear(hidden * max(side // 2, 1) ** 2, relation_hidden), nn.ReLU(),
             nn.Linear(relation_hidden, 1))
 
-    def embed_episode(self, x_support, x_query):
+    def embed_episode(self, x_support: torch.Tensor, x_query: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
         s = x_support.shape[1]
         z = torch.vmap(self.encoder)(torch.cat([x_support, x_query], dim=1))  # (T, S+Q, h, w, w)
         return z[:, :s], z[:, s:]
@@ -352,7 +356,8 @@ class RelationNet(EpisodicLearner):
         h = self.relation_conv(pairs.flatten(0, 1)).flatten(1)
         return torch.sigmoid(self.relation_fc(h)).view(q, n)
 
-    def head(self, zs, ys, zq, n_way, yq):
+    def head(self, zs: torch.Tensor, ys: torch.Tensor, zq: torch.Tensor, n_way: int,
+             yq: torch.Tensor | None) -> torch.Tensor:
         t, s = zs.shape[:2]
         class_maps = class_prototypes(zs.flatten(2), ys, n_way).view(t, n_way, *zs.shape[2:])
         scores = torch.vmap(self.relation_scores)(zq, class_maps)
@@ -383,7 +388,8 @@ class SiameseNet(EpisodicLearner):
         diff = (za.unsqueeze(-2) - zb.unsqueeze(-3)).abs()
         return self.verify(diff).squeeze(-1)
 
-    def head(self, zs, ys, zq, n_way, yq):
+    def head(self, zs: torch.Tensor, ys: torch.Tensor, zq: torch.Tensor, n_way: int,
+             yq: torch.Tensor | None) -> torch.Tensor:
         logits = self.pair_logits(zq, zs)  # (T, Q, S)
         oh = one_hot(ys, n_way, logits.dtype)  # (T, S, N)
         scores = (torch.sigmoid(logits) @ oh) / oh.sum(-2, keepdim=True).clamp_min(1.0)
@@ -531,7 +537,7 @@ def train_episodic(
     """
     config = MetaConfig(iterations=iterations, meta_batch_size=meta_batch_size,
                         k_support=k_support, k_query=k_query, meta_lr=meta_lr, seed=seed,
-                        algorithm=getattr(model, "method", "episodic"))
+                        method=getattr(model, "method", "episodic"))
     dev = get_device(device)
 
     def grad_fn(meta_params: Params, batch: TaskBatch):
@@ -541,7 +547,8 @@ def train_episodic(
                       params=model_params(model, detach=True), device=dev, progress=progress)
 
 
-def make_episodic_grad_fn(model: nn.Module, config: MetaConfig | None = None, loss_fn=None):
+def make_episodic_grad_fn(model: nn.Module, config: MetaConfig | None = None,
+                          loss_fn: LossFn | None = None) -> MetaGradFn:
     """``meta_grad_fn`` of an episodic learner (:func:`episodic_gradient`), for ``meta_train``
     or :func:`~course_pkg.algorithms.training.register_algorithm`."""
 

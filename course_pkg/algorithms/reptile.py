@@ -25,14 +25,26 @@ minibatches (0) and (1) and inner step ``α``, writing ``g⁽ʲ⁾ = ∇L⁽ʲ�
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from course_pkg.algorithms.core import LossFn, Params, inner_adapt, loss_at, mse_loss, sgd_step
+from course_pkg.algorithms.core import (
+    LossFn,
+    MetaGradFn,
+    Params,
+    inner_adapt,
+    loss_at,
+    mse_loss,
+    sgd_step,
+)
 from course_pkg.algorithms.imaml import hessian_vector_product
 from course_pkg.tasks import TaskBatch
 from course_pkg.utils import check_same_device
+
+if TYPE_CHECKING:  # annotations only: training imports this module
+    from course_pkg.algorithms.training import MetaConfig
 
 __all__ = [
     "make_reptile_grad_fn",
@@ -266,8 +278,9 @@ def taylor_predictions(
 # --------------------------------------------------------------------------- meta_train plug-in
 
 
-def make_reptile_grad_fn(model: nn.Module, config, loss_fn: LossFn = mse_loss):
-    """``meta_grad_fn`` of ``MetaConfig(algorithm="reptile", optimizer="sgd", meta_lr=ε)``
+def make_reptile_grad_fn(model: nn.Module, config: MetaConfig, loss_fn: LossFn = mse_loss
+                         ) -> MetaGradFn:
+    """``meta_grad_fn`` of ``MetaConfig(method="reptile", optimizer="sgd", meta_lr=ε)``
     (listed in :data:`course_pkg.algorithms.training.ALGORITHMS`).
 
     Uses ``config.inner_steps``/``config.inner_lr``; ``config.options`` may set ``data``

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_pkg.algorithms.core import inner_adapt, loss_at, mse_loss
+from course_pkg.algorithms.core import LossFn, inner_adapt, loss_at, mse_loss
 from course_pkg.tasks import TaskBatch
 from course_pkg.utils import get_device
 
@@ -97,7 +97,7 @@ def loss_surface(
     thetas: torch.Tensor,
     inner_steps: int = 0,
     inner_lr: float = 0.1,
-    loss_fn=mse_loss,
+    loss_fn: LossFn = mse_loss,
 ) -> torch.Tensor:
     """Mean query loss over tasks after ``inner_steps`` SGD steps on the support set.
 

@@ -9,7 +9,7 @@ device=None, progress=True, callback=None) -> (meta_params, history)``
   signature. ``meta_train`` owns one seeded ``torch.Generator`` (``config.seed``), so runs are
   reproducible.
 - ``config``: a :class:`MetaConfig` (iterations, meta_batch_size, k_support, k_query,
-  inner_steps, inner_lr, meta_lr, ``optimizer`` ``"adam"`` or ``"sgd"``, seed, ``algorithm``
+  inner_steps, inner_lr, meta_lr, ``optimizer`` ``"adam"`` or ``"sgd"``, seed, ``method``
   name, free-form ``options`` dict for algorithm-specific settings).
 - ``meta_grad_fn(meta_params, batch) -> (loss, grads)``: ``meta_params`` is the dict being
   meta-learned (for MAML: the model's parameters; for Meta-SGD: parameters plus
@@ -20,7 +20,7 @@ device=None, progress=True, callback=None) -> (meta_params, history)``
   method that is not a gradient (Reptile) returns its pseudo-gradient, e.g. ``θ − φ̄``. If the
   function accepts a keyword argument ``iteration``, ``meta_train`` passes the 0-based
   meta-iteration (used by MAML++'s annealed step weights).
-- When ``meta_grad_fn`` is ``None`` it is built from ``config.algorithm`` through
+- When ``meta_grad_fn`` is ``None`` it is built from ``config.method`` through
   :data:`ALGORITHMS` (``"maml"``, ``"fomaml"``, ``"metasgd"``, ``"pretrained"``, ``"reptile"``,
   ``"imaml"``; :func:`register_algorithm` adds yours).
 - ``callback(iteration, meta_params, history) -> stop?`` runs after every meta-update.
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -42,6 +42,7 @@ from torch import nn
 from course_pkg import distributed as dist
 from course_pkg.algorithms.core import (
     LossFn,
+    MetaGradFn,
     Params,
     as_task_batch,
     mse_loss,
@@ -59,8 +60,7 @@ from course_pkg.models import params as model_params
 from course_pkg.tasks import TaskBatch
 from course_pkg.utils import as_generator, check_finite
 from course_pkg.utils import progress as progress_bar
-
-MetaGradFn = Callable[..., tuple[torch.Tensor, Params]]
+from course_pkg.utils.config import Config
 
 __all__ = [
     "ALGORITHMS",
@@ -74,13 +74,14 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- configuration
-@dataclass
-class MetaConfig:
-    """Settings of one meta-training run (defaults: the sinusoid experiment of Finn et al.).
+@dataclass(frozen=True, eq=False)
+class MetaConfig(Config):
+    """Settings of one meta-training run (defaults: the sinusoid experiment of Finn et al.); a
+    :class:`~course_pkg.utils.config.Config` (typed, stored as JSON, every field kept).
 
     ``inner_steps``/``inner_lr`` are k and α of the inner loop, ``meta_lr`` is β,
     ``meta_batch_size`` the number of tasks per meta-iteration, ``k_support``/``k_query`` the
-    shots. ``algorithm`` picks a registered meta-gradient (``maml``, ``fomaml``, ``metasgd``,
+    shots. ``method`` picks a registered meta-gradient (``maml``, ``fomaml``, ``metasgd``,
     ``pretrained``, or one registered by another module); ``first_order``, ``learn_inner_lr``
     (Meta-SGD) and ``multi_step_loss`` (MAML++, weights annealed over
     ``msl_anneal_iterations``) modify ``maml``. ``options`` holds algorithm-specific extras
@@ -98,7 +99,7 @@ class MetaConfig:
     inner_lr: float = 0.01
     meta_lr: float = 1e-3
     optimizer: str = "adam"
-    algorithm: str = "maml"
+    method: str = "maml"
     first_order: bool = False
     learn_inner_lr: bool = False
     multi_step_loss: bool = False
@@ -110,11 +111,10 @@ class MetaConfig:
     eval_seed_offset: int = 1_000_003
     options: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-ready) of every field."""
-        return asdict(self)
+    KEEP_NONE = True
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.iterations < 0 or self.meta_batch_size < 1 or self.inner_steps < 0:
             raise ValueError("iterations ≥ 0, meta_batch_size ≥ 1 and inner_steps ≥ 0 required")
         if self.optimizer not in ("adam", "sgd"):
@@ -154,22 +154,22 @@ def register_algorithm(
 
 
 def registered_algorithms() -> list[str]:
-    """Names usable as ``MetaConfig.algorithm``."""
+    """Names usable as ``MetaConfig.method``."""
     return sorted(ALGORITHMS)
 
 
 def make_meta_grad_fn(model: nn.Module, config: MetaConfig, loss_fn: LossFn = mse_loss
                       ) -> MetaGradFn:
-    """The meta-gradient function of ``config.algorithm`` (from :data:`ALGORITHMS`)."""
-    if config.algorithm not in ALGORITHMS:
-        raise KeyError(f"unknown algorithm {config.algorithm!r}; registered: "
+    """The meta-gradient function of ``config.method`` (from :data:`ALGORITHMS`)."""
+    if config.method not in ALGORITHMS:
+        raise KeyError(f"unknown method {config.method!r}; registered: "
                        f"{registered_algorithms()} (add one with register_algorithm)")
-    return ALGORITHMS[config.algorithm][0](model, config, loss_fn)
+    return ALGORITHMS[config.method][0](model, config, loss_fn)
 
 
 def init_meta_params(model: nn.Module, config: MetaConfig) -> Params:
-    """Initial meta-parameters for ``config.algorithm`` (detached copies)."""
-    init = ALGORITHMS.get(config.algorithm, (None, None))[1]
+    """Initial meta-parameters for ``config.method`` (detached copies)."""
+    init = ALGORITHMS.get(config.method, (None, None))[1]
     return init(model, config) if init is not None else model_params(model, detach=True)
 
 
@@ -213,7 +213,7 @@ def meta_train(
     exactly where it was (same parameters as an uninterrupted run).
 
     Each iteration samples ``config.meta_batch_size`` tasks, calls
-    ``meta_grad_fn(meta_params, batch)`` (default: from ``config.algorithm``), stops with a
+    ``meta_grad_fn(meta_params, batch)`` (default: from ``config.method``), stops with a
     ``FloatingPointError`` naming the iteration if the loss is NaN/inf, and takes one Adam (or
     SGD) step with ``config.meta_lr``. ``params`` (default :func:`init_meta_params`) are
     copied, never modified in place; the model is moved to ``device`` (default
@@ -271,7 +271,7 @@ def meta_train(
         history["eval_iteration"].append(it)
         history["eval_loss"].append(losses[:, -1].mean().item())
 
-    bar = progress_bar(range(start, config.iterations), desc=f"meta-train {config.algorithm}",
+    bar = progress_bar(range(start, config.iterations), desc=f"meta-train {config.method}",
                        disable=not progress or not dist.is_main(), leave=False)
     for it in bar:
         if eval_batch is not None and it % config.eval_every == 0:

@@ -33,6 +33,7 @@ import shutil
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 #: what the tests and course_pkg import at run time (pins from requirements.txt)
 RUNTIME = ("numpy", "scipy", "matplotlib", "tqdm", "gymnasium", "otter-grader", "psutil",
@@ -77,7 +78,8 @@ def _private_root(tests: Path, exercise: str) -> Path:
     return root
 
 
-def grade_for_platform(notebook: Path, exercise: str, tests: Path, **limits) -> tuple[dict, str]:
+def grade_for_platform(notebook: Path, exercise: str, tests: Path, **limits: Any
+                       ) -> tuple[dict, str]:
     """Grade ``notebook`` as ``exercise`` with the test files in ``tests``; returns the report's
     dict and the boundary used (a sentence). Raises ``GradingError``/``FileNotFoundError``."""
     from course_pkg.grading import grade_notebook

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import random
+from typing import Any
 
 import torch
 
@@ -39,7 +40,7 @@ class _ImageDataset(torch.utils.data.Dataset):
         return self.images[i], self.labels[i], self.labels[i]
 
 
-def meta_dataset(data: FewShotImages):
+def meta_dataset(data: FewShotImages) -> Any:
     """learn2learn ``MetaDataset`` over ``data`` (bookkeeping passed in, no pass over images)."""
     l2l = import_learn2learn()
     labels_to_indices: dict[int, list[int]] = {}

@@ -36,6 +36,7 @@ from typing import Any
 import torch
 
 from course_pkg.utils import mean_ci
+from course_pkg.utils.config import plain
 
 Params = dict[str, torch.Tensor]
 #: Where snapshots of runs in progress live (outside the repository).
@@ -161,7 +162,7 @@ class BudgetRun:
         """What a resumed run needs besides the trainer: clock, curve, best parameters."""
         return {"cpu_used": self.cpu_used, "curve": self.curve, "half_widths": self.half_widths,
                 "best_params": self.best_params, "best_iteration": self.best_iteration,
-                "extra": json.loads(json.dumps(self.extra))}
+                "extra": json.loads(json.dumps(plain(self.extra)))}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict` (from a snapshot)."""
@@ -191,6 +192,6 @@ def load_snapshot(path: str | Path, extra: Mapping[str, Any]) -> dict[str, Any] 
     if not p.exists():
         return None
     snap = torch.load(p, map_location="cpu", weights_only=False)
-    if snap["run"]["extra"] != json.loads(json.dumps(dict(extra))):
+    if snap["run"]["extra"] != json.loads(json.dumps(plain(extra))):
         return None
     return snap

@@ -62,7 +62,7 @@ class Loaded:
         return self.metrics.get("train_seconds")
 
     def __repr__(self) -> str:
-        what = self.config.get("method") or self.config.get("algorithm") or "model"
+        what = self.config.get("method") or "model"
         return f"Loaded({what}, loaded={self.loaded})"
 
 

@@ -38,6 +38,7 @@ from course_pkg.algorithms import finetune as ft
 from course_pkg.algorithms.core import cross_entropy_loss
 from course_pkg.algorithms.reptile import reptile_meta_gradient
 from course_pkg.algorithms.training import MetaConfig, make_meta_grad_fn
+from course_pkg.data import FewShotImages
 from course_pkg.models import Conv4
 from course_pkg.rl import maml as rl_maml
 from course_pkg.rl import rl2
@@ -146,7 +147,7 @@ def meta_config(cfg: Mapping[str, Any], iterations: int) -> MetaConfig:
                       k_support=cfg["k_support"], k_query=cfg["k_query"],
                       inner_steps=cfg.get("inner_steps", 1), inner_lr=cfg.get("inner_lr", 0.0),
                       meta_lr=cfg["meta_lr"], optimizer=cfg.get("optimizer", "adam"),
-                      algorithm=cfg["method"], seed=cfg["seed"], grad_clip=cfg.get("grad_clip"),
+                      method=cfg["method"], seed=cfg["seed"], grad_clip=cfg.get("grad_clip"),
                       options=dict(cfg.get("options", {})))
 
 
@@ -185,13 +186,14 @@ class ClassBatches:
     ``TaskBatch`` es for ``meta_train``: ``k_support + k_query`` random images (half as
     "support", half as "query"; the pre-training loss pools both), labels over all classes."""
 
-    def __init__(self, data) -> None:
+    def __init__(self, data: FewShotImages) -> None:
         self.x = data.tensor("cpu")
         self.y = torch.from_numpy(data.labels).long()
         self.num_classes = data.num_classes
 
-    def sample(self, num_tasks: int, k_support: int, k_query: int, generator=None,
-               device=None) -> TaskBatch:
+    def sample(self, num_tasks: int, k_support: int, k_query: int,
+               generator: torch.Generator | None = None,
+               device: str | torch.device | None = None) -> TaskBatch:
         idx = torch.randint(0, len(self.x), (num_tasks, k_support + k_query), generator=generator)
         x, y = self.x[idx], self.y[idx]
         return TaskBatch(x[:, :k_support], y[:, :k_support], x[:, k_support:],
@@ -208,7 +210,7 @@ def _pretrain_config(cfg: Mapping[str, Any], iterations: int) -> MetaConfig:
     half = cfg["batch_size"] // 2
     return MetaConfig(iterations=iterations, meta_batch_size=1, k_support=half,
                       k_query=cfg["batch_size"] - half, meta_lr=cfg["lr"],
-                      algorithm="pretrained", seed=cfg["seed"])
+                      method="pretrained", seed=cfg["seed"])
 
 
 def _pretrain_grad(model: nn.Module, cfg: Mapping[str, Any]):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -30,6 +31,7 @@ from course_pkg.experiments.common import Loaded, resolve_scale
 from course_pkg.experiments.methods import METHODS
 from course_pkg.rl.evaluation import bandit_comparison, navigation_adaptation
 from course_pkg.utils import get_device
+from course_pkg.utils.config import Config
 
 HELP = "meta-RL: MAML-PG on 2-D navigation, multi-task baseline, RL² on bandits"
 
@@ -73,7 +75,44 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "rl2-bandit": {"method": "rl2", **_RL2},
 }
 
-def config_for(name: str, scale: str | None = None, **overrides: Any) -> dict[str, Any]:
+@dataclass(frozen=True, eq=False)
+class RLConfig(Config):
+    """One meta-RL run (a :class:`~course_pkg.utils.config.Config`). MAML-PG on navigation uses
+    ``k_traj``/``outer_traj`` (trajectories per task for the inner and outer step), ``inner_lr``,
+    ``init_std``, ``first_order`` and ``exploration_term``; RL² on bandits uses ``n_arms``,
+    ``horizon``, the loss weights and ``grad_clip``. ``hidden`` is the MLP's widths (a list)
+    or the GRU's size (an int)."""
+
+    method: str | None = None
+    seed: int | None = None
+    iterations: int | None = None
+    meta_batch_size: int | None = None
+    hidden: list | int | None = None
+    meta_lr: float | None = None
+    gamma: float | None = None
+    gae_lambda: float | None = None
+    # MAML-PG (navigation)
+    k_traj: int | None = None
+    outer_traj: int | None = None
+    inner_lr: float | None = None
+    init_std: float | None = None
+    first_order: bool | None = None
+    exploration_term: bool | None = None
+    # RL² (bandits)
+    n_arms: int | None = None
+    horizon: int | None = None
+    value_coef: float | None = None
+    entropy_coef: float | None = None
+    entropy_final: float | None = None
+    grad_clip: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.method is None:
+            raise ValueError("an RLConfig needs its method")
+
+
+def config_for(name: str, scale: str | None = None, **overrides: Any) -> RLConfig:
     """The training configuration of experiment ``name`` (one of :data:`CONFIGS`), with
     ``overrides`` (e.g. ``iterations=20``) applied."""
     if name not in CONFIGS:
@@ -85,7 +124,7 @@ def config_for(name: str, scale: str | None = None, **overrides: Any) -> dict[st
     if unknown:
         raise KeyError(f"{name} has no settings {sorted(unknown)}; it has {sorted(cfg)}")
     cfg.update(overrides)
-    return cfg
+    return RLConfig.from_dict(cfg)
 
 
 def checkpoint_name(name: str, scale: str | None = None) -> str:

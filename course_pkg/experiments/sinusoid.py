@@ -2,7 +2,7 @@
 pretrained baseline on the 1-40-40-1 network.
 
 ``python -m course_pkg.train sinusoid --method maml --k-support 10`` trains one checkpoint
-``sinusoid_<algo>_k<K>`` (``sinusoid_pretrained`` for the baseline); chapters call
+``sinusoid_<method>_k<K>`` (``sinusoid_pretrained`` for the baseline); chapters call
 :func:`load_sinusoid`, which loads the committed checkpoint when its stored config equals the
 requested one and trains otherwise. Every setting that changes the checkpoint or its metrics is
 in that config: the :class:`~course_pkg.algorithms.training.MetaConfig` fields, the model and the
@@ -57,24 +57,24 @@ SINUSOID_BASE: dict[str, Any] = {
 HELDOUT: dict[str, int] = {"num_tasks": 200, "k_query": 100, "seed": 12345, "test_steps": 10}
 
 
-def sinusoid_checkpoint_name(algo: str, k_support: int) -> str:
-    """``sinusoid_<algo>_k<K>``; the pretrained baseline ignores K: ``sinusoid_pretrained``."""
-    return "sinusoid_pretrained" if algo == "pretrained" else f"sinusoid_{algo}_k{k_support}"
+def sinusoid_checkpoint_name(method: str, k_support: int) -> str:
+    """``sinusoid_<method>_k<K>``; the pretrained baseline ignores K: ``sinusoid_pretrained``."""
+    return "sinusoid_pretrained" if method == "pretrained" else f"sinusoid_{method}_k{k_support}"
 
 
 def sinusoid_config(
-    algo: str, k_support: int = 10, scale: str | None = None, **overrides: Any
+    method: str, k_support: int = 10, scale: str | None = None, **overrides: Any
 ) -> MetaConfig:
     """The :class:`MetaConfig` of a sinusoid checkpoint (K support = K query = ``k_support``)."""
     scale = resolve_scale(scale)
-    if algo not in registered_algorithms():
-        raise KeyError(f"unknown algorithm {algo!r}; registered: {registered_algorithms()}")
-    sin = METHODS[algo].sinusoid if algo in METHODS else None
+    if method not in registered_algorithms():
+        raise KeyError(f"unknown algorithm {method!r}; registered: {registered_algorithms()}")
+    sin = METHODS[method].sinusoid if method in METHODS else None
     algo_over = dict((sin or {"overrides": {}})["overrides"])
     fields = {**SINUSOID_BASE, **SINUSOID_SCALES[scale], **algo_over}
-    if algo == "pretrained":
+    if method == "pretrained":
         k_support = 10  # one baseline, trained on 10 + 10 points per task, evaluated at any K
-    fields.update(k_support=k_support, k_query=k_support, algorithm=algo)
+    fields.update(k_support=k_support, k_query=k_support, method=method)
     fields.update(overrides)
     return MetaConfig(**fields)
 
@@ -85,13 +85,13 @@ def sinusoid_model() -> nn.Module:
 
 
 def sinusoid_checkpoint(
-    algo: str, k_support: int = 10, scale: str | None = None, **overrides: Any
+    method: str, k_support: int = 10, scale: str | None = None, **overrides: Any
 ) -> tuple[str, dict[str, Any]]:
     """``(name, config dict)`` under which :func:`load_sinusoid` stores this checkpoint."""
-    config = sinusoid_config(algo, k_support, scale, **overrides)
+    config = sinusoid_config(method, k_support, scale, **overrides)
     cfg = {"experiment": "sinusoid", "model": "MLP(1, (40, 40), 1)", **config.to_dict(),
            "heldout": dict(HELDOUT)}
-    return sinusoid_checkpoint_name(algo, config.k_support), cfg
+    return sinusoid_checkpoint_name(method, config.k_support), cfg
 
 
 def _train_sinusoid_fn(config: MetaConfig, device: torch.device, progress: bool):
@@ -124,7 +124,7 @@ def _train_sinusoid_fn(config: MetaConfig, device: torch.device, progress: bool)
 
 
 def load_sinusoid(
-    algo: str = "maml",
+    method: str = "maml",
     k_support: int = 10,
     scale: str | None = None,
     device: str | torch.device | None = None,
@@ -133,12 +133,12 @@ def load_sinusoid(
     directory: str | None = None,
     **overrides: Any,
 ) -> Loaded:
-    """Load the committed sinusoid checkpoint for ``algo``/``k_support`` if its config matches
+    """Load the committed sinusoid checkpoint for ``method``/``k_support`` if its config matches
     (``scale`` and ``overrides`` included), else train it (and save it). ``retrain`` forces
     training; ``directory`` replaces ``course_pkg/weights``."""
     dev = get_device(device)
-    config = sinusoid_config(algo, k_support, scale, **overrides)
-    name, cfg = sinusoid_checkpoint(algo, k_support, scale, **overrides)
+    config = sinusoid_config(method, k_support, scale, **overrides)
+    name, cfg = sinusoid_checkpoint(method, k_support, scale, **overrides)
     train_fn = _train_sinusoid_fn(config, dev, progress)
     if retrain:
         state, metrics = train_fn(cfg)
@@ -172,8 +172,8 @@ def load_sinusoid_models(
     when missing or out of date.
     """
     out = {}
-    for label, (algo, k) in SINUSOID_SHOWN.items():
-        tm = load_sinusoid(algo, k, scale=scale, device=device, progress=progress)
+    for label, (method, k) in SINUSOID_SHOWN.items():
+        tm = load_sinusoid(method, k, scale=scale, device=device, progress=progress)
         out[label] = (tm.params, tm.meta)
     return out
 
@@ -191,8 +191,8 @@ def explorer_models(device: str | torch.device | None = "cpu") -> dict[str, dict
 
 
 def _shown(label: str, device) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    algo, k = SINUSOID_SHOWN[label]
-    tm = load_sinusoid(algo, k, device=device, progress=False)
+    method, k = SINUSOID_SHOWN[label]
+    tm = load_sinusoid(method, k, device=device, progress=False)
     return tm.params, tm.meta
 
 
@@ -228,9 +228,9 @@ def run(args: argparse.Namespace) -> list[str]:
 def run_all(args: argparse.Namespace) -> list[str]:
     """Every sinusoid checkpoint the chapters load (each spec's ``sinusoid["shots"]``)."""
     names = []
-    for algo in sinusoid_methods():
-        shots = METHODS[algo].sinusoid["shots"]
-        sub = argparse.Namespace(**{**vars(args), "method": algo, "k_support": list(shots),
+    for method in sinusoid_methods():
+        shots = METHODS[method].sinusoid["shots"]
+        sub = argparse.Namespace(**{**vars(args), "method": method, "k_support": list(shots),
                                     "inner_steps": None, "seed": None})
         names += run(sub)
     return names

@@ -40,7 +40,7 @@ def pretrain_config(scale: str | None = None) -> dict[str, Any]:
 TABLE_CONFIG: dict[str, Any] = {
     "pretrain": pretrain_config("cpu"),
     "n_way": 5,
-    "shots": [1, 5],
+    "k_support": [1, 5],
     "k_query": 15,
     "episodes": 100,
     "split": "test",
@@ -65,7 +65,7 @@ def compute_design_choice_table(
        ``inner_lr_grid`` on ``search_episodes`` 5-way 1-shot meta-validation episodes.
     2. Every recipe of :func:`~course_pkg.algorithms.finetune.design_choice_recipes` on the first
        ``episodes`` fixed evaluation episodes (:func:`course_pkg.data.eval_episodes`) for each
-       ``K`` in ``shots``.
+       ``K`` in ``k_support``.
 
     Returns ``(state, metrics)``: ``state["k{K}/{row name}"]`` is a float tensor ``(episodes,)``.
     """
@@ -90,9 +90,9 @@ def compute_design_choice_table(
     if progress:
         from tqdm.auto import tqdm
 
-        total = len(config["shots"]) * len(recipes) * config["episodes"]
+        total = len(config["k_support"]) * len(recipes) * config["episodes"]
         bar = tqdm(total=total, desc="fine-tuning design choices")
-    for k in config["shots"]:
+    for k in config["k_support"]:
         batch = eval_episodes(config["n_way"], k, config["k_query"], config["episodes"],
                               config["split"], device=dev)
         rows = {"1-NN on pixels": nearest_neighbour_accuracy(batch)}

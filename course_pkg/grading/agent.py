@@ -15,6 +15,7 @@ handle (an index into :data:`_objects`) that the grader can call or ask for attr
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 TAG = "__course__"
 _objects: list = []
@@ -32,7 +33,7 @@ def _handle(x) -> dict:
             "callable": callable(x)}
 
 
-def encode(x, depth: int = 0, count: list | None = None):
+def encode(x: Any, depth: int = 0, count: list | None = None) -> Any:
     """Plain, ``weights_only``-loadable form of ``x`` (see the module docstring)."""
     import torch
 

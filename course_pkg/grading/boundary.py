@@ -26,6 +26,7 @@ import re
 import secrets
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ class Remote:
         return f"<{self._type} from the notebook>"
 
 
-def in_kernel(probe, *args, **kwargs):
+def in_kernel(probe: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run ``probe(*args, **kwargs)`` next to the learner's code; returns plain data.
 
     During grading the probe (a function of the test file, sent by value) runs in the sandboxed
@@ -115,7 +116,7 @@ def _exception(info: dict) -> BaseException:
 class Session:
     """One grading conversation with a sandboxed kernel (:class:`GradingKernel`)."""
 
-    def __init__(self, kernel, timeout: float, deadline: float):
+    def __init__(self, kernel: Any, timeout: float, deadline: float) -> None:
         self.kernel, self.timeout, self.deadline = kernel, timeout, deadline
         self.lost = False
         self.stopped = False  # set when the trusted side stopped a question mid-call
@@ -142,7 +143,7 @@ class Session:
                 v._name = k
         return {k: v for k, v in found.items() if v is not _MISSING and k in names}
 
-    def request(self, op: str, target, args: tuple, kwargs: dict):
+    def request(self, op: str, target: Any, args: tuple, kwargs: dict) -> Any:
         if self.lost:
             raise KernelLost("the notebook's kernel was lost earlier in this question")
         left = self.deadline - time.monotonic()
@@ -290,7 +291,8 @@ def _plain_dtypes() -> frozenset:
                       torch.complex64, torch.complex128})
 
 
-def decode(x, session: Session, *, _depth: int = 0, _budget: _Budget | None = None):
+def decode(x: Any, session: Session, *, _depth: int = 0, _budget: _Budget | None = None
+           ) -> Any:
     """Undo :func:`course_pkg.grading.agent.encode` (plain data and :class:`Remote` handles).
 
     Linear in the size of the answer (each node is visited once), at most :data:`MAX_DEPTH`

@@ -6,8 +6,11 @@ learner.
 
 from __future__ import annotations
 
+from typing import Any
 
-def check_episode(labels, out, n_way: int, k_support: int, k_query: int) -> list[int]:
+
+def check_episode(labels: Any, out: Any, n_way: int, k_support: int, k_query: int
+                  ) -> list[int]:
     """Check an N-way episode ``out = (support_idx, support_y, query_idx, query_y)`` drawn from
     a dataset with class ``labels`` (1-D, one per example): shapes ``(n_way * k_support,)`` and
     ``(n_way * k_query,)``, int64, new labels ``0..n_way-1`` in blocks, no example used twice,
@@ -60,7 +63,7 @@ def _describe(x) -> str:
     return f"{type(x).__name__} {x!r}"[:120]
 
 
-def assert_close(got, want, what: str, *, rtol: float = 1e-5, atol: float = 1e-8) -> None:
+def assert_close(got: Any, want: Any, what: str, *, rtol: float = 1e-5, atol: float = 1e-8) -> None:
     """Assert that ``got`` is ``want`` up to the tolerances, saying what differs: the type, the
     shape, the dtype, or the first entry out of tolerance (its index, expected and got values).
 

@@ -36,6 +36,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 NOBODY_UID = 65534
 #: the kernels' uids: UID_BASE + (grader's PID mod UID_SPAN), far above any account's uid
@@ -62,7 +63,7 @@ def kernel_uid(pid: int | None = None) -> int:
     return UID_BASE + (os.getpid() if pid is None else pid) % UID_SPAN
 
 
-def prlimit_argv(limits, required: bool = True) -> list[str]:
+def prlimit_argv(limits: Any, required: bool = True) -> list[str]:
     """``prlimit … --`` setting ``limits`` (address space, CPU seconds, processes, file size,
     no core dumps) for the command that follows; without prlimit: ``RuntimeError`` when
     ``required``, else ``[]`` (the kernel then lowers its own address space)."""
@@ -83,7 +84,7 @@ def prlimit_argv(limits, required: bool = True) -> list[str]:
     return [*argv, "--"]
 
 
-def container_argv(workdir: str, course_pkg_dir: str, limits) -> list[str]:
+def container_argv(workdir: str, course_pkg_dir: str, limits: Any) -> list[str]:
     """The command prefix that runs the kernel in container mode (see the module docstring).
 
     ``limits``: a :class:`course_pkg.grading.sandbox.Limits` (or anything with its fields). The

@@ -28,7 +28,9 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from .boundary import GraderTimeout, Session
 from .feedback import explain_failures
@@ -150,7 +152,7 @@ def _on_sigterm(signum, frame):
 
 
 @contextlib.contextmanager
-def trusted_time_bound(seconds: float):
+def trusted_time_bound(seconds: float) -> Iterator[None]:
     """Raise :class:`GraderTimeout` in this (main) thread after ``seconds`` of wall time.
 
     Bounds the trusted grader's own work on an answer (decoding, comparing), which the kernel's
@@ -301,7 +303,7 @@ def _run_and_judge(q: Question, exercise: str, session: Session, runner: _Runner
             report.score = 0.0
 
 
-def grade_notebook(path: str | Path, **options) -> GradeReport:
+def grade_notebook(path: str | Path, **options: Any) -> GradeReport:
     """Grade one notebook (see :func:`_grade_notebook` for the options); never raises for
     anything the notebook does.
 

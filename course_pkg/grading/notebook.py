@@ -16,6 +16,7 @@ import inspect
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from .paths import course_root
 
@@ -124,7 +125,7 @@ class _Missing:
               "repository (make workspace), or set COURSE_ROOT to the course folder.")
 
 
-def notebook_grader(name: str):
+def notebook_grader(name: str) -> Any:
     """An ``otter.Notebook`` on the public tests of exercise ``name`` (see the module doc)."""
     tests = public_tests_dir(name)
     if tests is None:

@@ -9,15 +9,19 @@ CPU time spent training, one panel per N, one colour per method.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from course_pkg.viz.palette import legend_outside, method_color, method_label, neutral_color
+
+if TYPE_CHECKING:  # matplotlib is imported when the figure is drawn
+    from matplotlib.figure import Figure
 
 Curve = Sequence[Sequence[float]]
 
 
 def learning_curves(curves: Mapping[str, Mapping[int, Curve]],
                     status: Mapping[str, Mapping[int, str]] | None = None,
-                    budget_s: float | None = None, first_second: float = 1.0):
+                    budget_s: float | None = None, first_second: float = 1.0) -> Figure:
     """The figure (matplotlib): one panel per N found in ``curves`` (ascending), x = CPU
     seconds on a log axis (the first point, at 0 s, is drawn at ``first_second``), y =
     validation accuracy in %; a dotted line at ``budget_s``. Returns the ``Figure``."""

@@ -29,7 +29,7 @@ each cell (:mod:`course_pkg.viz.colorguard`).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 #: Method -> colour (hex), the live registry (see :func:`register_methods`). "pretrained" and
@@ -272,7 +272,7 @@ def series_color(label: str, color: Any = None) -> str:
 _CELL_CHECKS: list = []
 
 
-def register_cell_check(install) -> None:
+def register_cell_check(install: Callable[[], None]) -> None:
     """Register ``install()``, called by :func:`use_course_style` when colours are checked."""
     if install not in _CELL_CHECKS:
         _CELL_CHECKS.append(install)

@@ -206,7 +206,7 @@ def run(args: argparse.Namespace) -> list[str]:
         if args.iterations is not None:
             if "iterations" not in cfg:
                 raise SystemExit(f"fewshot --method {args.method}: its config has no iterations")
-            cfg["iterations"] = args.iterations
+            cfg = cfg.replace(iterations=args.iterations)
         name = C.checkpoint_name(args.method, args.n_way, args.scale)
         state, metrics = R.train_model(cfg, args.device, not args.quiet)
         save_checkpoint(name, state, cfg, metrics, args.out)

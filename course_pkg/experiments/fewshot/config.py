@@ -1,12 +1,14 @@
 """Settings of the few-shot comparison: columns, backbone, evaluation, budget and model configs.
 
-A model's config is a JSON-ready ``dict`` built from its method's spec
-(:mod:`course_pkg.experiments.methods`): the episodic defaults, the spec's ``settings`` and
-``by_way`` overrides, the backbone width of the scale, and how training stops. It is stored with
-the checkpoint and compared by :func:`course_pkg.checkpoints.load_or_train` (the config is the
-cache key). Names follow the course's vocabulary: ``k_support``/``k_query`` (shots and queries
-per class), ``inner_steps``, ``inner_lr`` (α), ``test_steps``, ``meta_lr`` (β),
-``meta_batch_size``.
+A model's config is a :class:`FewShotConfig` (the course's one config type,
+:class:`course_pkg.utils.config.Config`: typed fields, read as a mapping, stored as JSON) built
+from its method's spec (:mod:`course_pkg.experiments.methods`): the episodic defaults, the spec's
+``settings`` and ``by_way`` overrides, the backbone width of the scale, and how training stops.
+Its ``to_dict()`` is stored with the checkpoint and compared by
+:func:`course_pkg.checkpoints.load_or_train` (the config is the cache key); a field a method does
+not use is unset and is not stored. Names follow the course's vocabulary:
+``k_support``/``k_query`` (shots and queries per class), ``inner_steps``, ``inner_lr`` (α),
+``test_steps``, ``meta_lr`` (β), ``meta_batch_size``.
 
 Two ways to stop are defined while the equal-budget table is being trained:
 
@@ -22,10 +24,89 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from course_pkg.experiments.methods import METHODS, MethodSpec
+from course_pkg.utils.config import Config
 from course_pkg.utils.scale import SCALE_ENV, resolve_scale  # noqa: F401  (re-exported)
+
+
+@dataclass(frozen=True, eq=False)
+class ValidationConfig(Config):
+    """Validation episodes: ``split``, ``n_way``, ``k_support``, ``k_query``, ``episodes``,
+    ``seed``; for early stopping also ``every``, ``min_iterations`` and ``plateau_gain``."""
+
+    split: str | None = None
+    n_way: int | None = None
+    k_support: int | None = None
+    k_query: int | None = None
+    episodes: int | None = None
+    seed: int | None = None
+    every: int | None = None
+    min_iterations: int | None = None
+    plateau_gain: float | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class BudgetConfig(Config):
+    """The equal budget: ``cpu_seconds`` of one thread, ``evaluations`` marks, ``validation``."""
+
+    cpu_seconds: float | None = None
+    evaluations: int | None = None
+    validation: ValidationConfig | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class FewShotConfig(Config):
+    """One few-shot model's training run (the names of book/notation.md). Every model sets
+    ``method``, ``data``, ``split``, ``hidden`` and ``seed``; episodic methods add the episode
+    shape and outer loop, the MAML family its inner loop, and either ``budget`` (the
+    equal-budget protocol) or ``iterations``/``epochs`` with ``validation`` (early stopping).
+    Chapter 4's sinusoid regressors use ``mode`` and the ``*_width``/``*_hidden`` sizes."""
+
+    method: str | None = None
+    data: str | None = None
+    split: str | None = None
+    n_way: int | None = None
+    hidden: int | None = None
+    seed: int | None = None
+    data_seed: int | None = None
+    # episodes and the outer loop
+    k_support: int | None = None
+    k_query: int | None = None
+    meta_batch_size: int | None = None
+    meta_lr: float | None = None
+    optimizer: str | None = None
+    grad_clip: float | None = None
+    anneal_iterations: int | None = None
+    # the inner loop (MAML family) and test-time adaptation
+    inner_steps: int | None = None
+    inner_lr: float | None = None
+    test_steps: int | None = None
+    support_weight: float | None = None
+    options: dict | None = None
+    # black-box cores and the regressors of chapter 4
+    core: str | None = None
+    width: int | None = None
+    mode: str | None = None
+    encoder_width: int | None = None
+    context_dim: int | None = None
+    decoder_hidden: list | None = None
+    target_hidden: list | None = None
+    # supervised pre-training (the fine-tuning baselines' backbone)
+    batch_size: int | None = None
+    lr: float | None = None
+    epochs: int | None = None
+    # how training stops
+    iterations: int | None = None
+    validation: ValidationConfig | None = None
+    budget: BudgetConfig | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.method is None:
+            raise ValueError("a FewShotConfig needs its method")
 
 #: Columns: key → (N, K).
 SETTINGS: dict[str, tuple[int, int]] = {"5w1s": (5, 1), "5w5s": (5, 5), "20w1s": (20, 1)}
@@ -60,8 +141,8 @@ REGRESSORS: dict[str, dict[str, Any]] = {
 REGRESSOR_PAPER_ITERATIONS = 70000
 
 
-def _json(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(cfg, sort_keys=True))
+def _json(cfg: Mapping[str, Any]) -> FewShotConfig:
+    return FewShotConfig.from_dict(json.loads(json.dumps(cfg, sort_keys=True)))
 
 
 def owner(key: str) -> tuple[MethodSpec, dict[str, Any]]:
@@ -132,7 +213,7 @@ def _validation(n_way: int, every: int, min_iterations: int) -> dict[str, Any]:
             "seed": 1, "every": every, "min_iterations": min_iterations, "plateau_gain": 0.01}
 
 
-def method_config(method: str, n_way: int = 5, scale: str | None = None) -> dict[str, Any]:
+def method_config(method: str, n_way: int = 5, scale: str | None = None) -> FewShotConfig:
     """The config of the checkpoint the chapters load for ``method`` at ``n_way`` (the
     early-stopping schedule of its spec's ``legacy`` entry)."""
     scale = resolve_scale(scale)
@@ -166,7 +247,7 @@ def method_config(method: str, n_way: int = 5, scale: str | None = None) -> dict
 
 
 def budget_config(method: str, n_way: int = 5, scale: str | None = None, fraction: float = 1.0,
-                  **overrides: Any) -> dict[str, Any]:
+                  **overrides: Any) -> FewShotConfig:
     """The config of ``method``'s ``n_way`` model under the equal-budget protocol:
     ``fraction`` of :data:`BUDGET` (a quarter for the sweep), with ``overrides`` of its
     settings (a sweep's setting)."""

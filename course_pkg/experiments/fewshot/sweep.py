@@ -56,7 +56,7 @@ def resolved_setting(key: str, n_way: int, i: int, out: Path) -> dict[str, Any] 
     return over
 
 
-def sweep_config(key: str, n_way: int, i: int, out: Path) -> dict[str, Any] | None:
+def sweep_config(key: str, n_way: int, i: int, out: Path) -> C.FewShotConfig | None:
     """The config of sweep setting ``i`` (``None`` until it can be resolved)."""
     over = resolved_setting(key, n_way, i, out)
     return None if over is None else C.budget_config(key, n_way, fraction=SWEEP_FRACTION,
@@ -81,7 +81,7 @@ def chosen_setting(key: str, n_way: int, out: Path = BUDGET_DIR) -> int | None:
     return max(range(len(best)), key=lambda i: (best[i], -i))
 
 
-def full_config(key: str, n_way: int, out: Path = BUDGET_DIR) -> dict[str, Any] | None:
+def full_config(key: str, n_way: int, out: Path = BUDGET_DIR) -> C.FewShotConfig | None:
     """The full-budget config of a model: its chosen sweep setting (``anneal_iterations``
     scaled to the full budget); ``None`` while its sweep is unfinished."""
     i = chosen_setting(key, n_way, out)

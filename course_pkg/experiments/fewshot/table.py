@@ -202,7 +202,7 @@ def load_table(scale: str = "cpu", directory: str | Path | None = None) -> dict[
     return json.loads(path.read_text())
 
 
-def table_frame(table: dict[str, Any] | None = None):
+def table_frame(table: dict[str, Any] | None = None) -> Any:
     """The table as a pandas DataFrame of strings (``"93.1 ± 1.2"``) for display."""
     import pandas as pd
 

@@ -29,6 +29,7 @@ from course_pkg.experiments.fewshot.config import (
     EVAL,
     REGRESSORS,
     SETTINGS,
+    FewShotConfig,
     checkpoint_name,
     method_config,
     model_key,
@@ -83,7 +84,7 @@ def _train_budgeted(cfg: Mapping[str, Any], dev: torch.device, progress: bool,
     mcfg = make_config(cfg, 10**9)
     val = validation_episodes(cfg["budget"]["validation"], dev)
     name = name or checkpoint_name(cfg["method"], cfg.get("n_way", 5))
-    extra = {"name": name, "config": dict(cfg), "schedule": None if schedule is None
+    extra = {"name": name, "config": cfg.to_dict(), "schedule": None if schedule is None
              else list(schedule)}
     snap = runs_dir() / f"{name}.snapshot.pt" if snapshot else None
     run = BudgetRun(cfg["budget"], lambda p: acc_fn(p, val), schedule, snap, extra, progress)
@@ -146,7 +147,7 @@ def _pretrain_early_stopping(cfg: Mapping[str, Any], dev: torch.device, progress
                    "threads": torch.get_num_threads()}
 
 
-def train_model(cfg: Mapping[str, Any], device: str | torch.device | None = None,
+def train_model(cfg: FewShotConfig | Mapping[str, Any], device: str | torch.device | None = None,
                 progress: bool = False, schedule: Sequence[int] | None = None,
                 snapshot: bool = True, name: str | None = None
                 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -159,6 +160,7 @@ def train_model(cfg: Mapping[str, Any], device: str | torch.device | None = None
     validation curve.
     """
     dev = get_device(device)
+    cfg = FewShotConfig.from_dict(cfg)
     if "budget" in cfg:
         return _train_budgeted(cfg, dev, progress, schedule, snapshot, name)
     method = cfg["method"]
@@ -201,7 +203,8 @@ def load_model(method: str, n_way: int = 5, scale: str | None = None,
     with ``retrain``; with ``train_if_missing=False`` a missing or stale checkpoint raises
     ``FileNotFoundError`` instead."""
     dev = get_device(device)
-    cfg = dict(config) if config is not None else method_config(method, n_way, scale)
+    cfg = (FewShotConfig.from_dict(config) if config is not None
+           else method_config(method, n_way, scale))
     name = checkpoint_name(method, n_way, scale)
     if not retrain and not train_if_missing:
         from course_pkg.checkpoints import load_checkpoint
