@@ -63,12 +63,17 @@ def test_no_module_or_chapter_lists_method_names_but_the_registry():
     assert not stale, f"no longer listed (remove from KNOWN_LISTS): {stale}"
 
 
-#: Lists that stay, or are still to move (each a place to fix; kept so that new ones fail):
+#: Lists that stay, and why (none is a place a new method must be added: ANIL and ProtoMAML
+#: touched none of them; new lists still fail the test):
 #: - ``algorithms/training.py``: ``ALGORITHMS``, the algorithm layer's dispatch from
-#:   ``MetaConfig.method`` to meta-gradient functions (chapters and exercises build
-#:   ``MetaConfig(method="maml")`` without the experiments layer, so it stays below it);
-#: - ``viz/``: the palette's seed colours and two figures' own method tuples, until the figures
-#:   take their methods from the caller (the registry registers itself into the palette).
+#:   ``MetaConfig.method`` to meta-gradient functions. Chapters and exercises build
+#:   ``MetaConfig(method="maml")`` without the experiments layer, so it lives below it, and a
+#:   method that trains through ``meta_train`` brings its own function in its spec instead.
+#: - ``viz/palette.py``: the seed colours and labels of the methods chapters draw most, for
+#:   figures drawn by a chapter that never imports the experiments layer (viz may not import
+#:   upwards); every spec registers its own colour, and a test checks the seeds equal the specs'.
+#: - ``viz/methods.py``, ``viz/sinusoid.py``: figures whose subject is a fixed set of methods
+#:   (the four toy update rules of chapter 11's comparison; the pretrained-vs-MAML explorer).
 KNOWN_LISTS: tuple[str, ...] = (
     "course_pkg/algorithms/training.py",
     "course_pkg/viz/methods.py",
@@ -104,3 +109,20 @@ def test_every_citation_of_a_spec_is_in_the_bibliography():
 def test_every_spec_chapter_exists():
     for key, s in M.METHODS.items():
         assert (ROOT / "book" / f"{s.chapter}.ipynb").exists(), (key, s.chapter)
+
+
+def test_the_palettes_seed_colours_are_the_specs():
+    """The palette's seeds (used before the registry is imported) agree with every spec."""
+    tree = ast.parse((PKG / "viz" / "palette.py").read_text())
+    seeds = {}
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and \
+                node.target.id in ("METHOD_COLORS", "METHOD_LABELS"):
+            seeds[node.target.id] = ast.literal_eval(node.value)
+    assert len(seeds["METHOD_COLORS"]) >= 8
+    for name, color in seeds["METHOD_COLORS"].items():
+        if name in M.METHODS:
+            assert M.METHODS[name].color.upper() == color.upper(), name
+            assert M.METHODS[name].label == seeds["METHOD_LABELS"][name], name
+        else:  # a baseline drawn beside the methods, not a method
+            assert palette._chroma(color) < 5, name
