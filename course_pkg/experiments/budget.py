@@ -3,7 +3,7 @@
 Every learned model of the few-shot comparison trains for the same budget of CPU time of one
 thread (``time.process_time()``; validation and snapshots excluded). A ``budget`` config::
 
-    {"cpu_seconds": 1200, "evaluations": 16,
+    {"cpu_seconds": 1200, "evaluations": 12,
      "validation": {"split": "val", "n_way": 5, "k_support": 1, "k_query": 5,
                     "episodes": 500, "seed": 1}}
 
