@@ -5,6 +5,9 @@
   (:mod:`course_pkg.experiments.methods`);
 - :mod:`.train` — train (equal budget or early stopping), load and score a model;
 - :mod:`.table` — the results table the chapters read;
+- :mod:`.sweep`, :mod:`.budget_table` — the equal-budget protocol's tuning sweep and table;
+- :mod:`.lessons` — what chapter 5 reads off that table (speed per CPU second, rising models,
+  the shift, transduction, the papers' numbers), as numbers a cell asserts;
 - :mod:`.cli` — ``python -m course_pkg.train fewshot …``.
 """
 
