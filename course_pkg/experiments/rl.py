@@ -106,10 +106,7 @@ class RLConfig(Config):
     entropy_final: float | None = None
     grad_clip: float | None = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.method is None:
-            raise ValueError("an RLConfig needs its method")
+    REQUIRED = ("method",)
 
 
 def config_for(name: str, scale: str | None = None, **overrides: Any) -> RLConfig:

@@ -71,8 +71,13 @@ class Config(Mapping[str, Any]):
 
     #: Store fields whose value is ``None`` too (else ``None`` means "not set").
     KEEP_NONE: ClassVar[bool] = False
+    #: Fields that must be set.
+    REQUIRED: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
+        missing = [name for name in self.REQUIRED if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"a {type(self).__name__} needs {', '.join(missing)}")
         hints = typing.get_type_hints(type(self))
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)

@@ -103,10 +103,8 @@ class FewShotConfig(Config):
     validation: ValidationConfig | None = None
     budget: BudgetConfig | None = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.method is None:
-            raise ValueError("a FewShotConfig needs its method")
+    REQUIRED = ("method",)
+
 
 #: Columns: key → (N, K).
 SETTINGS: dict[str, tuple[int, int]] = {"5w1s": (5, 1), "5w5s": (5, 5), "20w1s": (20, 1)}
