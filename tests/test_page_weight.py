@@ -70,16 +70,23 @@ def test_externalize_references_each_script_once() -> None:
     assert sorted(srcs) == sorted({f"../_static/cviz/{embed.module_name(k)}"
                                    for k in ("adaptation", "sinusoid")}), srcs
     assert out.count('rel="stylesheet"') == 1 and out.count("cviz-init") == 3
-    common = files[embed.common_name()]
+    (common_file,) = [n for n in files if n.startswith("common-")]
+    common = files[common_file]
     assert "function cvDecode" in common and "export {" in common
     for kind in ("adaptation", "sinusoid"):
         assert files[embed.module_name(kind)].startswith("import {")
-        assert f'from "./{embed.common_name()}"' in files[embed.module_name(kind)]
-    # a module from another version of the package stays inline, untouched
-    stale = c.html.replace("cvMountAll(", "cvMountAll (")
-    out2, files2 = embed.externalize(stale, "x")
-    assert "cvMountAll (" in out2 and "function cvDecode" in out2
-    assert set(files2) == {embed.css_name()}
+        assert f'from "./{common_file}"' in files[embed.module_name(kind)]
+        assert "function cvDecode" not in files[embed.module_name(kind)]
+    # the kernel that ran a page may know more method colours: its helpers get their own file
+    other = c.html.replace("const CV_METHOD_COLORS = {",
+                           'const CV_METHOD_COLORS = {"new": "#123456", ')
+    out2, files2 = embed.externalize(other, "x")
+    assert "function cvDecode" not in out2 and '"new": "#123456"' in "".join(files2.values())
+    assert not set(files2) & {common_file, embed.module_name("sinusoid")}
+    # a marked module that is not one (no figure marker line) stays inline, untouched
+    broken = c.html.replace("// ---- figure: sinusoid", "// figure")
+    out3, files3 = embed.externalize(broken, "x")
+    assert "function cvDecode" in out3 and set(files3) == {embed.css_name()}
 
 
 def _write_externalized(root: Path, figures: list) -> None:

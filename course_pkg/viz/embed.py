@@ -8,11 +8,10 @@ data-cviz-module="<kind>-<hash>.js">``. That snippet works anywhere (a notebook 
 JupyterLab, a test page), but a page with two figures would carry the same ~30 KB of script twice.
 
 The HTML book therefore rewrites each page once (``book/_ext/course_weight.py`` calls
-:func:`externalize`): every marked style and module whose content is exactly what this package
-produces becomes one reference to a file in ``_static/cviz/`` — ``viz-<hash>.css``,
-``<kind>-<hash>.js`` (importing the shared helpers) and ``common-<hash>.js`` (the helpers, loaded
-once per page and cached across pages) — and the later copies on the page are dropped. Content
-from another version of the package is left inline, untouched.
+:func:`externalize`): every marked style and module becomes one reference to a file in
+``_static/cviz/`` named by a hash of its content — ``viz-<hash>.css``, ``<kind>-<hash>.js`` (the
+figure's code, importing the shared helpers) and ``common-<hash>.js`` (the helpers, loaded once
+per page and cached across pages) — and the later copies on the page are dropped.
 """
 
 from __future__ import annotations
@@ -83,16 +82,6 @@ def module_name(kind: str) -> str:
     return f"{kind}-{_digest(module_source(kind))}.js"
 
 
-def common_name() -> str:
-    """File name of the shared helpers' module (``common-<hash>.js``)."""
-    return f"common-{_digest(common_source())}.js"
-
-
-def common_exports() -> list[str]:
-    """Names declared at the top level of the helpers (colours + ``common.js``)."""
-    return sorted(set(_DECL.findall(common_source())))
-
-
 def inline_assets(kind: str) -> str:
     """The figure's styles and module as inline, marked tags (see the module docstring)."""
     return (f'<style data-cviz-css="{css_name()}">{css_source()}</style>\n'
@@ -100,15 +89,34 @@ def inline_assets(kind: str) -> str:
             f"{module_source(kind)}</script>\n")
 
 
-def asset_files(kind: str) -> dict[str, str]:
-    """``{file name: text}`` of the shared files that replace figure ``kind``'s inline tags."""
-    names = ", ".join(common_exports())
-    return {
-        css_name(): css_source(),
-        common_name(): common_source() + f"\nexport {{ {names} }};\n",
-        module_name(kind): (f'import {{ {names} }} from "./{common_name()}";\n'
-                            + figure_source(kind) + "\n" + _mount(kind)),
-    }
+def split_module(kind: str, body: str) -> tuple[str, str] | None:
+    """``(helpers, figure code + mount)`` of an inline module of figure ``kind``, or ``None`` when
+    ``body`` is not one (no single ``// ---- figure: <kind>`` line, no mount at its end)."""
+    marker = f"\n// ---- figure: {kind}\n"
+    if body.count(marker) != 1:
+        return None
+    common, figure = body.split(marker)
+    if not figure.rstrip().endswith(_mount(kind).strip()):
+        return None
+    return common, figure
+
+
+def module_files(kind: str, body: str) -> dict[str, str] | None:
+    """``{file name: text}`` replacing the inline module ``body`` of figure ``kind``: the helpers
+    as ``common-<hash>.js`` (exporting their top-level names) and the figure's code as
+    ``<kind>-<hash>.js`` importing them; ``None`` when ``body`` is not such a module.
+
+    The module is split rather than rebuilt from this package, because the kernel that ran a
+    chapter may have registered more method colours (``CV_METHOD_COLORS``) than this process."""
+    parts = split_module(kind, body)
+    if parts is None:
+        return None
+    common, figure = parts
+    names = ", ".join(sorted(set(_DECL.findall(common))))
+    common_file = f"common-{_digest(common)}.js"
+    importer = f'import {{ {names} }} from "./{common_file}";\n'
+    return {common_file: common + f"\nexport {{ {names} }};\n",
+            f"{kind}-{_digest(body)}.js": importer + figure}
 
 
 def externalize(html: str, static_url: str) -> tuple[str, dict[str, str]]:
@@ -116,40 +124,32 @@ def externalize(html: str, static_url: str) -> tuple[str, dict[str, str]]:
 
     ``static_url`` is the folder the files will be served from, relative to the page (e.g.
     ``"../_static/cviz"``). Returns the new HTML (each style and module referenced once, later
-    copies dropped) and ``{file name: text}`` to write into that folder. Tags whose content is not
-    exactly this package's current output stay inline.
+    copies dropped) and ``{file name: text}`` to write into that folder. A marked module that is
+    not one of this package's (see :func:`split_module`) stays inline.
     """
-    kinds = {module_name(k): k for k in _kinds_in(html)}
     files: dict[str, str] = {}
     seen: set[str] = set()
 
     def css(m: re.Match[str]) -> str:
-        name, body = m.group(1), m.group(2)
-        if name != css_name() or body != css_source():
-            return m.group(0)
+        body = m.group(2)
+        name = f"viz-{_digest(body)}.css"
         if name in seen:
             return ""
         seen.add(name)
-        files[name] = css_source()
+        files[name] = body
         return f'<link rel="stylesheet" href="{static_url}/{name}">\n'
 
     def module(m: re.Match[str]) -> str:
-        name, body = m.group(1), m.group(2)
-        kind = kinds.get(name)
-        if kind is None or body != module_source(kind):
+        kind, body = m.group(1).rsplit("-", 1)[0], m.group(2)
+        made = module_files(kind, body)
+        if made is None:
             return m.group(0)
+        name = f"{kind}-{_digest(body)}.js"
         if name in seen:
             return ""
         seen.add(name)
-        files.update({k: v for k, v in asset_files(kind).items() if k != css_name()})
+        files.update(made)
         return f'<script type="module" src="{static_url}/{name}"></script>\n'
 
     out = _MODULE_TAG.sub(module, _CSS_TAG.sub(css, html))
     return out, files
-
-
-def _kinds_in(html: str) -> set[str]:
-    """Figure kinds of this package whose module is marked in ``html``."""
-    marked = {m.group(1).rsplit("-", 1)[0] for m in _MODULE_TAG.finditer(html)}
-    static = resources.files("course_pkg.viz").joinpath("static")
-    return {k for k in marked if static.joinpath(f"{k}.js").is_file()}

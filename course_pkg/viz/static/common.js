@@ -357,6 +357,7 @@ class CvPlot {
     cv.setAttribute("role", "application");
     cv.setAttribute("aria-roledescription", "interactive plot");
     cv.setAttribute("aria-label", `${this.o.title || "plot"}: arrow keys move ${what}`);
+    cv.setAttribute("data-lm-suppress-shortcuts", "true");  // JupyterLab: keys stay with the plot
     cv.addEventListener("keydown", (e) => {
       const d = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] }[e.key];
       if (!d) return;
