@@ -12,11 +12,14 @@ else of ``course_pkg``).
 - :mod:`~course_pkg.utils.progress` — :func:`progress`, the one progress bar.
 - :mod:`~course_pkg.utils.memory` — :func:`saved_tensor_bytes`, :func:`cpu_allocator_peak`.
 - :mod:`~course_pkg.utils.deps` — :func:`import_learn2learn` (quietly).
+- :mod:`~course_pkg.utils.config` — :class:`Config`, the one config type of every run, and
+  :func:`plain` (a config or mapping as JSON-ready data).
 
 Everything is importable from ``course_pkg.utils`` directly.
 """
 
 from course_pkg.utils.checks import check_finite, check_same_device
+from course_pkg.utils.config import Config, plain
 from course_pkg.utils.deps import import_learn2learn
 from course_pkg.utils.device import DEVICE_ENV, get_device, set_threads
 from course_pkg.utils.memory import cpu_allocator_peak, saved_tensor_bytes
@@ -27,6 +30,7 @@ from course_pkg.utils.stats import CURVE_POINTS, mean_ci, smooth_curve
 
 __all__ = [
     "CURVE_POINTS",
+    "Config",
     "DEVICE_ENV",
     "SCALES",
     "SCALE_ENV",
@@ -37,6 +41,7 @@ __all__ = [
     "get_device",
     "import_learn2learn",
     "mean_ci",
+    "plain",
     "progress",
     "resolve_scale",
     "saved_tensor_bytes",

@@ -1,23 +1,14 @@
 """One config type for every run: a typed dataclass, read like a mapping, stored as JSON.
 
-Every training run of the course is a subclass of :class:`Config`: the sinusoid's
-:class:`~course_pkg.algorithms.training.MetaConfig`, the few-shot comparison's
-:class:`~course_pkg.experiments.fewshot.config.FewShotConfig` and the RL runs'
-:class:`~course_pkg.experiments.rl.RLConfig`. A config is
-
-- **typed**: its fields are declared with types, checked when the config is built
-  (``FewShotConfig(n_way="5")`` fails and names the field), and unknown keys are refused by
-  :meth:`Config.from_dict`, with the known ones listed;
-- **JSON in, JSON out**: :meth:`Config.to_dict` is the dict stored beside a checkpoint, and that
-  dict is the cache key (:func:`course_pkg.checkpoints.load_or_train` compares it exactly), so a
-  config built from a stored dict gives the same dict back;
-- **a read-only mapping** of the fields that are set (``cfg["inner_lr"]``, ``{**cfg}``,
-  ``cfg.get("options", {})``) as well as attributes (``cfg.inner_lr``); :meth:`Config.replace`
-  returns a changed copy.
-
-A field left at ``None`` is *unset*: it is not part of the mapping or of the stored dict (a
-ProtoNet config has no ``inner_lr``), unless the class sets ``KEEP_NONE`` (then every field is
-stored, ``None`` included, as :class:`MetaConfig` always did).
+Every run is a :class:`Config`: the sinusoid's :class:`~course_pkg.algorithms.training.MetaConfig`,
+the few-shot :class:`~course_pkg.experiments.fewshot.config.FewShotConfig`, the RL
+:class:`~course_pkg.experiments.rl.RLConfig`. Fields are typed and checked when a config is
+built (the error names the field); :meth:`Config.from_dict` refuses unknown keys;
+:meth:`Config.to_dict` is the dict stored with a checkpoint, the cache key of
+:func:`course_pkg.checkpoints.load_or_train`. A config reads as a mapping of its set fields
+(``cfg["inner_lr"]``, ``{**cfg}``, ``cfg.get(...)``) and by attribute; :meth:`Config.replace`
+returns a changed copy. A field left at ``None`` is unset (not stored) unless the class sets
+``KEEP_NONE``; ``REQUIRED`` names the fields that must be set.
 """
 
 from __future__ import annotations
