@@ -144,3 +144,44 @@ def test_chapter7_first_figure_within_40_tabs(html_root, html_server, chromium_b
             pytest.fail(f"chapter 7: no figure control after {MAX_TABS_CH7} Tab presses; the "
                         f"stops were: {stops}")
     assert len(stops) <= MAX_TABS_CH7
+
+
+SIDEBAR_STATE = """() => ({
+  primaryModal: document.getElementById('pst-primary-sidebar-modal').open,
+  secondaryModal: document.getElementById('pst-secondary-sidebar-modal').open,
+  primaryHidden: document.getElementById('pst-primary-sidebar')
+    .classList.contains('pst-sidebar-hidden')})"""
+
+
+@pytest.mark.parametrize("width", ["390", "1280"])
+def test_the_visible_sidebar_toggles_work(width, html_root, html_server, chromium_browser):
+    """The header's sidebar buttons open the navigation (a phone: the chapters' dialog and the
+    page's contents) or hide it (a desktop). Both themes bind the first toggle of the page, a
+    hidden one; before course.js forwarded the visible buttons' clicks, they did nothing."""
+    with open_page(chromium_browser, html_server + "book/07_maml.html",
+                   context_options=WIDTHS[width], timeout_ms=120_000) as rep:
+        page = rep.page
+        page.wait_for_function(LAYOUT_DONE)
+        assert page.evaluate(SIDEBAR_STATE) == {"primaryModal": False, "secondaryModal": False,
+                                                "primaryHidden": False}
+        toggles = [t for t in page.locator(".primary-toggle").all() if t.is_visible()]
+        assert len(toggles) == 1, "one visible button for the chapters' sidebar"
+        toggles[0].click()
+        if width == "390":
+            page.wait_for_function("() => document.getElementById("
+                                   "'pst-primary-sidebar-modal').open")
+            assert page.locator("#pst-primary-sidebar-modal a", has_text="Reptile").first \
+                .is_visible()
+            page.keyboard.press("Escape")
+            page.wait_for_function("() => !document.getElementById("
+                                   "'pst-primary-sidebar-modal').open")
+            (contents,) = [t for t in page.locator(".secondary-toggle").all() if t.is_visible()]
+            contents.click()
+            page.wait_for_function("() => document.getElementById("
+                                   "'pst-secondary-sidebar-modal').open")
+        else:
+            page.wait_for_function("() => document.getElementById('pst-primary-sidebar')"
+                                   ".classList.contains('pst-sidebar-hidden')")
+            toggles[0].click()
+            page.wait_for_function("() => !document.getElementById('pst-primary-sidebar')"
+                                   ".classList.contains('pst-sidebar-hidden')")

@@ -178,7 +178,24 @@
     }
   }
 
+  // Both themes bind their sidebar toggles to the page's FIRST .primary-toggle and
+  // .secondary-toggle (pydata's navbar icons, hidden by the book theme), so the visible header
+  // buttons did nothing: they forward their clicks to the bound ones.
+  function sidebarToggles() {
+    for (const cls of ["primary-toggle", "secondary-toggle"]) {
+      const [bound, ...others] = document.querySelectorAll(`.${cls}`);
+      for (const b of others) {
+        b.addEventListener("click", (e) => {
+          e.preventDefault();
+          e.stopPropagation();
+          bound.click();
+        });
+      }
+    }
+  }
+
   function init() {
+    sidebarToggles();
     quietTabStops();
     nameToggles();
     window.addEventListener("load", nameToggles);
