@@ -231,8 +231,12 @@ def static_mode(mode: str | None = None) -> bool:
     return os.environ.get(STATIC_ENV, "") not in ("", "0")
 
 
+#: What a figure function returns: a live widget (JupyterLab) or a static snippet (the book).
+FigureOutput = VizWidget | StaticFigure
+
+
 def make_figure(logic: FigureLogic, mode: str | None = None,
-                **controls: Any) -> VizWidget | StaticFigure:
+                **controls: Any) -> FigureOutput:
     """The displayable object for ``logic``: a live widget or a static snippet (see above)."""
     if controls:
         logic.controls = logic.validate(controls)

@@ -20,14 +20,7 @@ from course_pkg.algorithms.core import inner_adapt, loss_at
 from course_pkg.algorithms.toy import loss_surface, param_grid
 from course_pkg.models import CurveToy
 from course_pkg.tasks import TaskBatch
-from course_pkg.viz._base import (
-    FigureLogic,
-    StaticFigure,
-    VizWidget,
-    encode,
-    make_figure,
-    to_list,
-)
+from course_pkg.viz._base import FigureLogic, FigureOutput, encode, make_figure, to_list
 
 #: ``(a, b)`` of the two tasks of the interactive MAML article.
 SOFTPLUS_TASKS: tuple[tuple[float, float], ...] = ((0.3, 0.05), (0.83, 0.75))
@@ -197,7 +190,7 @@ class TwoTaskAdaptation(FigureLogic):
 
 
 def meta_loss_landscape(m: int = 0, inner_lr: float = 0.1, max_steps: int = 20,
-                        mode: str | None = None) -> VizWidget | StaticFigure:
+                        mode: str | None = None) -> FigureOutput:
     """Figure: ``Σ_τ L_τ(U⁽ᵐ⁾_τ(θ))`` with a slider for ``m``, beside each task's own landscape.
 
     Returns a live ``VizWidget`` (JupyterLab) or, when ``$COURSE_STATIC_FIGURES=1`` or
@@ -207,7 +200,7 @@ def meta_loss_landscape(m: int = 0, inner_lr: float = 0.1, max_steps: int = 20,
 
 
 def two_task_adaptation(theta: Sequence[float] = (1.2, -0.6), inner_lr: float = 0.5,
-                        mode: str | None = None) -> VizWidget | StaticFigure:
+                        mode: str | None = None) -> FigureOutput:
     """Figure: pick/drag θ on both task landscapes; arrows θ → φ_τ = θ − α∇L_τ(θ) per task.
 
     The browser of the static book computes the step itself (softplus regression gradient);

@@ -27,14 +27,7 @@ from course_pkg.algorithms.toy import (
 )
 from course_pkg.models import LinearToy
 from course_pkg.tasks import QuadraticTasks, TaskBatch, landscape_tasks
-from course_pkg.viz._base import (
-    FigureLogic,
-    StaticFigure,
-    VizWidget,
-    encode,
-    make_figure,
-    to_list,
-)
+from course_pkg.viz._base import FigureLogic, FigureOutput, encode, make_figure, to_list
 
 N_GRID = 41
 
@@ -330,25 +323,25 @@ class MethodComparison(FigureLogic):
 
 
 # =========================================================================== public API
-def fomaml_curvature(mode: str | None = None, **controls: Any) -> VizWidget | StaticFigure:
+def fomaml_curvature(mode: str | None = None, **controls: Any) -> FigureOutput:
     """Figure: one quadratic task with Hessian sliders (eigenvalues ``h1, h2``, angle), inner
     rate ``α`` and a draggable θ; arrows: MAML's ``(I − αH)∇L(φ)`` vs FOMAML's ``∇L(φ)``."""
     return make_figure(FomamlCurvature(), mode, **controls)
 
 
-def reptile_interpolation(mode: str | None = None, **controls: Any) -> VizWidget | StaticFigure:
+def reptile_interpolation(mode: str | None = None, **controls: Any) -> FigureOutput:
     """Figure: Reptile on three curve-fitting tasks; inner steps ``k``, rate ``α``, interpolation
     ``ε`` and the path of successive Reptile updates from a draggable θ."""
     return make_figure(ReptileInterpolation(), mode, **controls)
 
 
-def imaml_lambda(mode: str | None = None, **controls: Any) -> VizWidget | StaticFigure:
+def imaml_lambda(mode: str | None = None, **controls: Any) -> FigureOutput:
     """Figure: iMAML's proximal optimum ``φ*(θ) = argmin L(φ) + λ/2‖φ − θ‖²`` and implicit
     meta-gradient ``(I + H/λ)⁻¹∇L_q(φ*)`` with a ``λ`` slider and a draggable θ."""
     return make_figure(ImamlLambda(), mode, **controls)
 
 
-def method_comparison(mode: str | None = None, **controls: Any) -> VizWidget | StaticFigure:
+def method_comparison(mode: str | None = None, **controls: Any) -> FigureOutput:
     """Figure: MAML / FOMAML / Reptile / iMAML cards (rates, steps, ``λ``) stepping θ on the
     landscape of four quadratic tasks; buttons step all methods, drag θ₀ to restart."""
     return make_figure(MethodComparison(), mode, **controls)

@@ -19,14 +19,7 @@ from course_pkg.algorithms.core import forward, inner_adapt
 from course_pkg.models import MLP
 from course_pkg.tasks import SinusoidTasks
 from course_pkg.utils import seeded
-from course_pkg.viz._base import (
-    FigureLogic,
-    StaticFigure,
-    VizWidget,
-    encode,
-    make_figure,
-    to_list,
-)
+from course_pkg.viz._base import FigureLogic, FigureOutput, encode, make_figure, to_list
 
 X_RANGE = (-5.0, 5.0)
 N_GRID = 200
@@ -129,7 +122,7 @@ class SinusoidExplorer(FigureLogic):
 
 def sinusoid_explorer(models: Mapping[str, Mapping[str, Any]] | None = None,
                       mode: str | None = None, **controls: Any
-                      ) -> VizWidget | StaticFigure:
+                      ) -> FigureOutput:
     """Figure: a network fine-tuned on ≤ 5 points of ``A sin(x − b)``, before/after ``k`` steps.
 
     ``models`` maps a name (``"pretrained"``, ``"maml"``) to ``{"state": state_dict of
