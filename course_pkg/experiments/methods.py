@@ -101,6 +101,9 @@ class MethodSpec:
     cite: str | None = None
     published: Mapping[str, float] | None = None   # Omniglot {5w1s, 5w5s, 20w1s} in %
     published_source: str | None = None
+    #: MiniImagenet {5w1s, 5w5s} in % (Conv4-32, no data augmentation), where reported
+    published_miniimagenet: Mapping[str, float] | None = None
+    published_miniimagenet_source: str | None = None
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -329,7 +332,9 @@ _SPECS = [
         rl={"trainer": rl_maml.train_maml_nav, "policy": rl_maml.make_policy,
             "paper": {"iterations": 500, "meta_batch_size": 40, "hidden": [100, 100]}},
         cite="finn2017maml",
-        published={"5w1s": 98.7, "5w5s": 99.9, "20w1s": 95.8}, published_source="finn2017maml"),
+        published={"5w1s": 98.7, "5w5s": 99.9, "20w1s": 95.8}, published_source="finn2017maml",
+        published_miniimagenet={"5w1s": 48.70, "5w5s": 63.11},
+        published_miniimagenet_source="finn2017maml"),
     MethodSpec(
         "fomaml", "First-order MAML", "FOMAML", "optimization", "#D55E00", "08_fomaml",
         "$\\nabla_\\phi \\mathcal{L}_Q(\\phi^{(k)})$", "initialisation", "fixed N (head); any K",
@@ -347,7 +352,9 @@ _SPECS = [
         sinusoid={"overrides": {}, "shots": (10,), "short_run": True, "shown": (10,)},
         cite="finn2017maml",
         published={"5w1s": 98.3, "5w5s": 99.2, "20w1s": 89.4},
-        published_source="nichol2018reptile"),
+        published_source="nichol2018reptile",
+        published_miniimagenet={"5w1s": 48.07, "5w5s": 63.15},
+        published_miniimagenet_source="finn2017maml"),
     MethodSpec(
         "reptile", "Reptile", "Reptile", "optimization", "#009E73", "09_reptile",
         "$\\theta \\leftarrow \\theta + \\varepsilon\\,\\mathrm{mean}_i(\\phi_i - \\theta)$",
