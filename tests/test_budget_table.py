@@ -10,6 +10,7 @@ from course_pkg.checkpoints import save_checkpoint
 from course_pkg.experiments.fewshot import budget_table as BT
 from course_pkg.experiments.fewshot import config as C
 from course_pkg.experiments.fewshot import sweep as S
+from course_pkg.experiments.fewshot import table as FT
 from course_pkg.experiments.fewshot import train as R
 from course_pkg.tasks import TaskBatch
 
@@ -59,11 +60,11 @@ def tiny_budget_dir(tmp_path_factory):
 def test_budget_table_rows(tiny_budget_dir, monkeypatch):
     monkeypatch.setitem(C.EVAL["cpu"], "tasks", 12)
     monkeypatch.setattr(BT, "TRANSDUCTION_EPISODES", 6)
-    table = BT.budget_table(["nn_pixels", "protonet", "maml"], "cpu", False, tiny_budget_dir)
+    table = BT.fewshot_table(["nn_pixels", "protonet", "maml"], "cpu", False, tiny_budget_dir)
     rows = {r["method"]: r for r in table["rows"]}
     assert set(rows["maml"]["results"]) == set(C.SETTINGS)
-    with pytest.raises(FileNotFoundError, match="fewshot --budget"):
-        BT.budget_table(["fomaml"], "cpu", False, tiny_budget_dir)
+    with pytest.raises(FileNotFoundError, match="python -m course_pkg.train fewshot"):
+        BT.fewshot_table(["fomaml"], "cpu", False, tiny_budget_dir)
     for key in ("protonet", "maml"):
         m = rows[key]["models"]["5"]
         assert m["budget_s"] == C.BUDGET["cpu"]["cpu_seconds"] and m["iterations"] == 2
@@ -75,7 +76,7 @@ def test_budget_table_rows(tiny_budget_dir, monkeypatch):
     assert rows["maml"]["published"] == {"5w1s": 98.7, "5w5s": 99.9, "20w1s": 95.8}
     assert "3 at test time (trained with 1)" in rows["maml"]["adaptation"]
     assert "transduction" not in rows["nn_pixels"] and rows["nn_pixels"]["models"] == {}
-    md = BT.budget_markdown(table)
+    md = FT.table_markdown(table)
     assert "inverted glyphs" in md and "98.7 / 99.9 / 95.8" in md and md.count("\n| ") == 3
 
 

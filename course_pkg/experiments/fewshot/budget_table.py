@@ -1,13 +1,13 @@
 """The few-shot table under the equal-budget protocol: every row's models, status and curves,
 the published numbers beside ours, a shifted column and a transduction check.
 
-:func:`budget_table` loads each method's full-budget models (:mod:`.sweep`; never trains:
-``python -m course_pkg.train fewshot --budget`` does), evaluates them on the test columns
+:func:`fewshot_table` loads each method's full-budget models (:mod:`.sweep`; never trains:
+``python -m course_pkg.train fewshot`` does), evaluates them on the test columns
 (:data:`~.config.SETTINGS`) and on the shifted column (:data:`SHIFT`: the 5-way 1-shot test
 episodes with every pixel inverted), and measures how much each learned row's accuracy owes to
 transductive batch normalisation (:func:`one_query_at_a_time`). Written by
-``python -m course_pkg.train fewshot --budget --table`` to
-``course_pkg/results/fewshot_table_budget.{json,md}``.
+``python -m course_pkg.train fewshot --table`` to ``course_pkg/results/fewshot_table.{json,md}``
+(:func:`.table.write_table`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from course_pkg.experiments.fewshot.config import (
     BUDGET,
     EVAL,
     HIDDEN,
-    SETTING_NAMES,
     SETTINGS,
     checkpoint_name,
     model_key,
@@ -75,15 +74,15 @@ def _adaptation(spec, cfg: dict[str, Any]) -> str:
     return f"{spec.fewshot.adaptation}: {steps} at test time ({same})"
 
 
-def _model_entry(key: str, n: int, loaded, out: Path) -> dict[str, Any]:
+def _model_entry(key: str, n: int, loaded, out: Path, scale: str) -> dict[str, Any]:
     m = loaded.metrics
-    chosen = S.chosen_setting(key, n, out)
-    return {"checkpoint": checkpoint_name(key, n), "setting": (
-        S.resolved_setting(key, n, chosen, out) if chosen else {}),
+    chosen = S.chosen_setting(key, n, out, scale)
+    return {"checkpoint": checkpoint_name(key, n, scale), "setting": (
+        S.resolved_setting(key, n, chosen, out, scale) if chosen else {}),
             **{k: m[k] for k in MODEL_KEYS if k in m}}
 
 
-def budget_table(methods: list[str] | None = None, device: str | torch.device | None = None,
+def fewshot_table(methods: list[str] | None = None, device: str | torch.device | None = None,
                  progress: bool = True, directory: str | Path | None = None,
                  scale: str | None = None) -> dict[str, Any]:
     """Evaluate every row's full-budget models; return the table as a dict (fractions)."""
@@ -103,11 +102,11 @@ def budget_table(methods: list[str] | None = None, device: str | torch.device | 
         models = {}
         if spec.fewshot.trained:
             for n in model_ways(mk):
-                cfg = S.full_config(mk, n, out)
+                cfg = S.full_config(mk, n, out, scale)
                 if cfg is None:
                     raise FileNotFoundError(f"the sweep of {mk} ({n}-way) is unfinished: "
-                                            "python -m course_pkg.train fewshot --budget")
-                models[n] = load_model(mk, n, device=dev, directory=out, config=cfg,
+                                            "python -m course_pkg.train fewshot")
+                models[n] = load_model(mk, n, scale, dev, directory=out, config=cfg,
                                        train_if_missing=False)
         results = {}
         for col, batch in batches.items():
@@ -123,7 +122,8 @@ def budget_table(methods: list[str] | None = None, device: str | torch.device | 
                "adaptation": _adaptation(spec, next(iter(models.values())).config
                                          if models else {}),
                "published": dict(spec.published or {}), "published_source": spec.published_source,
-               "models": {str(n): _model_entry(mk, n, m, out) for n, m in models.items()}}
+               "models": {str(n): _model_entry(mk, n, m, out, scale)
+                          for n, m in models.items()}}
         if key == mk and models:  # the rows that learn their own model
             loaded = models[training_way(mk, 5)]
             batch_acc = method_accuracy(key, first, loaded).mean().item()
@@ -143,33 +143,5 @@ def budget_table(methods: list[str] | None = None, device: str | torch.device | 
                         "device": str(dev), "threads": torch.get_num_threads(),
                         "cpu_count": os.cpu_count(),
                         "total_seconds": round(time.perf_counter() - t_all, 1)},
-        "command": "python -m course_pkg.train fewshot --budget --table"}
-
-
-def budget_markdown(table: dict[str, Any]) -> str:
-    """The budget table as Markdown: accuracy ± 95 % half-width per column, the shifted column,
-    the published numbers and each model's status at the budget."""
-    cols = list(table["settings"])
-    head = ["Method", *(SETTING_NAMES[c] for c in cols), table["shift"]["name"], "Published",
-            "Status (5-way / 20-way)"]
-    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(cols) + 2) + "---|"]
-    for r in table["rows"]:
-        cells = [f"{100 * r['results'][c]['mean']:.1f} ± {100 * r['results'][c]['ci95']:.1f}"
-                 for c in cols]
-        sh = r["shifted"]
-        pub = " / ".join(f"{r['published'][c]:.1f}" if c in r["published"] else "—"
-                         for c in cols) if r["published"] else "—"
-        status = " / ".join(m["status"] for m in r["models"].values()) or "—"
-        lines.append("| " + " | ".join([r["name"], *cells,
-                                        f"{100 * sh['mean']:.1f} ± {100 * sh['ci95']:.1f}",
-                                        pub, status]) + " |")
-    b = table["budget"]
-    lines += ["", f"Every learned model trained for {b['cpu_seconds']:.0f} CPU-seconds of one "
-              f"thread (validation excluded) on the glyph training alphabets, validated "
-              f"{b['evaluations']} times on {b['episodes']} fixed episodes of the validation "
-              "alphabets; the best validation point is kept. Accuracy in % on "
-              f"{table['settings'][cols[0]]['episodes']} fixed test episodes per column, ± the "
-              "half-width of the 95 % normal-approximation interval. Published: Omniglot "
-              "(28×28, 1200 training characters, 64-channel Conv4, the papers' budgets), not "
-              f"our glyphs. Produced by `{table['command']}`."]
-    return "\n".join(lines) + "\n"
+        "command": "python -m course_pkg.train fewshot --table"
+                   + ("" if scale == "cpu" else " --scale paper")}

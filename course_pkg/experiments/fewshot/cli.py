@@ -1,18 +1,21 @@
 """``python -m course_pkg.train fewshot …``: the few-shot family's command line.
 
-- ``fewshot``: train (or load) every checkpoint the chapters load, rewrite the table.
-- ``fewshot --method maml --n-way 5``: train just that model (``--iterations``/``--out`` apply).
-- ``fewshot --table [--methods …]``: evaluate the stored models, rewrite the table.
-- ``fewshot --budget``: the equal-budget protocol (:mod:`course_pkg.experiments.budget`): the
-  tuning sweep (:mod:`.sweep`) and every full-budget model, ``--jobs`` processes of one thread
-  at a time, each model after the sweep that chooses its setting; written to
-  ``course_pkg/weights/budget/`` (or ``--out``). An interrupted run resumes from its snapshot
-  when the command is given again; finished models are skipped.
-- ``fewshot --budget --method maml --n-way 20 [--setting i]``: one of those runs.
-  ``--replay`` reruns a stored run's iteration schedule (the same parameters on any machine).
-- ``fewshot --budget --list``: the runs and what each waits for.
-- ``fewshot --budget --table``: the equal-budget table (:mod:`.budget_table`) from the stored
-  models, written to ``course_pkg/results/fewshot_table_budget.{json,md}``.
+Every learned model of the table trains under the equal-budget protocol
+(:mod:`course_pkg.experiments.budget`): the tuning sweep (:mod:`.sweep`) and every full-budget
+model, ``--jobs`` processes of one thread at a time, each model after the sweep that chooses its
+setting, written to ``course_pkg/weights/budget/`` (or ``--out``).
+
+- ``fewshot``: run every run not done yet (an interrupted run resumes from its snapshot when the
+  command is given again; finished models are skipped), then summarise the sweep and, once every
+  model exists, rewrite the table.
+- ``fewshot --replay``: rerun every stored run with its stored iteration schedule (``make
+  weights``: the same parameters on any machine), then the sweep summary and the table.
+- ``fewshot --list``: the runs and what each waits for.
+- ``fewshot --method maml --n-way 20 [--setting i] [--replay]``: one of those runs;
+  ``--iterations N`` instead trains that model for ``N`` iterations without validation (a smoke
+  run; with ``--out``).
+- ``fewshot --table [--methods …]``: evaluate the stored models, rewrite
+  ``course_pkg/results/fewshot_table.{json,md}`` (:mod:`.budget_table`).
 """
 
 from __future__ import annotations
@@ -42,37 +45,49 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --method: the model for N-way episodes (default 5)")
     p.add_argument("--table", action="store_true", help="only rewrite the table")
     p.add_argument("--methods", nargs="+", default=None, help="with --table: only these rows")
-    p.add_argument("--budget", action="store_true", help="the equal-budget protocol")
     p.add_argument("--setting", type=int, default=None,
-                   help="with --budget --method: train sweep setting i at a quarter budget")
+                   help="with --method: train sweep setting i at a quarter budget")
     p.add_argument("--replay", action="store_true",
-                   help="with --budget --method: rerun the stored run's iteration schedule")
-    p.add_argument("--list", action="store_true", help="with --budget: list the runs")
+                   help="rerun stored runs with their stored iteration schedules")
+    p.add_argument("--list", action="store_true", help="list the runs and their state")
     p.add_argument("--jobs", type=int, default=2, help="processes at a time (one thread each)")
 
 
 # ----------------------------------------------------------------------------- one run
-def _train_one_budget(args: argparse.Namespace) -> list[str]:
+def _smoke_run(args: argparse.Namespace) -> list[str]:
+    """``--method … --iterations N``: ``N`` iterations of the model's config, no validation."""
+    cfg = S.method_config(args.method, args.n_way, args.scale).to_dict()
+    cfg.pop("budget", None)
+    cfg = C.FewShotConfig.from_dict({**cfg, "iterations": args.iterations})
+    name = C.checkpoint_name(args.method, args.n_way, args.scale)
+    state, metrics = R.train_model(cfg, args.device, not args.quiet)
+    save_checkpoint(name, state, cfg, metrics, args.out)
+    print(f"{name}: trained ({metrics.get('train_seconds')} s)")
+    return [name]
+
+
+def _train_one(args: argparse.Namespace) -> list[str]:
+    """One run of the queue: sweep setting ``--setting`` or the full-budget model."""
     out = Path(args.out) if args.out else S.BUDGET_DIR
-    key, n = args.method, C.training_way(args.method, args.n_way)
+    key, n, scale = args.method, C.training_way(args.method, args.n_way), args.scale
     if args.setting is not None:
-        name = S.sweep_name(key, n, args.setting)
-        over = S.resolved_setting(key, n, args.setting, out)
+        name = S.sweep_name(key, n, args.setting, scale)
+        over = S.resolved_setting(key, n, args.setting, out, scale)
         if over is None:
             raise SystemExit(f"{name}: run setting 0 first (its iterations set the annealing)")
         if set(over) and set(over) <= S.EVAL_ONLY:
-            return _evaluate_setting(key, n, args.setting, over, out)
-        cfg = C.budget_config(key, n, fraction=S.SWEEP_FRACTION, **over)
+            return _evaluate_setting(key, n, args.setting, over, out, scale)
+        cfg = C.budget_config(key, n, scale, fraction=S.SWEEP_FRACTION, **over)
     else:
-        name, cfg = C.checkpoint_name(key, n), S.full_config(key, n, out)
+        name, cfg = C.checkpoint_name(key, n, scale), S.full_config(key, n, out, scale)
         if cfg is None:
             raise SystemExit(f"{name}: its sweep is not finished (python -m course_pkg.train "
-                             f"fewshot --budget --list)")
+                             f"fewshot --list)")
     schedule = None
     if args.replay:
-        found = load_checkpoint(name, cfg, out)
+        found = load_checkpoint(name, cfg, out) or load_checkpoint(name, cfg, S.BUDGET_DIR)
         if found is None:
-            raise SystemExit(f"no checkpoint {name} with this config in {out}")
+            raise SystemExit(f"no checkpoint {name} with this config in {out} to replay")
         schedule = found[1]["metrics"]["schedule"]
     state, metrics = R.train_model(cfg, args.device, not args.quiet, schedule, name=name)
     save_checkpoint(name, state, cfg, metrics, out)
@@ -82,14 +97,16 @@ def _train_one_budget(args: argparse.Namespace) -> list[str]:
     return [name]
 
 
-def _evaluate_setting(key: str, n: int, i: int, over: dict, out: Path) -> list[str]:
+def _evaluate_setting(key: str, n: int, i: int, over: dict, out: Path,
+                      scale: str | None) -> list[str]:
     """A test-time-only setting: the default setting's model, validated with ``over``."""
     from course_pkg.experiments.budget import ci95
     from course_pkg.experiments.validation import validation_episodes
 
-    base = load_checkpoint(S.sweep_name(key, n, 0), None, out)
+    name = S.sweep_name(key, n, i, scale)
+    base = load_checkpoint(S.sweep_name(key, n, 0, scale), None, out)
     if base is None:
-        raise SystemExit(f"{S.sweep_name(key, n, i)}: run setting 0 first")
+        raise SystemExit(f"{name}: run setting 0 first")
     cfg = {**base[1]["config"], **over}
     model = R.build_model(cfg)
     model.load_state_dict({**model.state_dict(), **base[0]})
@@ -98,12 +115,12 @@ def _evaluate_setting(key: str, n: int, i: int, over: dict, out: Path) -> list[s
     acc, _ = ci95(METHODS[key].fewshot.accuracy(model, cfg)(params, val))
     m = dict(base[1]["metrics"])
     m.update(best_validation_accuracy=round(acc, 5), evaluated_only=True)
-    save_checkpoint(S.sweep_name(key, n, i), base[0], cfg, m, out)
-    return [S.sweep_name(key, n, i)]
+    save_checkpoint(name, base[0], cfg, m, out)
+    return [name]
 
 
 # ----------------------------------------------------------------------------- the queue
-def budget_runs() -> list[tuple[list[str], str, list[str]]]:
+def budget_runs(scale: str | None = None) -> list[tuple[list[str], str, list[str]]]:
     """Every run of the equal-budget protocol as ``(flags, checkpoint name, waits for)``, in
     the order the queue starts them: sweep settings first, then full-budget models."""
     sweeps, full = [], []
@@ -111,28 +128,31 @@ def budget_runs() -> list[tuple[list[str], str, list[str]]]:
         if C.duplicates_method(key):
             continue  # the method's own model (chapter 4's attention core is the table's)
         settings = S.sweep_settings(key, n)
-        names = [S.sweep_name(key, n, i) for i in range(len(settings))]
+        names = [S.sweep_name(key, n, i, scale) for i in range(len(settings))]
         if len(settings) > 1:
             for i, name in enumerate(names):
                 sweeps.append((["--method", key, "--n-way", str(n), "--setting", str(i)], name,
                                [] if i == 0 else [names[0]]))
-        full.append((["--method", key, "--n-way", str(n)], C.checkpoint_name(key, n),
+        full.append((["--method", key, "--n-way", str(n)], C.checkpoint_name(key, n, scale),
                      names if len(settings) > 1 else []))
     return sweeps + full
 
 
-def _queue(runs: list[tuple[list[str], str, list[str]]], out: Path, n_jobs: int) -> list[str]:
-    """Run ``python -m course_pkg.train fewshot --budget …`` for each run not done yet,
-    ``n_jobs`` at a time (one thread each), each once the runs it waits for exist."""
+def _queue(runs: list[tuple[list[str], str, list[str]]], out: Path, n_jobs: int,
+           scale: str = "cpu", replay: bool = False) -> list[str]:
+    """Run ``python -m course_pkg.train fewshot …`` for each run not done yet (with
+    ``replay``: every run, with its stored schedule), ``n_jobs`` at a time (one thread each),
+    each once the runs it waits for exist (with ``replay``: were replayed)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    finished: list[str] = []
+    failed: list[str] = []
 
     def done(name: str) -> bool:
-        return load_checkpoint(name, None, out) is not None
+        return name in finished if replay else load_checkpoint(name, None, out) is not None
 
     out.mkdir(parents=True, exist_ok=True)
-    pending = [r for r in runs if not done(r[1])]
+    pending = [r for r in runs if replay or not done(r[1])]
     running: list[tuple[subprocess.Popen, str]] = []
-    finished, failed = [], []
     while pending or running:
         for run in list(pending):
             flags, name, waits = run
@@ -146,8 +166,8 @@ def _queue(runs: list[tuple[list[str], str, list[str]]], out: Path, n_jobs: int)
                 continue
             pending.remove(run)
             log = open(out / f"{name}.log", "a")
-            cmd = [sys.executable, "-m", "course_pkg.train", "fewshot", "--budget", *flags,
-                   "--threads", "1", "--out", str(out)]
+            cmd = [sys.executable, "-m", "course_pkg.train", "fewshot", *flags, "--scale", scale,
+                   "--threads", "1", "--out", str(out), *(["--replay"] if replay else [])]
             running.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                              env=env), name))
             print(f"started {name}", flush=True)
@@ -167,60 +187,45 @@ def _queue(runs: list[tuple[list[str], str, list[str]]], out: Path, n_jobs: int)
     return finished
 
 
+def _write_table(args: argparse.Namespace) -> None:
+    """Evaluate the stored models (of ``--out``, else the committed ones) and write the table
+    next to them (``--out``) or to ``course_pkg/results`` (with ``--methods``: only to
+    ``--out``; the committed table keeps every row)."""
+    from course_pkg.experiments.fewshot.budget_table import fewshot_table
+
+    table = fewshot_table(args.methods, args.device, not args.quiet, args.out, args.scale)
+    print(T.table_markdown(table))
+    if args.methods is None or args.out is not None:
+        T.write_table(table, args.out)
+
+
 def run(args: argparse.Namespace) -> list[str]:
     """Dispatch the flags (see the module docstring)."""
-    if args.table and args.budget:
-        import json
-
-        from course_pkg.experiments.fewshot import budget_table as BT
-
-        table = BT.budget_table(args.methods, args.device, not args.quiet, args.out)
-        md = BT.budget_markdown(table)
-        print(md)
-        if args.methods is None:
-            stem = T.RESULTS_DIR / "fewshot_table_budget"
-            stem.with_suffix(".json").write_text(json.dumps(table, indent=2) + "\n")
-            stem.with_suffix(".md").write_text(md)
-        return []
     if args.table:
-        table = T.fewshot_table(args.scale, False, args.methods, args.device, not args.quiet)
-        print(T.table_markdown(table))
-        if args.methods is None or args.out is not None:
-            T.write_table(table, args.out)
+        _write_table(args)
         return []
-    if args.budget and args.method is not None:
-        return _train_one_budget(args)
-    if args.budget:
-        out = Path(args.out) if args.out else S.BUDGET_DIR
-        runs = budget_runs()
-        if args.list:
-            for _flags, name, waits in runs:
-                state = "done" if load_checkpoint(name, None, out) else "to do"
-                print(f"{name:40s} {state:6s} waits for: {', '.join(waits) or '-'}")
-            return []
-        finished = _queue(runs, out, args.jobs)
-        S.summarise_sweep(out)
-        return finished
     if args.method is not None:
-        cfg = C.method_config(args.method, args.n_way, args.scale)
-        if args.iterations is not None:
-            if "iterations" not in cfg:
-                raise SystemExit(f"fewshot --method {args.method}: its config has no iterations")
-            cfg = cfg.replace(iterations=args.iterations)
-        name = C.checkpoint_name(args.method, args.n_way, args.scale)
-        state, metrics = R.train_model(cfg, args.device, not args.quiet)
-        save_checkpoint(name, state, cfg, metrics, args.out)
-        print(f"{name}: trained ({metrics.get('train_seconds')} s)")
-        return [name]
+        return _smoke_run(args) if args.iterations is not None else _train_one(args)
     if args.iterations is not None:
         raise SystemExit("fewshot: --iterations needs --method (one model at a time)")
-    names = R.train_all(args.scale, args.device, True, not args.quiet, args.out)
-    if args.out is None:
-        T.write_table(T.fewshot_table(args.scale, False, None, args.device, not args.quiet))
-    return names
+    out = Path(args.out) if args.out else S.BUDGET_DIR
+    runs = budget_runs(args.scale)
+    if args.list:
+        for _flags, name, waits in runs:
+            state = "done" if load_checkpoint(name, None, out) else "to do"
+            print(f"{name:40s} {state:6s} waits for: {', '.join(waits) or '-'}")
+        return []
+    finished = _queue(runs, out, args.jobs, args.scale, args.replay)
+    S.summarise_sweep(out, None if args.out is None else out / S.SWEEP_FILE.name, args.scale)
+    names = R.train_all(args.scale, args.device, args.replay, not args.quiet,
+                        None if args.out is None else out)
+    if all(load_checkpoint(name, None, out) for _f, name, _w in runs):
+        _write_table(argparse.Namespace(**{**vars(args), "methods": None}))
+    return finished + names
 
 
 def run_all(args: argparse.Namespace) -> list[str]:
-    """Every checkpoint the chapters load, and the table (``make weights``)."""
-    flags = {"method": None, "table": False, "budget": False, "methods": None, "list": False}
+    """Every checkpoint the chapters load, replayed, and the table (``make weights``)."""
+    flags = {"method": None, "table": False, "methods": None, "list": False, "replay": True,
+             "setting": None, "n_way": 5, "jobs": getattr(args, "jobs", 2)}
     return run(argparse.Namespace(**{**vars(args), **flags}))
