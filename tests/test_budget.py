@@ -184,6 +184,6 @@ def test_the_full_run_takes_the_setting_with_the_best_validation(tmp_path):
     assert S.chosen_setting("fomaml", 5, tmp_path) == 1
     assert S.full_config("fomaml", 5, tmp_path) == C.budget_config("fomaml", 5, inner_lr=0.1)
     assert S.full_config("protonet", 5, tmp_path) == C.budget_config("protonet", 5)
-    summary = S.summarise_sweep(tmp_path, tmp_path / "sweep.json")
+    summary = S.sweep_summary(tmp_path)
     assert summary["fomaml_5way"]["chosen"] == 1
     assert summary["fomaml_5way"]["settings"][1] == {"inner_lr": 0.1}

@@ -78,6 +78,13 @@ def test_budget_table_rows(tiny_budget_dir, monkeypatch):
     assert "transduction" not in rows["nn_pixels"] and rows["nn_pixels"]["models"] == {}
     md = FT.table_markdown(table)
     assert "inverted glyphs" in md and "98.7 / 99.9 / 95.8" in md and md.count("\n| ") == 3
+    pub = FT.published_frame(table)  # only the rows with published numbers
+    assert list(pub["method"]) == [rows["protonet"]["name"], rows["maml"]["name"]]
+    assert pub.loc[1, "5-way 1-shot: paper"] == "98.7" and pub.loc[1, "source"] == "finn2017maml"
+    sweep = S.sweep_summary(tiny_budget_dir)
+    frame = FT.sweep_frame(sweep)
+    assert list(frame["setting"]) == ["default: inner_steps = 1", "inner_steps = 5"]
+    assert list(frame["chosen"]) == ["", "✓"] and list(frame["model"]) == ["MAML, 20-way"] * 2
 
 
 def test_learning_curves_figure_draws_each_method_in_its_colour():

@@ -163,7 +163,7 @@ def test_cached_table_is_complete_and_consistent():
     md = (FT.RESULTS_DIR / "fewshot_table.md").read_text()
     assert md == FT.table_markdown(table)
     assert FT.table_frame(table).shape == (len(ROWS), 2 + len(E.SETTINGS) + 2)
-    sweep = json.loads(S.SWEEP_FILE.read_text())
+    sweep = table["sweep"]
     for key, n in (("fomaml", 5), ("fomaml", 20), ("reptile", 5), ("reptile", 20),
                    ("maml", 20), ("blackbox_lstm", 5), ("blackbox_mann", 5)):
         assert sweep[f"{key}_{n}way"]["chosen"] == S.chosen_setting(key, n), key

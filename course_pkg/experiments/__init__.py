@@ -36,7 +36,6 @@ from course_pkg.experiments.fewshot import (
     compare_rows,
     fewshot_table,
     load_model,
-    load_sweep,
     load_table,
     method_accuracy,
     method_config,
@@ -54,7 +53,7 @@ from course_pkg.experiments.methods import METHODS, MethodSpec, spec
 
 __all__ = ["EVAL", "HIDDEN", "METHODS", "RESULTS_DIR", "SETTINGS", "SETTING_NAMES", "Loaded",
            "MethodSpec", "best_meta_learner", "budget_config", "build_model", "checkpoint_name",
-           "compare_rows", "fewshot_table", "load_model", "load_sweep", "load_table",
+           "compare_rows", "fewshot_table", "load_model", "load_table",
            "method_accuracy", "method_config", "model_key", "published_frame", "spec",
            "sweep_frame", "table_frame", "table_markdown", "test_episodes", "train_all",
            "train_model", "write_table"]

@@ -82,21 +82,20 @@ def _model_entry(key: str, n: int, loaded, out: Path, scale: str) -> dict[str, A
             **{k: m[k] for k in MODEL_KEYS if k in m}}
 
 
-def fewshot_table(methods: list[str] | None = None, device: str | torch.device | None = None,
-                 progress: bool = True, directory: str | Path | None = None,
-                 scale: str | None = None) -> dict[str, Any]:
-    """Evaluate every row's full-budget models; return the table as a dict (fractions)."""
+def table_rows(methods: list[str], device: str | torch.device | None = None,
+               progress: bool = True, directory: str | Path | None = None,
+               scale: str | None = None) -> list[dict[str, Any]]:
+    """Evaluate the rows ``methods`` (their full-budget models) on every column, the shifted
+    column and, for rows that learn their own model, the transduction check."""
     scale = resolve_scale(scale)
     dev = get_device(device)
     out = Path(directory) if directory is not None else S.BUDGET_DIR
-    keys = fewshot_methods() if methods is None else list(methods)
-    t_all = time.perf_counter()
     batches = {s: test_episodes(s, scale, dev) for s in SETTINGS}
     batches[SHIFT["key"]] = inverted(batches[SHIFT["setting"]])
     first = TaskBatch(*(t[:TRANSDUCTION_EPISODES] for t in batches["5w1s"]))
     single = one_query_at_a_time(first)
     rows = []
-    for key in keys:
+    for key in methods:
         spec = METHODS[key]
         mk = model_key(key)
         models = {}
@@ -132,13 +131,30 @@ def fewshot_table(methods: list[str] | None = None, device: str | torch.device |
                                    "one_query": round(alone.mean().item(), 4),
                                    "one_query_ci95": round(mean_ci(alone.mean(1))[1], 4)}
         rows.append(row)
+    return rows
+
+
+def fewshot_table(methods: list[str] | None = None, device: str | torch.device | None = None,
+                  progress: bool = True, directory: str | Path | None = None,
+                  scale: str | None = None, rows: list[dict[str, Any]] | None = None
+                  ) -> dict[str, Any]:
+    """The table as a dict (fractions): every row of ``methods`` (default: every method),
+    evaluated by :func:`table_rows` unless ``rows`` (already evaluated, e.g. by parallel
+    processes) are given, with the protocol, the sweep and the environment."""
+    scale = resolve_scale(scale)
+    dev = get_device(device)
+    out = Path(directory) if directory is not None else S.BUDGET_DIR
+    t_all = time.perf_counter()
+    if rows is None:
+        keys = fewshot_methods() if methods is None else list(methods)
+        rows = table_rows(keys, dev, progress, out, scale)
     return {
         "scale": scale, "conv_width": HIDDEN[scale], "budget": dict(BUDGET[scale]),
         "settings": {s: {"n_way": n, "k_support": k, "k_query": EVAL[scale]["queries"][n],
                          "episodes": EVAL[scale]["tasks"], "split": "test", "data": "glyphs",
                          "interval": CI_NOTE} for s, (n, k) in SETTINGS.items()},
         "shift": dict(SHIFT), "transduction_episodes": TRANSDUCTION_EPISODES,
-        "rows": rows,
+        "rows": rows, "sweep": S.sweep_summary(out, scale),
         "environment": {"torch": torch.__version__, "python": platform.python_version(),
                         "device": str(dev), "threads": torch.get_num_threads(),
                         "cpu_count": os.cpu_count(),

@@ -6,16 +6,17 @@ model, ``--jobs`` processes of one thread at a time, each model after the sweep 
 setting, written to ``course_pkg/weights/budget/`` (or ``--out``).
 
 - ``fewshot``: run every run not done yet (an interrupted run resumes from its snapshot when the
-  command is given again; finished models are skipped), then summarise the sweep and, once every
-  model exists, rewrite the table.
+  command is given again; finished models are skipped), then, once every model exists, rewrite
+  the table.
 - ``fewshot --replay``: rerun every stored run with its stored iteration schedule (``make
-  weights``: the same parameters on any machine), then the sweep summary and the table.
+  weights``: the same parameters on any machine), then the table.
 - ``fewshot --list``: the runs and what each waits for.
 - ``fewshot --method maml --n-way 20 [--setting i] [--replay]``: one of those runs;
   ``--iterations N`` instead trains that model for ``N`` iterations without validation (a smoke
   run; with ``--out``).
-- ``fewshot --table [--methods …]``: evaluate the stored models, rewrite
-  ``course_pkg/results/fewshot_table.{json,md}`` (:mod:`.budget_table`).
+- ``fewshot --table [--methods …] [--jobs N]``: evaluate the stored models (the rows in ``N``
+  processes of one thread), rewrite ``course_pkg/results/fewshot_table.{json,md}``
+  (:mod:`.budget_table`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--replay", action="store_true",
                    help="rerun stored runs with their stored iteration schedules")
     p.add_argument("--list", action="store_true", help="list the runs and their state")
+    p.add_argument("--rows-to", default=None, metavar="FILE",
+                   help="with --table --methods: write only the evaluated rows to FILE (JSON)")
     p.add_argument("--jobs", type=int, default=2, help="processes at a time (one thread each)")
 
 
@@ -187,13 +190,67 @@ def _queue(runs: list[tuple[list[str], str, list[str]]], out: Path, n_jobs: int,
     return finished
 
 
+def _row_cost(method: str, scale: str) -> float:
+    """A rough relative cost of evaluating a row (test-time steps dominate), to balance jobs."""
+    spec = METHODS[method]
+    if not spec.fewshot.trained:
+        return 1.0
+    if spec.fewshot.model_of is not None:
+        return 5.0  # fine-tuning: many SGD steps on a new head per episode
+    cfgs = [C.budget_config(method, n, scale) for n in C.model_ways(method)]
+    return sum(1.0 + (c.get("test_steps") or 0) for c in cfgs)
+
+
+def _rows_in_parallel(args: argparse.Namespace, jobs: int) -> list[dict]:
+    """Evaluate the table's rows in ``jobs`` processes (one thread each; the rows are
+    independent and seeded, so the numbers are those of one process)."""
+    import json
+    import tempfile
+
+    from course_pkg.experiments.methods import fewshot_methods
+
+    keys = list(fewshot_methods())
+    groups: list[list[str]] = [[] for _ in range(jobs)]
+    load = [0.0] * jobs
+    for key in sorted(keys, key=lambda k: -_row_cost(k, args.scale)):  # longest first
+        j = load.index(min(load))
+        groups[j].append(key)
+        load[j] += _row_cost(key, args.scale)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    with tempfile.TemporaryDirectory() as tmp:
+        procs = []
+        for j, group in enumerate(g for g in groups if g):
+            cmd = [sys.executable, "-m", "course_pkg.train", "fewshot", "--table", "--methods",
+                   *group, "--rows-to", f"{tmp}/{j}.json", "--scale", args.scale, "--threads",
+                   "1", "--quiet", *(["--out", str(args.out)] if args.out else []),
+                   *(["--device", str(args.device)] if args.device else [])]
+            procs.append((subprocess.Popen(cmd, env=env), group))
+        failed = [g for p, g in procs if p.wait() != 0]
+        if failed:
+            raise SystemExit(f"evaluating the rows {failed} failed")
+        rows = {r["method"]: r for j in range(len(procs))
+                for r in json.loads(Path(f"{tmp}/{j}.json").read_text())}
+    return [rows[k] for k in keys]
+
+
 def _write_table(args: argparse.Namespace) -> None:
     """Evaluate the stored models (of ``--out``, else the committed ones) and write the table
     next to them (``--out``) or to ``course_pkg/results`` (with ``--methods``: only to
-    ``--out``; the committed table keeps every row)."""
-    from course_pkg.experiments.fewshot.budget_table import fewshot_table
+    ``--out``; the committed table keeps every row). ``--jobs N``: the rows in N processes."""
+    import json
 
-    table = fewshot_table(args.methods, args.device, not args.quiet, args.out, args.scale)
+    from course_pkg.experiments.fewshot import budget_table as BT
+
+    if args.rows_to:
+        if args.methods is None:
+            raise SystemExit("--rows-to needs --methods")
+        rows = BT.table_rows(args.methods, args.device, not args.quiet, args.out, args.scale)
+        Path(args.rows_to).write_text(json.dumps(rows))
+        return
+    rows = (_rows_in_parallel(args, args.jobs)
+            if args.methods is None and getattr(args, "jobs", 1) > 1 else None)
+    table = BT.fewshot_table(args.methods, args.device, not args.quiet, args.out, args.scale,
+                             rows=rows)
     print(T.table_markdown(table))
     if args.methods is None or args.out is not None:
         T.write_table(table, args.out)
@@ -216,16 +273,15 @@ def run(args: argparse.Namespace) -> list[str]:
             print(f"{name:40s} {state:6s} waits for: {', '.join(waits) or '-'}")
         return []
     finished = _queue(runs, out, args.jobs, args.scale, args.replay)
-    S.summarise_sweep(out, None if args.out is None else out / S.SWEEP_FILE.name, args.scale)
     names = R.train_all(args.scale, args.device, args.replay, not args.quiet,
                         None if args.out is None else out)
     if all(load_checkpoint(name, None, out) for _f, name, _w in runs):
-        _write_table(argparse.Namespace(**{**vars(args), "methods": None}))
+        _write_table(argparse.Namespace(**{**vars(args), "methods": None, "rows_to": None}))
     return finished + names
 
 
 def run_all(args: argparse.Namespace) -> list[str]:
     """Every checkpoint the chapters load, replayed, and the table (``make weights``)."""
     flags = {"method": None, "table": False, "methods": None, "list": False, "replay": True,
-             "setting": None, "n_way": 5, "jobs": getattr(args, "jobs", 2)}
+             "setting": None, "n_way": 5, "jobs": getattr(args, "jobs", 2), "rows_to": None}
     return run(argparse.Namespace(**{**vars(args), **flags}))

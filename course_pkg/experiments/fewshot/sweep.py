@@ -9,14 +9,13 @@ linearly to 0 over the iterations the default setting reached in the same budget
 full budget).
 
 Sweep checkpoints are ``fewshot_sweep_<key>_<N>way_s<i>`` (``fewshot_paper_sweep_…`` at the
-paper scale) in the budget folder; :func:`summarise_sweep` writes every finished sweep to
-:data:`SWEEP_FILE` for the chapters. :func:`method_config` is the config of the model the
-chapters load: the full-budget run of the chosen setting.
+paper scale) in the budget folder; :func:`sweep_summary` collects every finished sweep (the
+table stores it). :func:`method_config` is the config of the model the chapters load: the
+full-budget run of the chosen setting.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ from course_pkg.experiments.methods import METHODS
 
 #: Where the equal-budget checkpoints (and the sweep's) are written.
 BUDGET_DIR = WEIGHTS_DIR / "budget"
-SWEEP_FILE = Path(__file__).resolve().parents[2] / "results" / "fewshot_sweep.json"
 #: Settings that change only the test-time adaptation.
 EVAL_ONLY = frozenset({"test_steps"})
 #: The share of the full budget each sweep setting trains for.
@@ -117,14 +115,9 @@ def method_config(method: str, n_way: int = 5, scale: str | None = None,
     return cfg
 
 
-def summarise_sweep(out: Path = BUDGET_DIR, path: Path | None = None,
-                    scale: str | None = None) -> dict[str, Any]:
+def sweep_summary(out: Path = BUDGET_DIR, scale: str | None = None) -> dict[str, Any]:
     """Every finished sweep as ``{"<key>_<N>way": {settings, best_validation, iterations,
-    curves, cpu_seconds, chosen}}``, written to ``path`` (default :data:`SWEEP_FILE`,
-    ``fewshot_sweep_paper.json`` at the paper scale)."""
-    if path is None:
-        path = SWEEP_FILE if C.resolve_scale(scale) == "cpu" else \
-            SWEEP_FILE.with_name("fewshot_sweep_paper.json")
+    evaluated_only, curves, cpu_seconds, chosen}}``."""
     result: dict[str, Any] = {}
     for key, n in C.trained_models():
         settings = sweep_settings(key, n)
@@ -140,6 +133,4 @@ def summarise_sweep(out: Path = BUDGET_DIR, path: Path | None = None,
             "curves": [m["curve"] for m in ms],
             "cpu_seconds": metas[0]["config"]["budget"]["cpu_seconds"],
             "chosen": chosen_setting(key, n, out, scale)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     return result

@@ -65,18 +65,6 @@ def write_table(table: dict[str, Any], directory: str | Path | None = None) -> t
     return js, md
 
 
-def load_sweep(scale: str = "cpu") -> dict[str, Any]:
-    """The stored tuning sweep (:func:`.sweep.summarise_sweep`, ``results/fewshot_sweep.json``)."""
-    from course_pkg.experiments.fewshot.sweep import SWEEP_FILE
-
-    path = SWEEP_FILE if scale == "cpu" else SWEEP_FILE.with_name("fewshot_sweep_paper.json")
-    if not path.exists():
-        flag = "" if scale == "cpu" else " --scale paper"
-        raise FileNotFoundError(f"{path} does not exist; create it with `python -m "
-                                f"course_pkg.train fewshot{flag}`")
-    return json.loads(path.read_text())
-
-
 def load_table(scale: str = "cpu", directory: str | Path | None = None) -> dict[str, Any]:
     """The cached table written by ``python -m course_pkg.train fewshot --table``."""
     d = Path(directory) if directory is not None else RESULTS_DIR
@@ -148,8 +136,8 @@ def _setting_words(setting: dict[str, Any], default: dict[str, Any]) -> str:
 
 
 def sweep_frame(sweep: dict[str, Any]) -> Any:
-    """The tuning sweep (``results/fewshot_sweep.json``, :func:`.sweep.summarise_sweep`) as a
-    pandas DataFrame for display: one line per setting with its best validation accuracy at a
+    """The tuning sweep (the table's ``sweep``, :func:`.sweep.sweep_summary`) as a pandas
+    DataFrame for display: one line per setting with its best validation accuracy at a
     quarter budget (%), its iterations, and a check mark on the setting the full run uses. The
     default setting is spelled out with the values the other settings change."""
     import pandas as pd
