@@ -1,6 +1,6 @@
 """The lessons chapter 5 reads off the equal-budget table, as numbers a cell can assert.
 
-Each function takes the table of :func:`~course_pkg.experiments.fewshot.budget_table.budget_table`
+Each function takes the table of :func:`~course_pkg.experiments.fewshot.budget_table.fewshot_table`
 (``results/fewshot_table.json``) and returns plain data, so that every sentence of the
 chapter ("X learns fastest per CPU second", "Y is still rising at the budget", "under the shift
 the baseline is level with Z") is computed, glued and asserted next to it:
