@@ -187,3 +187,36 @@ def test_the_full_run_takes_the_setting_with_the_best_validation(tmp_path):
     summary = S.sweep_summary(tmp_path)
     assert summary["fomaml_5way"]["chosen"] == 1
     assert summary["fomaml_5way"]["settings"][1] == {"inner_lr": 0.1}
+
+
+class _FakeProc:
+    """A finished subprocess: what ``_queue`` started, in order."""
+
+    started: list[list[str]] = []
+
+    def __init__(self, cmd, **kwargs) -> None:
+        _FakeProc.started.append(cmd)
+        self.returncode = 0
+
+    def poll(self) -> int:
+        return 0
+
+
+def test_the_queue_skips_done_runs_and_replays_every_run_in_order(tmp_path, monkeypatch):
+    monkeypatch.setenv(B.RUNS_ENV, str(tmp_path / "runs"))
+    runs = [(["--method", "a"], "a", []), (["--method", "b"], "b", ["a"]),
+            (["--method", "c"], "c", [])]
+    monkeypatch.setattr(FC.subprocess, "Popen", _FakeProc)
+    monkeypatch.setattr(FC.time, "sleep", lambda s: None)
+    done = {"a"}
+    monkeypatch.setattr(FC, "load_checkpoint", lambda name, cfg, out: name in done or None)
+    _FakeProc.started = []
+    assert FC._queue(runs, tmp_path, 2) == ["b", "c"]  # "a" exists: skipped
+    assert [c[c.index("--method") + 1] for c in _FakeProc.started] == ["b", "c"]
+    assert not any("--replay" in c for c in _FakeProc.started)
+    _FakeProc.started = []
+    assert sorted(FC._queue(runs, tmp_path, 1, replay=True)) == ["a", "b", "c"]
+    order = [c[c.index("--method") + 1] for c in _FakeProc.started]
+    assert order.index("a") < order.index("b") and len(order) == 3  # "b" waits for a replayed "a"
+    assert all("--replay" in c and c[c.index("--scale") + 1] == "cpu" for c in _FakeProc.started)
+    assert (tmp_path / "runs" / "logs" / "a.log").exists()  # logs stay outside the weights

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from course_pkg.checkpoints import load_checkpoint, save_checkpoint
+from course_pkg.experiments.budget import runs_dir
 from course_pkg.experiments.fewshot import config as C
 from course_pkg.experiments.fewshot import sweep as S
 from course_pkg.experiments.fewshot import table as T
@@ -154,6 +155,8 @@ def _queue(runs: list[tuple[list[str], str, list[str]]], out: Path, n_jobs: int,
         return name in finished if replay else load_checkpoint(name, None, out) is not None
 
     out.mkdir(parents=True, exist_ok=True)
+    logs = runs_dir() / "logs"  # beside the snapshots, outside the repository
+    logs.mkdir(parents=True, exist_ok=True)
     pending = [r for r in runs if replay or not done(r[1])]
     running: list[tuple[subprocess.Popen, str]] = []
     while pending or running:
@@ -168,7 +171,7 @@ def _queue(runs: list[tuple[list[str], str, list[str]]], out: Path, n_jobs: int,
             if not all(done(w) for w in waits):
                 continue
             pending.remove(run)
-            log = open(out / f"{name}.log", "a")
+            log = open(logs / f"{name}.log", "a")
             cmd = [sys.executable, "-m", "course_pkg.train", "fewshot", *flags, "--scale", scale,
                    "--threads", "1", "--out", str(out), *(["--replay"] if replay else [])]
             running.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
@@ -184,7 +187,7 @@ def _queue(runs: list[tuple[list[str], str, list[str]]], out: Path, n_jobs: int,
                 running.remove((proc, name))
                 (finished if proc.returncode == 0 else failed).append(name)
                 print(f"{name}: {'done' if proc.returncode == 0 else 'FAILED'} "
-                      f"(log {out / name}.log)", flush=True)
+                      f"(log {logs / name}.log)", flush=True)
     if failed:
         raise SystemExit(f"failed: {failed}")
     return finished
