@@ -205,6 +205,24 @@ def test_command_line_writes_a_partial_table(tmp_path, capsys):
     assert "Nearest neighbour" in capsys.readouterr().out
 
 
+def test_table_rows_in_parallel_processes_are_merged_in_order(tmp_path, monkeypatch):
+    """``--table --jobs N`` evaluates groups of rows in N processes (``--rows-to``) and merges
+    them in the table's row order (here only the one row that needs no trained model)."""
+    import course_pkg.experiments.methods as methods_module
+
+    monkeypatch.setattr(methods_module, "fewshot_methods", lambda: ["nn_pixels"])
+    threads = torch.get_num_threads()
+    try:
+        assert train_main(["fewshot", "--table", "--jobs", "2", "--out", str(tmp_path),
+                           "--quiet"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    table = json.loads((tmp_path / "fewshot_table.json").read_text())
+    assert [r["method"] for r in table["rows"]] == ["nn_pixels"] and table["sweep"] == {}
+    direct = E.method_accuracy("nn_pixels", E.test_episodes("5w1s", device="cpu")).mean()
+    assert table["rows"][0]["results"]["5w1s"]["mean"] == pytest.approx(float(direct), abs=1e-4)
+
+
 def test_load_table_explains_how_to_create_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="fewshot --table"):
         FT.load_table(directory=tmp_path)
