@@ -220,3 +220,44 @@ def test_the_queue_skips_done_runs_and_replays_every_run_in_order(tmp_path, monk
     assert order.index("a") < order.index("b") and len(order) == 3  # "b" waits for a replayed "a"
     assert all("--replay" in c and c[c.index("--scale") + 1] == "cpu" for c in _FakeProc.started)
     assert (tmp_path / "runs" / "logs" / "a.log").exists()  # logs stay outside the weights
+
+
+def test_a_curriculum_grows_the_episodes_from_two_classes_to_n():
+    from course_pkg.algorithms import blackbox as bb
+    from course_pkg.algorithms.metric import EpisodeSampler
+
+    assert [bb.curriculum_ways(i, 5, 8) for i in range(10)] == [2, 2, 3, 3, 4, 4, 5, 5, 5, 5]
+    batch = bb.shuffle_support(EpisodeSampler(5).sample(3, 2, 3, generator=0), 1)
+    small = bb.fewer_ways(batch, 2)
+    assert small.x_support.shape[:2] == (3, 4) and small.x_query.shape[:2] == (3, 6)
+    assert set(small.y_support.unique().tolist()) == {0, 1}
+    keep = batch.y_support[0] < 2  # the same images, in the episode's (shuffled) order
+    assert torch.equal(small.x_support[0], batch.x_support[0][keep])
+    with pytest.raises(ValueError, match="start"):
+        bb.curriculum_ways(0, 5, 8, start=1)
+
+
+def test_a_curriculum_run_trains_an_n_way_model_on_fewer_ways(tmp_path, monkeypatch):
+    """The sweep's curriculum setting: its span is half the default setting's iterations (x4
+    for the full run), and its gradient is taken on 2-way episodes first."""
+    from course_pkg.checkpoints import save_checkpoint
+
+    cfg0 = S.sweep_config("blackbox_lstm", 5, 0, tmp_path)
+    assert S.sweep_config("blackbox_lstm", 5, 2, tmp_path) is None  # waits for setting 0
+    save_checkpoint(S.sweep_name("blackbox_lstm", 5, 0), {"w": torch.zeros(1)}, cfg0,
+                    {"iterations": 101}, tmp_path)
+    cfg2 = S.sweep_config("blackbox_lstm", 5, 2, tmp_path)
+    assert cfg2["curriculum_iterations"] == 50
+    for i, acc in ((0, 0.20), (1, 0.21), (2, 0.35)):
+        save_checkpoint(S.sweep_name("blackbox_lstm", 5, i), {"w": torch.zeros(1)},
+                        S.sweep_config("blackbox_lstm", 5, i, tmp_path),
+                        {"iterations": 101, "best_validation_accuracy": acc}, tmp_path)
+    assert S.full_config("blackbox_lstm", 5, tmp_path)["curriculum_iterations"] == 200
+    model = R.build_model(cfg2)
+    grad = METHODS["blackbox"].fewshot.meta_grad(model, cfg2)
+    from course_pkg.algorithms.metric import EpisodeSampler
+    from course_pkg.models import params as model_params
+
+    batch = EpisodeSampler(5).sample(2, 1, 2, generator=0)
+    loss, grads = grad(model_params(model, detach=True), batch, iteration=0)
+    assert torch.isfinite(loss) and set(grads) == set(model_params(model))

@@ -122,6 +122,20 @@ def _episodic_grad(model: nn.Module, cfg: Mapping[str, Any]):
     return lambda p, b: metric.episodic_gradient(model, p, b)
 
 
+def _blackbox_grad(model: nn.Module, cfg: Mapping[str, Any]):
+    """The episodic gradient; with ``curriculum_iterations``, on episodes of 2, then 3, … then
+    ``n_way`` classes over those iterations (a curriculum from fewer ways)."""
+    span = cfg.get("curriculum_iterations")
+    if not span:
+        return _episodic_grad(model, cfg)
+
+    def grad(p, b, iteration=0):
+        n = bb.curriculum_ways(iteration, cfg["n_way"], span)
+        return metric.episodic_gradient(model, p, bb.fewer_ways(b, n), n_way=cfg["n_way"])
+
+    return grad
+
+
 def _metric_accuracy(model: nn.Module, cfg: Mapping[str, Any]):
     return lambda p, b: metric.evaluate(model, p, b)
 
@@ -274,14 +288,14 @@ _SPECS = [
         "a learning algorithm", "fixed N; K by sequence length",
         fewshot=FewShotSpec(
             accuracy=_blackbox_accuracy, build=_blackbox_build,
-            sampler=lambda c: bb.ShuffledEpisodes(c["n_way"]), meta_grad=_episodic_grad,
+            sampler=lambda c: bb.ShuffledEpisodes(c["n_way"]), meta_grad=_blackbox_grad,
             settings={"width": 64, "support_weight": 0.0, "grad_clip": 10.0, "core": "attention"},
             by_way={20: _EPISODIC_20}, per_way=True,
             adaptation="one forward pass over the support sequence",
             variants={"blackbox_lstm": {"core": "lstm"}, "blackbox_mann": {"core": "mann"},
                       "blackbox_attention": {"core": "attention"}},
-            sweep={"blackbox_lstm": ({}, {"meta_lr": 3e-4}, {"meta_lr": 3e-3}),
-                   "blackbox_mann": ({}, {"meta_lr": 3e-4}, {"meta_lr": 3e-3})}),
+            sweep={"blackbox_lstm": ({}, {"meta_lr": 3e-4}, {"curriculum": True}),
+                   "blackbox_mann": ({}, {"meta_lr": 3e-4}, {"curriculum": True})}),
         cite="santoro2016mann"),
     MethodSpec(
         "siamese", "Siamese network", "Siamese net", "metric", "#332288", "05_metric_based",

@@ -76,6 +76,7 @@ class FewShotConfig(Config):
     optimizer: str | None = None
     grad_clip: float | None = None
     anneal_iterations: int | None = None
+    curriculum_iterations: int | None = None
     # the inner loop (MAML family) and test-time adaptation
     inner_steps: int | None = None
     inner_lr: float | None = None

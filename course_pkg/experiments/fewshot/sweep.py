@@ -6,7 +6,8 @@ with the best validation accuracy. A setting that changes only the test-time ada
 (:data:`EVAL_ONLY`, e.g. ``test_steps``) is evaluated on the default setting's model instead of
 training again. ``{"anneal": True}`` (Reptile with the paper's SGD step) anneals the step
 linearly to 0 over the iterations the default setting reached in the same budget (×4 for the
-full budget).
+full budget); ``{"curriculum": True}`` (chapter 4's sequence cores) trains on 2-way, then 3-way …
+episodes up to N-way over the first half of those iterations.
 
 Sweep checkpoints are ``fewshot_sweep_<key>_<N>way_s<i>`` (``fewshot_paper_sweep_…`` at the
 paper scale) in the budget folder; :func:`sweep_summary` collects every finished sweep (the
@@ -47,14 +48,20 @@ def sweep_name(key: str, n_way: int, i: int, scale: str | None = None) -> str:
 
 def resolved_setting(key: str, n_way: int, i: int, out: Path,
                      scale: str | None = None) -> dict[str, Any] | None:
-    """Setting ``i`` with ``anneal`` turned into ``anneal_iterations`` (``None`` while the
-    default setting's run, which sets it, is missing from ``out``)."""
+    """Setting ``i`` with ``anneal``/``curriculum`` turned into ``anneal_iterations`` /
+    ``curriculum_iterations`` (``None`` while the default setting's run, which sets them, is
+    missing from ``out``)."""
     over = dict(sweep_settings(key, n_way)[i])
-    if over.pop("anneal", False):
+    anneal, curriculum = over.pop("anneal", False), over.pop("curriculum", False)
+    if anneal or curriculum:
         first = load_checkpoint(sweep_name(key, n_way, 0, scale), None, out)
         if first is None:
             return None
-        over["anneal_iterations"] = int(first[1]["metrics"]["iterations"])
+        reached = int(first[1]["metrics"]["iterations"])
+        if anneal:
+            over["anneal_iterations"] = reached
+        if curriculum:
+            over["curriculum_iterations"] = reached // 2
     return over
 
 
@@ -94,8 +101,9 @@ def full_config(key: str, n_way: int, out: Path = BUDGET_DIR,
     if i is None:
         return None
     over = resolved_setting(key, n_way, i, out, scale) if i else {}
-    if "anneal_iterations" in over:
-        over["anneal_iterations"] = round(over["anneal_iterations"] / SWEEP_FRACTION)
+    for k in ("anneal_iterations", "curriculum_iterations"):
+        if k in over:
+            over[k] = round(over[k] / SWEEP_FRACTION)
     return C.budget_config(key, n_way, scale, **over)
 
 

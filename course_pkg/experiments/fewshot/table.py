@@ -131,8 +131,10 @@ def _setting_words(setting: dict[str, Any], default: dict[str, Any]) -> str:
     if not setting:
         return ("default: " + ", ".join(f"{k} = {v}" for k, v in default.items())
                 if default else "default")
-    return ", ".join(f"annealed to 0 over {v} iterations" if k == "anneal_iterations"
-                     else f"{k} = {v}" for k, v in setting.items())
+    words = {"anneal_iterations": "annealed to 0 over {} iterations",
+             "curriculum_iterations": "2-way to 5-way episodes over {} iterations"}
+    return ", ".join(words[k].format(v) if k in words else f"{k} = {v}"
+                     for k, v in setting.items())
 
 
 def sweep_frame(sweep: dict[str, Any]) -> Any:
@@ -147,7 +149,8 @@ def sweep_frame(sweep: dict[str, Any]) -> Any:
     records = []
     for model, entry in sweep.items():
         key, n = model.rsplit("_", 1)
-        changed = {k for s in entry["settings"] for k in s} - {"anneal_iterations"}
+        changed = {k for s in entry["settings"] for k in s} - {"anneal_iterations",
+                                                                "curriculum_iterations"}
         base = budget_config(key, int(n.removesuffix("way")))
         default = {k: base.get(k) for k in sorted(changed) if base.get(k) is not None}
         spec, variant = owner(key)
