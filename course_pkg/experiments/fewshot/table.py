@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from course_pkg.experiments.fewshot.config import SETTING_NAMES
+from course_pkg.experiments.fewshot.config import SETTING_NAMES, budget_config, owner
 
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "results"
 
@@ -143,8 +143,6 @@ def sweep_frame(sweep: dict[str, Any]) -> Any:
     quarter budget (%), its iterations, and a check mark on the setting the full run uses. The
     default setting is spelled out with the values the other settings change."""
     import pandas as pd
-
-    from course_pkg.experiments.fewshot.config import budget_config, owner
 
     records = []
     for model, entry in sweep.items():
