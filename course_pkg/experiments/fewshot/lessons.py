@@ -9,7 +9,8 @@ the baseline is level with Z") is computed, glued and asserted next to it:
   had reached after a given CPU time (its learning curve, best so far, as training keeps it);
 - :func:`rising_models` — the models whose curve was still rising at the budget;
 - :func:`shift_report` — each row's accuracy on the shifted column against its in-distribution
-  column (the drop, with the interval of the difference);
+  column (the drop, with the interval of the difference); rows against each other there:
+  :func:`~course_pkg.experiments.fewshot.table.compare_rows` with ``column="shifted"``;
 - :func:`transduction_report` — batch-statistics accuracy against one query at a time;
 - :func:`published_gaps` — our accuracy minus the paper's, per column.
 
@@ -69,18 +70,6 @@ def shift_report(table: dict[str, Any]) -> list[dict[str, Any]]:
                     "before": 100 * r["results"][col]["mean"],
                     "after": 100 * r["shifted"]["mean"], "drop": drop, "drop_ci95": ci})
     return sorted(out, key=lambda d: d["drop"])
-
-
-def shifted_versus(table: dict[str, Any], method: str, other: str) -> dict[str, Any]:
-    """Row ``method`` against row ``other`` on the shifted column, by the one rule of
-    :func:`~course_pkg.experiments.fewshot.table.compare_rows` (level: the intervals overlap)."""
-    rows = {r["method"]: r for r in table["rows"]}
-    for key in (method, other):
-        if key not in rows:
-            raise KeyError(f"no row {key!r} in the table; rows: {list(rows)}")
-    a, b = rows[method]["shifted"], rows[other]["shifted"]
-    diff = 100 * (a["mean"] - b["mean"])
-    return {"diff": diff, "level": abs(diff) <= 100 * (a["ci95"] + b["ci95"])}
 
 
 def transduction_report(table: dict[str, Any]) -> list[dict[str, Any]]:

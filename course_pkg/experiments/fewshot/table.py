@@ -105,8 +105,9 @@ def best_meta_learner(table: dict[str, Any], column: str = "5w1s") -> str:
 
 def compare_rows(table: dict[str, Any], method: str, other: str,
                  column: str = "5w1s") -> dict[str, Any]:
-    """Row ``method`` against row ``other`` (method keys) in ``column``: the one rule every
-    chapter uses to say "above", "below" or "level".
+    """Row ``method`` against row ``other`` (method keys) in ``column`` (a test column, or
+    ``"shifted"`` for the shifted one): the one rule every chapter uses to say "above", "below"
+    or "level".
 
     Returns ``{"diff": points, "level": bool, "words": str}``: ``diff`` = 100 × (mean of
     ``method`` − mean of ``other``); ``level`` when ``|diff|`` is at most the sum of the two
@@ -118,7 +119,8 @@ def compare_rows(table: dict[str, Any], method: str, other: str,
     for key in (method, other):
         if key not in rows:
             raise KeyError(f"no row {key!r} in the table; rows: {list(rows)}")
-    a, b = rows[method]["results"][column], rows[other]["results"][column]
+    pick = (lambda r: r["shifted"]) if column == "shifted" else (lambda r: r["results"][column])
+    a, b = pick(rows[method]), pick(rows[other])
     diff = 100 * (a["mean"] - b["mean"])
     level = abs(diff) <= 100 * (a["ci95"] + b["ci95"])
     name = rows[other]["name"]
