@@ -12,7 +12,8 @@ the baseline is level with Z") is computed, glued and asserted next to it:
   column (the drop, with the interval of the difference); rows against each other there:
   :func:`~course_pkg.experiments.fewshot.table.compare_rows` with ``column="shifted"``;
 - :func:`transduction_report` — batch-statistics accuracy against one query at a time;
-- :func:`published_gaps` — our accuracy minus the paper's, per column.
+- :func:`published_gaps` — our accuracy minus the paper's, per column;
+- :func:`learned_above_chance` — whether a model learned (chapters 4 and 13 use one bar).
 
 Accuracies are fractions in the table and **points** (× 100) in what these functions return.
 """
@@ -91,3 +92,13 @@ def published_gaps(table: dict[str, Any]) -> dict[str, dict[str, float]]:
     return {r["method"]: {c: 100 * r["results"][c]["mean"] - p
                           for c, p in r["published"].items() if c in r["results"]}
             for r in table["rows"] if r.get("published")}
+
+
+LEARNED_MARGIN = 20.0  # points above chance for "the model learned" (issue 23's bar)
+
+
+def learned_above_chance(meta: dict[str, Any], margin: float = LEARNED_MARGIN) -> bool:
+    """Whether a stored model (``meta`` of a checkpoint: ``config`` and ``metrics``) learned:
+    its best validation accuracy is at least ``margin`` points above chance, ``100 / n_way``."""
+    chance = 100.0 / int(meta["config"]["n_way"])
+    return 100.0 * float(meta["metrics"]["best_validation_accuracy"]) >= chance + margin
