@@ -104,6 +104,13 @@ def test_learning_curves_figure_draws_each_method_in_its_colour():
     assert lines["MAML"].get_xdata()[0] == 1.0  # 0 s drawn at 1 s on the log axis
     assert lines["_maml end"].get_marker() == "^"
     assert fig.axes[0].get_xscale() == "log"
+    # the zoomed row: points after a third of the budget, linear axes, the last third marked
+    zoom = fig.axes[2]
+    assert "zoomed" in zoom.get_title() and zoom.get_xscale() == "linear"
+    zlines = {ln.get_label(): ln for ln in zoom.get_lines()}
+    assert list(zlines["MAML"].get_xdata()) == [75.0, 150.0]
+    assert list(zlines["_third"].get_xdata()) == [100.0, 100.0]
+    assert len(learning_curves({"maml": {5: curve}}, budget_s=150, zoom=False).axes) == 1
     import pytest as _pytest
 
     with _pytest.raises(ValueError, match="no curves"):
