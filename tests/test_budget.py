@@ -68,6 +68,32 @@ def test_budget_run_validates_at_every_mark_and_stops_at_the_budget(monkeypatch)
     assert s["schedule"] == [p[0] for p in s["curve"][1:]]
 
 
+def test_a_replay_keeps_the_first_runs_cpu_record(monkeypatch):
+    """``make weights`` on a faster machine: the same iterations, and the stored record (curve,
+    train_seconds, status) stays the first run's; the replay's own time is stored beside it."""
+    def run_once(step, schedule=None, recorded=None):
+        monkeypatch.setattr(B.time, "process_time", _Clock(step))
+        accs = iter([0.2, 0.5, 0.6, 0.61, 0.9, 0.91])
+        run = B.BudgetRun({"cpu_seconds": 40, "evaluations": 4},
+                          lambda p: torch.full((10,), next(accs)), schedule,
+                          recorded_cpu=recorded)
+        run.start({"w": torch.zeros(1)})
+        it = 0
+        while not run(it, {"w": torch.zeros(1)}):
+            it += 1
+        return run.summary()
+
+    first = run_once(1.0)
+    replay = run_once(0.25, first["schedule"], [p[1] for p in first["curve"]])
+    for key in ("curve", "train_seconds", "status", "schedule", "iterations", "best_iteration"):
+        assert replay[key] == first[key], key
+    assert replay["replay_cpu_seconds"] < first["train_seconds"] / 2  # 4 times as fast
+    plain = run_once(0.25, first["schedule"])  # without the record: this machine's times
+    assert plain["train_seconds"] < first["train_seconds"] / 2 and "replay_cpu_seconds" not in plain
+    with pytest.raises(ValueError, match="one time per point"):
+        B.BudgetRun({"cpu_seconds": 40, "evaluations": 4}, lambda p: p, [1, 2], recorded_cpu=[0.0])
+
+
 def _tiny(method: str, n_way: int = 5) -> dict:
     cfg = C.budget_config(method, n_way).to_dict()
     cfg["hidden"] = 8

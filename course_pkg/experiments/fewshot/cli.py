@@ -87,13 +87,15 @@ def _train_one(args: argparse.Namespace) -> list[str]:
         if cfg is None:
             raise SystemExit(f"{name}: its sweep is not finished (python -m course_pkg.train "
                              f"fewshot --list)")
-    schedule = None
+    schedule = recorded = None
     if args.replay:
         found = load_checkpoint(name, cfg, out) or load_checkpoint(name, cfg, S.BUDGET_DIR)
         if found is None:
             raise SystemExit(f"no checkpoint {name} with this config in {out} to replay")
         schedule = found[1]["metrics"]["schedule"]
-    state, metrics = R.train_model(cfg, args.device, not args.quiet, schedule, name=name)
+        recorded = [p[1] for p in found[1]["metrics"]["curve"]]  # the first run's CPU times
+    state, metrics = R.train_model(cfg, args.device, not args.quiet, schedule, name=name,
+                                   recorded_cpu=recorded)
     save_checkpoint(name, state, cfg, metrics, out)
     print(f"{name}: {metrics['status']}, best validation {metrics['best_validation_accuracy']:.4f}"
           f" after {metrics['iterations']} iterations, {metrics['train_seconds']} CPU-s",

@@ -77,16 +77,19 @@ def _loss_summary(history: Mapping[str, list]) -> dict[str, Any]:
 
 
 def _train_budgeted(cfg: Mapping[str, Any], dev: torch.device, progress: bool,
-                    schedule: Sequence[int] | None, snapshot: bool, name: str | None):
+                    schedule: Sequence[int] | None, snapshot: bool, name: str | None,
+                    recorded_cpu: Sequence[float] | None = None):
     model = build_model(cfg).to(dev)
     sampler, grad_fn, acc_fn, make_config = _parts(cfg, model)
     mcfg = make_config(cfg, 10**9)
     val = validation_episodes(cfg["budget"]["validation"], dev)
     name = name or checkpoint_name(cfg["method"], cfg.get("n_way", 5))
     extra = {"name": name, "config": cfg.to_dict(), "schedule": None if schedule is None
-             else list(schedule)}
+             else list(schedule), "recorded_cpu": None if recorded_cpu is None
+             else list(recorded_cpu)}
     snap = runs_dir() / f"{name}.snapshot.pt" if snapshot else None
-    run = BudgetRun(cfg["budget"], lambda p: acc_fn(p, val), schedule, snap, extra, progress)
+    run = BudgetRun(cfg["budget"], lambda p: acc_fn(p, val), schedule, snap, extra, progress,
+                    recorded_cpu)
     found = load_snapshot(snap, extra) if snap is not None else None
     init = model_params(model, detach=True)
     resume = None
@@ -115,12 +118,14 @@ def _train_budgeted(cfg: Mapping[str, Any], dev: torch.device, progress: bool,
 
 def train_model(cfg: FewShotConfig | Mapping[str, Any], device: str | torch.device | None = None,
                 progress: bool = False, schedule: Sequence[int] | None = None,
-                snapshot: bool = True, name: str | None = None
+                snapshot: bool = True, name: str | None = None,
+                recorded_cpu: Sequence[float] | None = None
                 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Train the model of ``cfg``; returns ``(state, metrics)``.
 
     With ``cfg["budget"]``: the equal-budget protocol (``schedule`` replays the iteration
-    counts of a stored run; ``snapshot`` writes and resumes ``runs_dir()/<name>.snapshot.pt``).
+    counts of a stored run, ``recorded_cpu`` its CPU times, kept as the record; ``snapshot``
+    writes and resumes ``runs_dir()/<name>.snapshot.pt``).
     Otherwise a fixed number of ``cfg["iterations"]`` without validation (chapter 4's
     regressors; a smoke run of any model). ``metrics`` hold the training time, the loss curve
     and (with a budget) the validation curve.
@@ -128,7 +133,7 @@ def train_model(cfg: FewShotConfig | Mapping[str, Any], device: str | torch.devi
     dev = get_device(device)
     cfg = FewShotConfig.from_dict(cfg)
     if "budget" in cfg:
-        return _train_budgeted(cfg, dev, progress, schedule, snapshot, name)
+        return _train_budgeted(cfg, dev, progress, schedule, snapshot, name, recorded_cpu)
     if "iterations" not in cfg:
         raise ValueError(f"{cfg['method']}: a config needs a budget or iterations")
     method = cfg["method"]
