@@ -235,6 +235,7 @@ def test_the_queue_skips_done_runs_and_replays_every_run_in_order(tmp_path, monk
     monkeypatch.setattr(FC.subprocess, "Popen", _FakeProc)
     monkeypatch.setattr(FC.time, "sleep", lambda s: None)
     done = {"a"}
+    monkeypatch.setattr(FC, "_expected_config", lambda flags, out, scale: {"m": flags[1]})
     monkeypatch.setattr(FC, "load_checkpoint", lambda name, cfg, out: name in done or None)
     _FakeProc.started = []
     assert FC._queue(runs, tmp_path, 2) == ["b", "c"]  # "a" exists: skipped
@@ -246,6 +247,29 @@ def test_the_queue_skips_done_runs_and_replays_every_run_in_order(tmp_path, monk
     assert order.index("a") < order.index("b") and len(order) == 3  # "b" waits for a replayed "a"
     assert all("--replay" in c and c[c.index("--scale") + 1] == "cpu" for c in _FakeProc.started)
     assert (tmp_path / "runs" / "logs" / "a.log").exists()  # logs stay outside the weights
+
+
+def test_a_run_whose_stored_config_is_out_of_date_is_stale_and_trained_again(tmp_path,
+                                                                            monkeypatch):
+    """A checkpoint with the right name but another config (a setting changed since) is not
+    done: ``--list`` says "stale" and the queue trains it again."""
+    from course_pkg.checkpoints import save_checkpoint
+
+    monkeypatch.setenv(B.RUNS_ENV, str(tmp_path / "runs"))
+    flags = ["--method", "protonet", "--n-way", "5"]
+    name = C.checkpoint_name("protonet", 5)
+    assert FC.run_state(flags, name, tmp_path, None) == "to do"
+    old = C.budget_config("protonet", 5, meta_lr=0.123)  # not what the run trains with now
+    save_checkpoint(name, {"w": torch.zeros(1)}, old, {"iterations": 1}, tmp_path)
+    assert FC.run_state(flags, name, tmp_path, None) == "stale"
+    monkeypatch.setattr(FC.subprocess, "Popen", _FakeProc)
+    monkeypatch.setattr(FC.time, "sleep", lambda s: None)
+    _FakeProc.started = []
+    assert FC._queue([(flags, name, [])], tmp_path, 1) == [name]
+    save_checkpoint(name, {"w": torch.zeros(1)}, C.budget_config("protonet", 5),
+                    {"iterations": 1}, tmp_path)
+    assert FC.run_state(flags, name, tmp_path, None) == "done"
+    assert FC._queue([(flags, name, [])], tmp_path, 1) == []
 
 
 def test_a_curriculum_grows_the_episodes_from_two_classes_to_n():

@@ -144,17 +144,44 @@ def budget_runs(scale: str | None = None) -> list[tuple[list[str], str, list[str
     return sweeps + full
 
 
+def _expected_config(flags: list[str], out: Path, scale: str | None):
+    """The config the run of ``flags`` (``--method K --n-way N [--setting I]``) trains with now:
+    its sweep setting's, or the full-budget one of the chosen setting; ``None`` while what it
+    depends on (the default setting's run, the sweep) is missing from ``out``."""
+    key, n = flags[flags.index("--method") + 1], int(flags[flags.index("--n-way") + 1])
+    if "--setting" in flags:
+        return S.sweep_config(key, n, int(flags[flags.index("--setting") + 1]), out, scale)
+    return S.full_config(key, n, out, scale)
+
+
+def run_state(flags: list[str], name: str, out: Path, scale: str | None) -> str:
+    """``"done"`` (a checkpoint with the config the run would train with), ``"stale"`` (a
+    checkpoint with another config: a setting or default changed since) or ``"to do"``."""
+    expected = _expected_config(flags, out, scale)
+    if expected is not None and load_checkpoint(name, expected, out) is not None:
+        return "done"
+    return "stale" if (out / f"{name}.json").exists() else "to do"
+
+
 def _queue(runs: list[tuple[list[str], str, list[str]]], out: Path, n_jobs: int,
            scale: str = "cpu", replay: bool = False) -> list[str]:
     """Run ``python -m course_pkg.train fewshot …`` for each run not done yet (with
     ``replay``: every run, with its stored schedule), ``n_jobs`` at a time (one thread each),
-    each once the runs it waits for exist (with ``replay``: were replayed)."""
+    each once the runs it waits for exist (with ``replay``: were replayed). A run is done when
+    its checkpoint has the config it would train with now (:func:`run_state`); a stale one is
+    trained again."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     finished: list[str] = []
     failed: list[str] = []
+    flags_of = {name: flags for flags, name, _w in runs}
+    known_done: set[str] = set()  # a done run stays done: checked once, not at every poll
 
     def done(name: str) -> bool:
-        return name in finished if replay else load_checkpoint(name, None, out) is not None
+        if replay:
+            return name in finished
+        if name not in known_done and run_state(flags_of[name], name, out, scale) == "done":
+            known_done.add(name)
+        return name in known_done
 
     out.mkdir(parents=True, exist_ok=True)
     logs = runs_dir() / "logs"  # beside the snapshots, outside the repository
@@ -273,14 +300,14 @@ def run(args: argparse.Namespace) -> list[str]:
     out = Path(args.out) if args.out else S.BUDGET_DIR
     runs = budget_runs(args.scale)
     if args.list:
-        for _flags, name, waits in runs:
-            state = "done" if load_checkpoint(name, None, out) else "to do"
+        for flags, name, waits in runs:
+            state = run_state(flags, name, out, args.scale)
             print(f"{name:40s} {state:6s} waits for: {', '.join(waits) or '-'}")
         return []
     finished = _queue(runs, out, args.jobs, args.scale, args.replay)
     names = R.train_all(args.scale, args.device, args.replay, not args.quiet,
                         None if args.out is None else out)
-    if all(load_checkpoint(name, None, out) for _f, name, _w in runs):
+    if all(run_state(flags, name, out, args.scale) == "done" for flags, name, _w in runs):
         _write_table(argparse.Namespace(**{**vars(args), "methods": None, "rows_to": None}))
     return finished + names
 
