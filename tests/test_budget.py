@@ -242,7 +242,8 @@ def test_the_queue_skips_done_runs_and_replays_every_run_in_order(tmp_path, monk
     assert [c[c.index("--method") + 1] for c in _FakeProc.started] == ["b", "c"]
     assert not any("--replay" in c for c in _FakeProc.started)
     _FakeProc.started = []
-    assert sorted(FC._queue(runs, tmp_path, 1, replay=True)) == ["a", "b", "c"]
+    waiting_first = [runs[1], runs[0], runs[2]]  # "b" is listed before the "a" it waits for
+    assert sorted(FC._queue(waiting_first, tmp_path, 2, replay=True)) == ["a", "b", "c"]
     order = [c[c.index("--method") + 1] for c in _FakeProc.started]
     assert order.index("a") < order.index("b") and len(order) == 3  # "b" waits for a replayed "a"
     assert all("--replay" in c and c[c.index("--scale") + 1] == "cpu" for c in _FakeProc.started)

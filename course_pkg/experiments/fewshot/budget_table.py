@@ -78,8 +78,10 @@ def _adaptation(spec, cfg: dict[str, Any]) -> str:
 def _model_entry(key: str, n: int, loaded, out: Path, scale: str) -> dict[str, Any]:
     m = loaded.metrics
     chosen = S.chosen_setting(key, n, out, scale)
-    return {"checkpoint": checkpoint_name(key, n, scale), "setting": (
-        S.resolved_setting(key, n, chosen, out, scale) if chosen else {}),
+    resolved = S.resolved_setting(key, n, chosen, out, scale) if chosen else {}
+    # the values the full model trained with (a sweep's anneal/curriculum span, scaled up)
+    return {"checkpoint": checkpoint_name(key, n, scale),
+            "setting": {k: loaded.config[k] for k in resolved},
             **{k: m[k] for k in MODEL_KEYS if k in m}}
 
 
