@@ -115,3 +115,10 @@ def test_learning_curves_figure_draws_each_method_in_its_colour():
 
     with _pytest.raises(ValueError, match="no curves"):
         learning_curves({})
+
+
+def test_load_model_reads_the_sweep_of_the_directory_it_loads_from(tiny_budget_dir):
+    """A model stored in another directory is the one its own sweep chose (here MAML 20-way with
+    5 inner steps), not the committed sweep's; nothing is trained."""
+    lm = R.load_model("maml", 20, device="cpu", directory=tiny_budget_dir, train_if_missing=False)
+    assert lm.config["inner_steps"] == 5

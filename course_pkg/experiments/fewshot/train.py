@@ -165,7 +165,8 @@ def load_model(method: str, n_way: int = 5, scale: str | None = None,
     ``FileNotFoundError`` instead."""
     dev = get_device(device)
     cfg = (FewShotConfig.from_dict(config) if config is not None
-           else method_config(method, n_way, scale))
+           else method_config(method, n_way, scale,
+                              out=Path(directory) if directory is not None else BUDGET_DIR))
     if directory is None and "budget" in cfg:
         directory = BUDGET_DIR
     name = checkpoint_name(method, n_way, scale)
