@@ -213,6 +213,7 @@ def test_table_rows_in_parallel_processes_are_merged_in_order(tmp_path, monkeypa
     import course_pkg.experiments.methods as methods_module
 
     monkeypatch.setattr(methods_module, "fewshot_methods", lambda: ["nn_pixels"])
+    monkeypatch.setattr(FC, "fewshot_methods", lambda: ["nn_pixels"])
     threads = torch.get_num_threads()
     try:
         assert train_main(["fewshot", "--table", "--jobs", "2", "--out", str(tmp_path),
@@ -223,6 +224,41 @@ def test_table_rows_in_parallel_processes_are_merged_in_order(tmp_path, monkeypa
     assert [r["method"] for r in table["rows"]] == ["nn_pixels"] and table["sweep"] == {}
     direct = E.method_accuracy("nn_pixels", E.test_episodes("5w1s", device="cpu")).mean()
     assert table["rows"][0]["results"]["5w1s"]["mean"] == pytest.approx(float(direct), abs=1e-4)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--table", "--methods", "nosuch"], "no row"),
+    (["--methods", "maml"], "go with --table"),
+    (["--rows-to", "x.json"], "go with --table"),
+    (["--setting", "1"], "go with --method"),
+    (["--n-way", "20"], "go with --method"),
+    (["--method", "fomaml", "--setting", "7"], "settings 0 to 2"),
+])
+def test_command_line_refuses_flags_that_do_not_fit(argv, message, tmp_path):
+    """Flags that do not apply get a clear error instead of starting the multi-hour queue or
+    a traceback."""
+    with pytest.raises(SystemExit, match=message):
+        train_main(["fewshot", *argv, "--out", str(tmp_path), "--quiet"])
+
+
+def test_a_smoke_run_never_writes_to_the_committed_weights(tmp_path, monkeypatch):
+    """``--method … --iterations N`` without ``--out`` saves under ``$COURSE_RUNS_DIR/smoke``."""
+    monkeypatch.setenv(B.RUNS_ENV, str(tmp_path))
+    before = sorted(p.name for p in S.BUDGET_DIR.iterdir())
+    threads = torch.get_num_threads()
+    try:
+        assert train_main(["fewshot", "--method", "protonet", "--iterations", "2", "--quiet"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert (tmp_path / "smoke" / f"{C.checkpoint_name('protonet', 5)}.pt").exists()
+    assert sorted(p.name for p in S.BUDGET_DIR.iterdir()) == before
+    assert not (WEIGHTS_DIR / f"{C.checkpoint_name('protonet', 5)}.pt").exists()
+
+
+def test_command_line_refuses_zero_jobs(capsys):
+    with pytest.raises(SystemExit):
+        train_main(["fewshot", "--jobs", "0"])
+    assert "at least 1" in capsys.readouterr().err
 
 
 def test_load_table_explains_how_to_create_it(tmp_path):

@@ -13,10 +13,11 @@ setting, written to ``course_pkg/weights/budget/`` (or ``--out``).
 - ``fewshot --list``: the runs and what each waits for.
 - ``fewshot --method maml --n-way 20 [--setting i] [--replay]``: one of those runs;
   ``--iterations N`` instead trains that model for ``N`` iterations without validation (a smoke
-  run; with ``--out``).
-- ``fewshot --table [--methods …] [--jobs N]``: evaluate the stored models (the rows in ``N``
-  processes of one thread), rewrite ``course_pkg/results/fewshot_table.{json,md}``
-  (:mod:`.budget_table`).
+  run, written to ``--out`` or ``$COURSE_RUNS_DIR/smoke``, never to the committed weights).
+- ``fewshot --table [--jobs N]``: evaluate the stored models (the rows in ``N`` processes of one
+  thread) and rewrite ``course_pkg/results/fewshot_table.{json,md}`` (:mod:`.budget_table`);
+  ``--table --methods …`` evaluates only those rows, in one process, and writes the table only
+  to ``--out``.
 """
 
 from __future__ import annotations
@@ -34,14 +35,15 @@ from course_pkg.experiments.fewshot import config as C
 from course_pkg.experiments.fewshot import sweep as S
 from course_pkg.experiments.fewshot import table as T
 from course_pkg.experiments.fewshot import train as R
-from course_pkg.experiments.methods import METHODS
+from course_pkg.experiments.methods import METHODS, fewshot_methods
 
 HELP = "few-shot glyph classification: every fewshot_* model, the sweep and the results table"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The family's own flags (the common ones exist already)."""
-    p.add_argument("--method", default=None, choices=[k for k, _ in C.trained_models()],
+    p.add_argument("--method", default=None,
+                   choices=[k for k, _ in C.trained_models() if not C.duplicates_method(k)],
                    help="only this method's model")
     p.add_argument("--n-way", type=int, default=5, choices=(5, 20),
                    help="with --method: the model for N-way episodes (default 5)")
@@ -54,19 +56,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--list", action="store_true", help="list the runs and their state")
     p.add_argument("--rows-to", default=None, metavar="FILE",
                    help="with --table --methods: write only the evaluated rows to FILE (JSON)")
-    p.add_argument("--jobs", type=int, default=2, help="processes at a time (one thread each)")
+    p.add_argument("--jobs", type=_positive, default=2,
+                   help="processes at a time (one thread each)")
+
+
+def _positive(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"needs a count of at least 1, got {n}")
+    return n
 
 
 # ----------------------------------------------------------------------------- one run
 def _smoke_run(args: argparse.Namespace) -> list[str]:
-    """``--method … --iterations N``: ``N`` iterations of the model's config, no validation."""
-    cfg = S.method_config(args.method, args.n_way, args.scale).to_dict()
+    """``--method … --iterations N``: ``N`` iterations of the model's config (the default
+    setting's while its sweep is unfinished), no validation, saved to ``--out`` or
+    ``$COURSE_RUNS_DIR/smoke``."""
+    try:
+        cfg = S.method_config(args.method, args.n_way, args.scale).to_dict()
+    except FileNotFoundError:  # the sweep has not chosen yet
+        cfg = C.budget_config(args.method, C.training_way(args.method, args.n_way),
+                              args.scale).to_dict()
     cfg.pop("budget", None)
     cfg = C.FewShotConfig.from_dict({**cfg, "iterations": args.iterations})
     name = C.checkpoint_name(args.method, args.n_way, args.scale)
     state, metrics = R.train_model(cfg, args.device, not args.quiet)
-    save_checkpoint(name, state, cfg, metrics, args.out)
-    print(f"{name}: trained ({metrics.get('train_seconds')} s)")
+    out = Path(args.out) if args.out else runs_dir() / "smoke"
+    save_checkpoint(name, state, cfg, metrics, out)
+    print(f"{name}: trained ({metrics.get('train_seconds')} s), saved in {out}")
     return [name]
 
 
@@ -75,6 +92,10 @@ def _train_one(args: argparse.Namespace) -> list[str]:
     out = Path(args.out) if args.out else S.BUDGET_DIR
     key, n, scale = args.method, C.training_way(args.method, args.n_way), args.scale
     if args.setting is not None:
+        count = len(S.sweep_settings(key, n))
+        if not 0 <= args.setting < count:
+            raise SystemExit(f"--setting {args.setting}: {key} {n}-way has settings 0 to "
+                             f"{count - 1}")
         name = S.sweep_name(key, n, args.setting, scale)
         over = S.resolved_setting(key, n, args.setting, out, scale)
         if over is None:
@@ -200,11 +221,11 @@ def _queue(runs: list[tuple[list[str], str, list[str]]], out: Path, n_jobs: int,
             if not all(done(w) for w in waits):
                 continue
             pending.remove(run)
-            log = open(logs / f"{name}.log", "a")
             cmd = [sys.executable, "-m", "course_pkg.train", "fewshot", *flags, "--scale", scale,
                    "--threads", "1", "--out", str(out), *(["--replay"] if replay else [])]
-            running.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                             env=env), name))
+            with open(logs / f"{name}.log", "a") as log:  # the child keeps its own handle
+                running.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                                 env=env), name))
             print(f"started {name}", flush=True)
         if running:
             time.sleep(2)
@@ -239,8 +260,6 @@ def _rows_in_parallel(args: argparse.Namespace, jobs: int) -> list[dict]:
     import json
     import tempfile
 
-    from course_pkg.experiments.methods import fewshot_methods
-
     keys = list(fewshot_methods())
     groups: list[list[str]] = [[] for _ in range(jobs)]
     load = [0.0] * jobs
@@ -273,6 +292,10 @@ def _write_table(args: argparse.Namespace) -> None:
 
     from course_pkg.experiments.fewshot import budget_table as BT
 
+    known = list(fewshot_methods())
+    unknown = [m for m in args.methods or [] if m not in known]
+    if unknown:
+        raise SystemExit(f"--methods: no row {unknown}; the table's rows are {known}")
     if args.rows_to:
         if args.methods is None:
             raise SystemExit("--rows-to needs --methods")
@@ -290,6 +313,10 @@ def _write_table(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> list[str]:
     """Dispatch the flags (see the module docstring)."""
+    if not args.table and (args.methods is not None or args.rows_to):
+        raise SystemExit("--methods and --rows-to go with --table")
+    if args.method is None and (args.setting is not None or args.n_way != 5):
+        raise SystemExit("--setting and --n-way go with --method (one run)")
     if args.table:
         _write_table(args)
         return []
