@@ -306,9 +306,15 @@ def test_a_curriculum_run_trains_an_n_way_model_on_fewer_ways(tmp_path, monkeypa
     assert S.full_config("blackbox_lstm", 5, tmp_path)["curriculum_iterations"] == 200
     model = R.build_model(cfg2)
     grad = METHODS["blackbox"].fewshot.meta_grad(model, cfg2)
+    from course_pkg.algorithms import blackbox as bb
     from course_pkg.algorithms.metric import EpisodeSampler
     from course_pkg.models import params as model_params
 
+    seen = []
+    real = bb.fewer_ways
+    monkeypatch.setattr(bb, "fewer_ways", lambda b, n: seen.append(n) or real(b, n))
     batch = EpisodeSampler(5).sample(2, 1, 2, generator=0)
-    loss, grads = grad(model_params(model, detach=True), batch, iteration=0)
-    assert torch.isfinite(loss) and set(grads) == set(model_params(model))
+    for it in (0, 49, 50, 120):  # the curriculum spans the first 50 iterations of this setting
+        loss, grads = grad(model_params(model, detach=True), batch, iteration=it)
+        assert torch.isfinite(loss) and set(grads) == set(model_params(model))
+    assert seen == [2, 5, 5, 5]
