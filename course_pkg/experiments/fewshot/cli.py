@@ -139,7 +139,7 @@ def _evaluate_setting(key: str, n: int, i: int, over: dict, out: Path,
     model.load_state_dict({**model.state_dict(), **base[0]})
     params = {k: v.detach() for k, v in model.named_parameters()}
     val = validation_episodes(cfg["budget"]["validation"], "cpu")
-    acc, _ = ci95(METHODS[key].fewshot.accuracy(model, cfg)(params, val))
+    acc, _ = ci95(C.owner(key)[0].fewshot.accuracy(model, cfg)(params, val))
     m = dict(base[1]["metrics"])
     m.update(best_validation_accuracy=round(acc, 5), evaluated_only=True)
     save_checkpoint(name, base[0], cfg, m, out)

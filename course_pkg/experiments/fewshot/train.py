@@ -175,11 +175,11 @@ def load_model(method: str, n_way: int = 5, scale: str | None = None,
                                 f"{directory or 'course_pkg/weights'}; create it with "
                                 "`python -m course_pkg.train fewshot`")
     if retrain:
-        state, metrics = train_model(cfg, dev, progress)
+        state, metrics = train_model(cfg, dev, progress, name=name)
         save_checkpoint(name, state, cfg, metrics, directory)
         meta = {"config": cfg, "metrics": metrics, "loaded": False}
     else:
-        state, meta = load_or_train(name, cfg, lambda c: train_model(c, dev, progress),
+        state, meta = load_or_train(name, cfg, lambda c: train_model(c, dev, progress, name=name),
                                     directory, map_location=dev)
     if method not in REGRESSORS and model_key(method) == "pretrained":
         model = Conv4(1, state["head.weight"].shape[0], cfg["hidden"])
