@@ -139,11 +139,12 @@ def _setting_words(setting: dict[str, Any], default: dict[str, Any]) -> str:
                      for k, v in setting.items())
 
 
-def sweep_frame(sweep: dict[str, Any]) -> Any:
+def sweep_frame(sweep: dict[str, Any], scale: str | None = None) -> Any:
     """The tuning sweep (the table's ``sweep``, :func:`.sweep.sweep_summary`) as a pandas
     DataFrame for display: one line per setting with its best validation accuracy at a
     quarter budget (%), its iterations, and a check mark on the setting the full run uses. The
-    default setting is spelled out with the values the other settings change."""
+    default setting is spelled out with the values the other settings change (those of
+    ``scale``, the table's)."""
     import pandas as pd
 
     records = []
@@ -151,7 +152,7 @@ def sweep_frame(sweep: dict[str, Any]) -> Any:
         key, n = model.rsplit("_", 1)
         changed = {k for s in entry["settings"] for k in s} - {"anneal_iterations",
                                                                 "curriculum_iterations"}
-        base = budget_config(key, int(n.removesuffix("way")))
+        base = budget_config(key, int(n.removesuffix("way")), scale)
         default = {k: base.get(k) for k in sorted(changed) if base.get(k) is not None}
         spec, variant = owner(key)
         label = spec.label + (f" ({', '.join(map(str, variant.values()))})" if variant else "")
