@@ -35,6 +35,7 @@ from course_pkg.experiments.fewshot import (
     checkpoint_name,
     compare_rows,
     fewshot_table,
+    level_with,
     load_model,
     load_table,
     method_accuracy,
@@ -53,7 +54,7 @@ from course_pkg.experiments.methods import METHODS, MethodSpec, spec
 
 __all__ = ["EVAL", "HIDDEN", "METHODS", "RESULTS_DIR", "SETTINGS", "SETTING_NAMES", "Loaded",
            "MethodSpec", "best_meta_learner", "budget_config", "build_model", "checkpoint_name",
-           "compare_rows", "fewshot_table", "load_model", "load_table",
+           "compare_rows", "level_with", "fewshot_table", "load_model", "load_table",
            "method_accuracy", "method_config", "model_key", "published_frame", "spec",
            "sweep_frame", "table_frame", "table_markdown", "test_episodes", "train_all",
            "train_model", "write_table"]

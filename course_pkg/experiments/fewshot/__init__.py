@@ -33,6 +33,7 @@ from course_pkg.experiments.fewshot.table import (
     RESULTS_DIR,
     best_meta_learner,
     compare_rows,
+    level_with,
     load_table,
     published_frame,
     sweep_frame,
@@ -52,7 +53,7 @@ from course_pkg.experiments.methods import maml_accuracy
 
 __all__ = ["BUDGET", "EVAL", "HIDDEN", "RESULTS_DIR", "SCALE_ENV", "SETTINGS", "SETTING_NAMES",
            "best_meta_learner", "budget_config", "build_model", "checkpoint_name",
-           "compare_rows", "fewshot_table", "load_model",
+           "compare_rows", "level_with", "fewshot_table", "load_model",
            "load_table", "maml_accuracy", "method_accuracy", "method_config",
            "model_key", "model_ways", "published_frame", "sweep_frame",
            "resolve_scale", "table_frame", "table_markdown", "test_episodes", "train_all",

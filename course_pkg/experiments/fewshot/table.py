@@ -167,6 +167,17 @@ def sweep_frame(sweep: dict[str, Any], scale: str | None = None) -> Any:
     return pd.DataFrame.from_records(records)
 
 
+def level_with(table: dict[str, Any], method: str, among: list[str] | None = None,
+               column: str = "5w1s") -> str:
+    """The names of the rows ``among`` (default: every row) that are level with ``method`` in
+    ``column`` by :func:`compare_rows`' rule, as one phrase ("A", "A and B", "A, B and C"), or
+    ``""`` when none is."""
+    keys = [r["method"] for r in table["rows"]] if among is None else list(among)
+    names = [r["name"] for r in table["rows"] if r["method"] in keys and r["method"] != method
+             and compare_rows(table, r["method"], method, column)["level"]]
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
 def published_frame(table: dict[str, Any]) -> Any:
     """Our accuracy beside each paper's (pandas DataFrame of strings, %): for every row with
     published Omniglot numbers, ``ours`` and ``paper`` per column and the bibliography key of
