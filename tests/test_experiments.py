@@ -172,11 +172,16 @@ def test_cached_table_is_complete_and_consistent():
 
 
 def test_table_teaches_the_right_lesson():
-    """The claims the chapters make about the table: 5-shot ≥ 1-shot for every method, every
-    learned method beats nearest neighbour on pixels in every column."""
+    """The claims the chapters make about the table: five shots never measurably hurt (the two
+    95 % intervals overlap at worst); they help every metric learner without retraining
+    (chapters 5 and 13); every learned method beats nearest neighbour on pixels in every
+    column."""
     rows = {r["method"]: r["results"] for r in FT.load_table()["rows"]}
     for method, res in rows.items():
-        assert res["5w5s"]["mean"] >= res["5w1s"]["mean"], method
+        one, five = res["5w1s"], res["5w5s"]
+        assert five["mean"] >= one["mean"] - (one["ci95"] + five["ci95"]), method
+        if METHODS[method].family == "metric":
+            assert five["mean"] > one["mean"] + (one["ci95"] + five["ci95"]), method
     for method in LEARNED:
         for col in E.SETTINGS:
             assert rows[method][col]["mean"] > rows["nn_pixels"][col]["mean"], (method, col)
