@@ -255,8 +255,9 @@ $(TOOLS)/.installed:
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
-# Retrains every committed checkpoint the chapters load (seeded: the same numbers again; about an
-# hour on 2 CPU cores): sinusoid, glyphs, few-shot models + table, meta-RL.
+# Retrains every committed checkpoint the chapters load (seeded: the same numbers again): sinusoid,
+# the few-shot models (replaying each stored iteration schedule, two processes of one thread)
+# + table, chapter 2's design-choice table, meta-RL, chapter 11's short runs.
 weights: $(STAMP)
 	$(PY) -m course_pkg.train all
 

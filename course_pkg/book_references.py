@@ -28,7 +28,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Reference", "load_references", "render_citations", "reference_list", "page_titles",
+__all__ = ["Reference", "load_references", "citation_label", "render_citations", "reference_list",
+           "page_titles",
            "link_documents", "chapter_for_lab", "page_for_lab", "REFERENCES_TAG"]
 
 #: ``{cite}``, ``{cite:p}``, ``{cite:t}`` (and their ``s`` variants) with their keys.
@@ -95,6 +96,28 @@ def load_references(bib: Path) -> dict[str, Reference]:
                               year=_plain(entry.fields.get("year", "")) or "n.d.",
                               full=full[key])
     return refs
+
+
+def citation_label(key: str, bib: Path | None = None) -> str:
+    """The plain-text label the HTML book prints for ``key`` (``"Finn et al., 2017"``), for
+    places a citation role cannot reach, such as a table's cells. ``bib`` defaults to the
+    repository's ``book/references.bib``; ``KeyError`` for an unknown key."""
+    refs = _references(Path(bib) if bib is not None else
+                       Path(__file__).resolve().parents[1] / "book" / "references.bib")
+    if key not in refs:
+        raise KeyError(f"no reference {key!r} in the bibliography")
+    return refs[key].label_p.replace("*", "")
+
+
+_CACHE: dict[Path, dict[str, Reference]] = {}
+
+
+def _references(bib: Path) -> dict[str, Reference]:
+    if bib not in _CACHE:
+        if not bib.is_file():
+            raise FileNotFoundError(f"no bibliography at {bib} (a clone of the course has one)")
+        _CACHE[bib] = load_references(bib)
+    return _CACHE[bib]
 
 
 def render_citations(text: str, refs: dict[str, Reference],

@@ -138,3 +138,13 @@ def test_workspace_chapters_validate_and_keep_their_code(workspace) -> None:
         assert [c.source for c in copy.cells if c.cell_type == "code"] == [
             "".join(s) if isinstance(s, list) else s for s in code], src.name
         assert copy.metadata == original["metadata"], src.name
+
+
+def test_citation_label_is_the_books_plain_label() -> None:
+    """A table cell shows the label the book prints for a citation, without markdown."""
+    from course_pkg.book_references import citation_label
+
+    assert citation_label("finn2017maml") == "Finn et al., 2017"
+    assert citation_label("nichol2018reptile") == "Nichol et al., 2018"
+    with pytest.raises(KeyError, match="no reference 'nosuch2020'"):
+        citation_label("nosuch2020")

@@ -68,6 +68,32 @@ def test_budget_run_validates_at_every_mark_and_stops_at_the_budget(monkeypatch)
     assert s["schedule"] == [p[0] for p in s["curve"][1:]]
 
 
+def test_a_replay_keeps_the_first_runs_cpu_record(monkeypatch):
+    """``make weights`` on a faster machine: the same iterations, and the stored record (curve,
+    train_seconds, status) stays the first run's; the replay's own time is stored beside it."""
+    def run_once(step, schedule=None, recorded=None):
+        monkeypatch.setattr(B.time, "process_time", _Clock(step))
+        accs = iter([0.2, 0.5, 0.6, 0.61, 0.9, 0.91])
+        run = B.BudgetRun({"cpu_seconds": 40, "evaluations": 4},
+                          lambda p: torch.full((10,), next(accs)), schedule,
+                          recorded_cpu=recorded)
+        run.start({"w": torch.zeros(1)})
+        it = 0
+        while not run(it, {"w": torch.zeros(1)}):
+            it += 1
+        return run.summary()
+
+    first = run_once(1.0)
+    replay = run_once(0.25, first["schedule"], [p[1] for p in first["curve"]])
+    for key in ("curve", "train_seconds", "status", "schedule", "iterations", "best_iteration"):
+        assert replay[key] == first[key], key
+    assert replay["replay_cpu_seconds"] < first["train_seconds"] / 2  # 4 times as fast
+    plain = run_once(0.25, first["schedule"])  # without the record: this machine's times
+    assert plain["train_seconds"] < first["train_seconds"] / 2 and "replay_cpu_seconds" not in plain
+    with pytest.raises(ValueError, match="one time per point"):
+        B.BudgetRun({"cpu_seconds": 40, "evaluations": 4}, lambda p: p, [1, 2], recorded_cpu=[0.0])
+
+
 def _tiny(method: str, n_way: int = 5) -> dict:
     cfg = C.budget_config(method, n_way).to_dict()
     cfg["hidden"] = 8
@@ -184,6 +210,111 @@ def test_the_full_run_takes_the_setting_with_the_best_validation(tmp_path):
     assert S.chosen_setting("fomaml", 5, tmp_path) == 1
     assert S.full_config("fomaml", 5, tmp_path) == C.budget_config("fomaml", 5, inner_lr=0.1)
     assert S.full_config("protonet", 5, tmp_path) == C.budget_config("protonet", 5)
-    summary = S.summarise_sweep(tmp_path, tmp_path / "sweep.json")
+    summary = S.sweep_summary(tmp_path)
     assert summary["fomaml_5way"]["chosen"] == 1
     assert summary["fomaml_5way"]["settings"][1] == {"inner_lr": 0.1}
+
+
+class _FakeProc:
+    """A finished subprocess: what ``_queue`` started, in order."""
+
+    started: list[list[str]] = []
+
+    def __init__(self, cmd, **kwargs) -> None:
+        _FakeProc.started.append(cmd)
+        self.returncode = 0
+
+    def poll(self) -> int:
+        return 0
+
+
+def test_the_queue_skips_done_runs_and_replays_every_run_in_order(tmp_path, monkeypatch):
+    monkeypatch.setenv(B.RUNS_ENV, str(tmp_path / "runs"))
+    runs = [(["--method", "a"], "a", []), (["--method", "b"], "b", ["a"]),
+            (["--method", "c"], "c", [])]
+    monkeypatch.setattr(FC.subprocess, "Popen", _FakeProc)
+    monkeypatch.setattr(FC.time, "sleep", lambda s: None)
+    done = {"a"}
+    monkeypatch.setattr(FC, "_expected_config", lambda flags, out, scale: {"m": flags[1]})
+    monkeypatch.setattr(FC, "load_checkpoint", lambda name, cfg, out: name in done or None)
+    _FakeProc.started = []
+    assert FC._queue(runs, tmp_path, 2) == ["b", "c"]  # "a" exists: skipped
+    assert [c[c.index("--method") + 1] for c in _FakeProc.started] == ["b", "c"]
+    assert not any("--replay" in c for c in _FakeProc.started)
+    _FakeProc.started = []
+    waiting_first = [runs[1], runs[0], runs[2]]  # "b" is listed before the "a" it waits for
+    assert sorted(FC._queue(waiting_first, tmp_path, 2, replay=True)) == ["a", "b", "c"]
+    order = [c[c.index("--method") + 1] for c in _FakeProc.started]
+    assert order.index("a") < order.index("b") and len(order) == 3  # "b" waits for a replayed "a"
+    assert all("--replay" in c and c[c.index("--scale") + 1] == "cpu" for c in _FakeProc.started)
+    assert (tmp_path / "runs" / "logs" / "a.log").exists()  # logs stay outside the weights
+
+
+def test_a_run_whose_stored_config_is_out_of_date_is_stale_and_trained_again(tmp_path,
+                                                                            monkeypatch):
+    """A checkpoint with the right name but another config (a setting changed since) is not
+    done: ``--list`` says "stale" and the queue trains it again."""
+    from course_pkg.checkpoints import save_checkpoint
+
+    monkeypatch.setenv(B.RUNS_ENV, str(tmp_path / "runs"))
+    flags = ["--method", "protonet", "--n-way", "5"]
+    name = C.checkpoint_name("protonet", 5)
+    assert FC.run_state(flags, name, tmp_path, None) == "to do"
+    old = C.budget_config("protonet", 5, meta_lr=0.123)  # not what the run trains with now
+    save_checkpoint(name, {"w": torch.zeros(1)}, old, {"iterations": 1}, tmp_path)
+    assert FC.run_state(flags, name, tmp_path, None) == "stale"
+    monkeypatch.setattr(FC.subprocess, "Popen", _FakeProc)
+    monkeypatch.setattr(FC.time, "sleep", lambda s: None)
+    _FakeProc.started = []
+    assert FC._queue([(flags, name, [])], tmp_path, 1) == [name]
+    save_checkpoint(name, {"w": torch.zeros(1)}, C.budget_config("protonet", 5),
+                    {"iterations": 1}, tmp_path)
+    assert FC.run_state(flags, name, tmp_path, None) == "done"
+    assert FC._queue([(flags, name, [])], tmp_path, 1) == []
+
+
+def test_a_curriculum_grows_the_episodes_from_two_classes_to_n():
+    from course_pkg.algorithms import blackbox as bb
+    from course_pkg.algorithms.metric import EpisodeSampler
+
+    assert [bb.curriculum_ways(i, 5, 8) for i in range(10)] == [2, 2, 3, 3, 4, 4, 5, 5, 5, 5]
+    batch = bb.shuffle_support(EpisodeSampler(5).sample(3, 2, 3, generator=0), 1)
+    small = bb.fewer_ways(batch, 2)
+    assert small.x_support.shape[:2] == (3, 4) and small.x_query.shape[:2] == (3, 6)
+    assert set(small.y_support.unique().tolist()) == {0, 1}
+    keep = batch.y_support[0] < 2  # the same images, in the episode's (shuffled) order
+    assert torch.equal(small.x_support[0], batch.x_support[0][keep])
+    with pytest.raises(ValueError, match="start"):
+        bb.curriculum_ways(0, 5, 8, start=1)
+
+
+def test_a_curriculum_run_trains_an_n_way_model_on_fewer_ways(tmp_path, monkeypatch):
+    """The sweep's curriculum setting: its span is half the default setting's iterations (x4
+    for the full run), and its gradient is taken on 2-way episodes first."""
+    from course_pkg.checkpoints import save_checkpoint
+
+    cfg0 = S.sweep_config("blackbox_lstm", 5, 0, tmp_path)
+    assert S.sweep_config("blackbox_lstm", 5, 2, tmp_path) is None  # waits for setting 0
+    save_checkpoint(S.sweep_name("blackbox_lstm", 5, 0), {"w": torch.zeros(1)}, cfg0,
+                    {"iterations": 101}, tmp_path)
+    cfg2 = S.sweep_config("blackbox_lstm", 5, 2, tmp_path)
+    assert cfg2["curriculum_iterations"] == 50
+    for i, acc in ((0, 0.20), (1, 0.21), (2, 0.35)):
+        save_checkpoint(S.sweep_name("blackbox_lstm", 5, i), {"w": torch.zeros(1)},
+                        S.sweep_config("blackbox_lstm", 5, i, tmp_path),
+                        {"iterations": 101, "best_validation_accuracy": acc}, tmp_path)
+    assert S.full_config("blackbox_lstm", 5, tmp_path)["curriculum_iterations"] == 200
+    model = R.build_model(cfg2)
+    grad = METHODS["blackbox"].fewshot.meta_grad(model, cfg2)
+    from course_pkg.algorithms import blackbox as bb
+    from course_pkg.algorithms.metric import EpisodeSampler
+    from course_pkg.models import params as model_params
+
+    seen = []
+    real = bb.fewer_ways
+    monkeypatch.setattr(bb, "fewer_ways", lambda b, n: seen.append(n) or real(b, n))
+    batch = EpisodeSampler(5).sample(2, 1, 2, generator=0)
+    for it in (0, 49, 50, 120):  # the curriculum spans the first 50 iterations of this setting
+        loss, grads = grad(model_params(model, detach=True), batch, iteration=it)
+        assert torch.isfinite(loss) and set(grads) == set(model_params(model))
+    assert seen == [2, 5, 5, 5]

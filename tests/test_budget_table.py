@@ -10,6 +10,7 @@ from course_pkg.checkpoints import save_checkpoint
 from course_pkg.experiments.fewshot import budget_table as BT
 from course_pkg.experiments.fewshot import config as C
 from course_pkg.experiments.fewshot import sweep as S
+from course_pkg.experiments.fewshot import table as FT
 from course_pkg.experiments.fewshot import train as R
 from course_pkg.tasks import TaskBatch
 
@@ -59,11 +60,11 @@ def tiny_budget_dir(tmp_path_factory):
 def test_budget_table_rows(tiny_budget_dir, monkeypatch):
     monkeypatch.setitem(C.EVAL["cpu"], "tasks", 12)
     monkeypatch.setattr(BT, "TRANSDUCTION_EPISODES", 6)
-    table = BT.budget_table(["nn_pixels", "protonet", "maml"], "cpu", False, tiny_budget_dir)
+    table = BT.fewshot_table(["nn_pixels", "protonet", "maml"], "cpu", False, tiny_budget_dir)
     rows = {r["method"]: r for r in table["rows"]}
     assert set(rows["maml"]["results"]) == set(C.SETTINGS)
-    with pytest.raises(FileNotFoundError, match="fewshot --budget"):
-        BT.budget_table(["fomaml"], "cpu", False, tiny_budget_dir)
+    with pytest.raises(FileNotFoundError, match="python -m course_pkg.train fewshot"):
+        BT.fewshot_table(["fomaml"], "cpu", False, tiny_budget_dir)
     for key in ("protonet", "maml"):
         m = rows[key]["models"]["5"]
         assert m["budget_s"] == C.BUDGET["cpu"]["cpu_seconds"] and m["iterations"] == 2
@@ -75,8 +76,15 @@ def test_budget_table_rows(tiny_budget_dir, monkeypatch):
     assert rows["maml"]["published"] == {"5w1s": 98.7, "5w5s": 99.9, "20w1s": 95.8}
     assert "3 at test time (trained with 1)" in rows["maml"]["adaptation"]
     assert "transduction" not in rows["nn_pixels"] and rows["nn_pixels"]["models"] == {}
-    md = BT.budget_markdown(table)
+    md = FT.table_markdown(table)
     assert "inverted glyphs" in md and "98.7 / 99.9 / 95.8" in md and md.count("\n| ") == 3
+    pub = FT.published_frame(table)  # only the rows with published numbers
+    assert list(pub["method"]) == [rows["protonet"]["name"], rows["maml"]["name"]]
+    assert pub.loc[1, "5-way 1-shot: paper"] == "98.7" and pub.loc[1, "source"] == "finn2017maml"
+    sweep = S.sweep_summary(tiny_budget_dir)
+    frame = FT.sweep_frame(sweep)
+    assert list(frame["setting"]) == ["default: inner_steps = 1", "inner_steps = 5"]
+    assert list(frame["chosen"]) == ["", "✓"] and list(frame["model"]) == ["MAML, 20-way"] * 2
 
 
 def test_learning_curves_figure_draws_each_method_in_its_colour():
@@ -96,7 +104,21 @@ def test_learning_curves_figure_draws_each_method_in_its_colour():
     assert lines["MAML"].get_xdata()[0] == 1.0  # 0 s drawn at 1 s on the log axis
     assert lines["_maml end"].get_marker() == "^"
     assert fig.axes[0].get_xscale() == "log"
+    # the zoomed row: points after a third of the budget, linear axes, the last third marked
+    zoom = fig.axes[2]
+    assert "zoomed" in zoom.get_title() and zoom.get_xscale() == "linear"
+    zlines = {ln.get_label(): ln for ln in zoom.get_lines()}
+    assert list(zlines["MAML"].get_xdata()) == [75.0, 150.0]
+    assert list(zlines["_third"].get_xdata()) == [100.0, 100.0]
+    assert len(learning_curves({"maml": {5: curve}}, budget_s=150, zoom=False).axes) == 1
     import pytest as _pytest
 
     with _pytest.raises(ValueError, match="no curves"):
         learning_curves({})
+
+
+def test_load_model_reads_the_sweep_of_the_directory_it_loads_from(tiny_budget_dir):
+    """A model stored in another directory is the one its own sweep chose (here MAML 20-way with
+    5 inner steps), not the committed sweep's; nothing is trained."""
+    lm = R.load_model("maml", 20, device="cpu", directory=tiny_budget_dir, train_if_missing=False)
+    assert lm.config["inner_steps"] == 5

@@ -13,13 +13,14 @@ from course_pkg.algorithms.training import MetaConfig
 from course_pkg.checkpoints import load_checkpoint
 from course_pkg.experiments import rl, sinusoid
 from course_pkg.experiments.fewshot import config as C
+from course_pkg.experiments.fewshot import sweep as S
 from course_pkg.utils.config import Config
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "course_pkg" / "weights"
 
 
 def test_every_run_config_is_one_type():
-    built = [C.method_config("protonet"), C.budget_config("maml", 20), rl.config_for("rl2-bandit"),
+    built = [S.method_config("protonet"), C.budget_config("maml", 20), rl.config_for("rl2-bandit"),
              sinusoid.sinusoid_config("reptile")]
     assert [type(c) for c in built] == [C.FewShotConfig, C.FewShotConfig, rl.RLConfig, MetaConfig]
     assert all(isinstance(c, Config) for c in built)
@@ -32,17 +33,16 @@ def test_stored_few_shot_and_rl_configs_round_trip_to_the_same_cache_key():
     same dict back, and the config the code builds for it today loads it."""
     checked = 0
     for key, n in C.trained_models():
-        try:
-            cfg = C.method_config(key, n)
-        except KeyError:  # trained only under the equal-budget protocol
+        if C.duplicates_method(key):
             continue
-        path = WEIGHTS / f"{C.checkpoint_name(key, n)}.json"
-        if not path.exists():
-            continue
+        cfg, name = S.method_config(key, n), C.checkpoint_name(key, n)
+        stored = json.loads((S.BUDGET_DIR / f"{name}.json").read_text())["config"]
+        assert C.FewShotConfig.from_dict(stored).to_dict() == stored, name
+        assert load_checkpoint(name, cfg, S.BUDGET_DIR) is not None, name
+        checked += 1
+    for path in S.BUDGET_DIR.glob("fewshot_sweep_*.json"):
         stored = json.loads(path.read_text())["config"]
         assert C.FewShotConfig.from_dict(stored).to_dict() == stored, path.name
-        assert load_checkpoint(C.checkpoint_name(key, n), cfg) is not None, path.name
-        checked += 1
     for name in rl.CONFIGS:
         stored = json.loads((WEIGHTS / f"{rl.checkpoint_name(name)}.json").read_text())["config"]
         assert rl.RLConfig.from_dict(stored).to_dict() == stored
@@ -61,7 +61,7 @@ def test_a_sinusoid_config_is_stored_with_every_field_and_its_method():
 
 
 def test_unset_fields_are_not_part_of_the_mapping():
-    cfg = C.method_config("protonet")
+    cfg = S.method_config("protonet")
     assert cfg.inner_lr is None and "inner_lr" not in cfg and cfg.get("inner_lr") is None
     with pytest.raises(KeyError):
         cfg["inner_lr"]

@@ -116,36 +116,12 @@ def test_nearest_neighbour_on_copies_is_perfect():
     assert torch.equal(F.nearest_neighbour_accuracy(copy), torch.ones(2))
 
 
-def test_supervised_pretrain_learns_and_stops_on_request():
-    """A separable toy problem is learned; the callback sees every epoch and can stop early;
-    the same seed gives the same weights."""
-    g = torch.Generator().manual_seed(0)
-    y = torch.arange(4).repeat(16)
-    x = torch.rand(64, 1, 28, 28, generator=g) * 0.2
-    x[torch.arange(64), 0, y * 7, y * 7] = 1.0  # one bright pixel per class
-
-    def run(epochs, callback=None):
-        torch.manual_seed(0)
-        model = Conv4(out_dim=4, hidden=8)
-        state, hist = F.supervised_pretrain(model, x, y, epochs, batch_size=16, lr=1e-2, seed=0,
-                                            callback=callback)
-        return state, hist
-
-    seen = []
-    _, hist = run(5, lambda epoch, m, h: seen.append(epoch) or epoch == 2)
-    assert seen == [1, 2] and hist["epoch"] == [1, 2]
-    a, hist = run(15)
-    b, _ = run(15)
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    assert hist["train_accuracy"][-1] > 0.9 and hist["loss"][-1] < hist["loss"][0]
-    with pytest.raises(ValueError, match="batch_size"):
-        F.supervised_pretrain(Conv4(out_dim=4, hidden=8), x, y, 1, batch_size=1000)
-
-
 @pytest.fixture(scope="module")
 def pretrained():
+    from course_pkg.experiments.fewshot.sweep import BUDGET_DIR
+
     name = "fewshot_pretrained_conv4"
-    if load_checkpoint(name, TR.pretrain_config()) is None:
+    if load_checkpoint(name, TR.pretrain_config(), BUDGET_DIR) is None:
         pytest.fail(f"committed checkpoint {name} is missing or stale; "
                     "run `python -m course_pkg.train fewshot --method pretrained`")
     from course_pkg.experiments import load_model
@@ -155,14 +131,15 @@ def pretrained():
 
 
 def test_pretrained_conv4_is_the_tables_backbone(pretrained):
-    """One pre-trained network: the few-shot table's width, early-stopped on validation."""
+    """One pre-trained network: the few-shot table's width, trained for the equal budget and
+    kept at its best validation point."""
     from course_pkg.experiments import fewshot as E
 
     model, _, meta = pretrained
     assert model.embedding_dim == E.HIDDEN["cpu"]
     m = meta["metrics"]
-    assert m["stopped_early"] and m["last_quarter_gain"] < 0.015
-    assert m["best_validation_accuracy"] == max(a for _, a in m["validation"])
+    assert m["budget_s"] == E.BUDGET["cpu"]["cpu_seconds"] and m["images"] > 0
+    assert m["best_validation_accuracy"] == max(p[2] for p in m["curve"])
 
 
 def test_finetuning_beats_chance(pretrained):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from course_pkg.experiments.fewshot import lessons as L
+from course_pkg.experiments.fewshot.table import compare_rows
 
 
 def _row(method, family, acc, shifted, curve5=None, status="plateau", published=None,
@@ -57,11 +58,11 @@ def test_rising_models_and_shift_report():
     proto = report[-1]
     assert proto["drop"] == pytest.approx(41.0) and proto["drop_ci95"] == pytest.approx(
         100 * (0.01 ** 2 + 0.02 ** 2) ** 0.5)
-    assert L.shifted_versus(TABLE, "pretrained", "protonet") == {"diff": pytest.approx(25.0),
-                                                                  "level": False}
-    assert L.shifted_versus(TABLE, "nn_pixels", "protonet")["level"] is False
+    c = compare_rows(TABLE, "pretrained", "protonet", "shifted")
+    assert c["diff"] == pytest.approx(25.0) and not c["level"]
+    assert compare_rows(TABLE, "nn_pixels", "protonet", "shifted")["level"] is False
     with pytest.raises(KeyError, match="rows"):
-        L.shifted_versus(TABLE, "maml", "protonet")
+        compare_rows(TABLE, "maml", "protonet", "shifted")
 
 
 def test_transduction_and_published_gaps():

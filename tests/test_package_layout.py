@@ -462,7 +462,7 @@ def _config_keys(obj: object) -> set[str]:
 def test_one_vocabulary_in_stored_configs():
     """The configs stored with the checkpoints (the cache keys) use the notation page's names."""
     keys: dict[str, set[str]] = {}
-    for path in sorted((PKG_DIR / "weights").glob("*.json")):
+    for path in sorted((PKG_DIR / "weights").rglob("*.json")):  # budget/ too
         config = json.loads(path.read_text())["config"]
         for key in _config_keys(config):
             keys.setdefault(key, set()).add(path.name)

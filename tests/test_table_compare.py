@@ -2,7 +2,7 @@
 
 import pytest
 
-from course_pkg.experiments import best_meta_learner, compare_rows, load_table
+from course_pkg.experiments import best_meta_learner, compare_rows, level_with, load_table
 
 
 def _table(a_mean, a_ci, b_mean, b_ci):
@@ -36,3 +36,15 @@ def test_best_meta_learner_skips_baselines_and_missing_rows_are_named():
 def test_the_stored_table_has_a_best_meta_learner():
     t = load_table()
     assert best_meta_learner(t) in {r["method"] for r in t["rows"] if r["family"] != "baseline"}
+
+
+def test_level_with_names_the_rows_within_the_intervals():
+    t = _table(0.964, 0.004, 0.957, 0.004)
+    t["rows"].append({"method": "close", "name": "CLOSE", "family": "metric",
+                      "results": {"5w1s": {"mean": 0.960, "ci95": 0.004}}})
+    assert level_with(t, "base") == "META and CLOSE"
+    assert level_with(t, "base", ["close", "weak"]) == "CLOSE"
+    assert level_with(t, "weak") == ""
+    t["rows"].append({"method": "third", "name": "THIRD", "family": "metric",
+                      "results": {"5w1s": {"mean": 0.961, "ci95": 0.004}}})
+    assert level_with(t, "base") == "META, CLOSE and THIRD"

@@ -3,7 +3,8 @@
 Builds the wheel from a copy of the package sources, installs it into a scratch virtual
 environment that sees the course's requirements (those of the environment running the tests,
 like ``python -m venv --system-site-packages`` on top of it) but not the repository, and there
-loads the few-shot table, a committed checkpoint and one figure's static HTML.
+loads the few-shot table, committed checkpoints (one of them an equal-budget few-shot model
+from ``weights/budget``) and one figure's static HTML.
 """
 
 from __future__ import annotations
@@ -26,16 +27,17 @@ CHECK = textwrap.dedent("""
     import json, sys
     import course_pkg
     from course_pkg.checkpoints import load_checkpoint
-    from course_pkg.experiments import load_table
+    from course_pkg.experiments import load_model, load_table
     from course_pkg import viz
 
     table = load_table()
     fig = viz.meta_loss_landscape(mode="static")
     html = fig._repr_html_()
     found = load_checkpoint("sinusoid_maml_k10")
+    proto = load_model("protonet", device="cpu", train_if_missing=False)  # weights/budget
     print(json.dumps({"file": course_pkg.__file__, "rows": len(table["rows"]),
                       "html": len(html), "has_js": "staticCompute" in html,
-                      "checkpoint": found is not None}))
+                      "checkpoint": found is not None and proto.meta["loaded"]}))
 """)
 
 

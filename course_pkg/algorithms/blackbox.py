@@ -52,6 +52,8 @@ __all__ = [
     "MANNCore",
     "ShuffledEpisodes",
     "count_parameters",
+    "curriculum_ways",
+    "fewer_ways",
     "hypernetwork_parameter_count",
     "label_offset_inputs",
     "make_blackbox_classifier",
@@ -234,6 +236,32 @@ def shuffle_support(batch: TaskBatch, generator: torch.Generator | int = 0) -> T
                           batch.x_support))
     ys = torch.gather(batch.y_support, 1, order)
     return TaskBatch(xs, ys, batch.x_query, batch.y_query, dict(batch.info))
+
+
+def fewer_ways(batch: TaskBatch, n: int) -> TaskBatch:
+    """``batch`` restricted to the classes ``0 … n−1`` of each episode, in their order:
+    ``x_support (T, N·K, …) → (T, n·K, …)``, the query likewise. Labels keep their values, so
+    an ``N``-way model reads an ``n``-way episode."""
+    def keep(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mask = y < n
+        per = int(mask[0].sum())
+        if per == 0 or not bool((mask.sum(1) == per).all()):
+            raise ValueError(f"every episode needs examples of the classes 0..{n - 1}")
+        return x[mask].view(y.shape[0], per, *x.shape[2:]), y[mask].view(y.shape[0], per)
+
+    xs, ys = keep(batch.x_support, batch.y_support)
+    xq, yq = keep(batch.x_query, batch.y_query)
+    return TaskBatch(xs, ys, xq, yq, dict(batch.info))
+
+
+def curriculum_ways(iteration: int, n_way: int, iterations: int, start: int = 2) -> int:
+    """Classes per episode at ``iteration`` of a curriculum from ``start``-way episodes to
+    ``n_way``-way ones in equal stages over ``iterations`` (``n_way`` from then on)."""
+    if not 2 <= start <= n_way:
+        raise ValueError(f"need 2 <= start <= n_way, got start={start}, n_way={n_way}")
+    if iterations <= 0 or iteration >= iterations:
+        return n_way
+    return min(n_way, start + (n_way - start + 1) * iteration // iterations)
 
 
 class ShuffledEpisodes(EpisodeSampler):

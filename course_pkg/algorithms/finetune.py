@@ -1,7 +1,8 @@
-"""Transfer by fine-tuning (chapter 2), and supervised pre-training of the network it starts from.
+"""Transfer by fine-tuning (chapter 2).
 
-Fine-tuning starts from parameters pre-trained on the meta-training classes
-(:func:`supervised_pretrain`) and takes plain gradient steps on a new task's support set,
+Fine-tuning starts from parameters pre-trained on the meta-training classes (the few-shot
+comparison's ``pretrained`` model: cross-entropy over every class at once, trained for the equal
+budget) and takes plain gradient steps on a new task's support set,
 
     φ_{k+1} = φ_k − α ⊙ ∇_φ L(φ_k, D^tr),   φ_0 = θ_pre-trained,
 
@@ -22,7 +23,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
-from torch import nn
 
 from course_pkg.algorithms.core import cross_entropy_loss, sgd_step
 from course_pkg.algorithms.multitask import (  # noqa: F401  (chapter 2 uses ft.<name>)
@@ -313,66 +313,6 @@ def search_lr(
     return max(scores, key=lambda k: (scores[k], -k)), scores
 
 
-# ----------------------------------------------------------------------------- pre-training
-
-
-def supervised_pretrain(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    epochs: int,
-    batch_size: int = 128,
-    lr: float = 1e-3,
-    seed: int = 0,
-    callback: Callable[[int, nn.Module, dict[str, list]], bool | None] | None = None,
-    progress: bool = False,
-) -> tuple[Params, dict[str, list]]:
-    """Standard supervised learning: Adam (``lr``) on cross-entropy over every class at once.
-
-    ``x (M, C, H, W)`` images and ``y (M,)`` labels (on the CPU; batches are moved to the
-    model's device); up to ``epochs`` passes in mini-batches of ``batch_size``, reshuffled every
-    epoch from ``seed`` (the last incomplete batch is dropped). ``model`` is trained in place.
-    ``callback(epoch, model, history)`` runs after every epoch (1-based); returning ``True``
-    stops training (early stopping). Returns ``(state_dict on the CPU, history)`` with
-    ``history = {"epoch", "loss", "train_accuracy"}`` (one entry per epoch).
-    """
-    if epochs < 1 or batch_size < 1 or len(x) < batch_size:
-        raise ValueError(f"need epochs ≥ 1 and 1 ≤ batch_size ≤ {len(x)} (the data set)")
-    dev = next(model.parameters()).device
-    g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    n = len(x)
-    history: dict[str, list] = {"epoch": [], "loss": [], "train_accuracy": []}
-    iterator = range(1, epochs + 1)
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(iterator, desc="supervised pre-training")
-    step = 0
-    for epoch in iterator:
-        perm = torch.randperm(n, generator=g)
-        correct, total_loss, batches = 0, 0.0, 0
-        for lo in range(0, n - batch_size + 1, batch_size):
-            idx = perm[lo:lo + batch_size]
-            xb, yb = x[idx].to(dev), y[idx].to(dev)
-            logits = model(xb)
-            loss = cross_entropy_loss(logits, yb)
-            check_finite(loss, step)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            correct += int((logits.argmax(-1) == yb).sum())
-            total_loss += loss.item()
-            batches += 1
-            step += 1
-        history["epoch"].append(epoch)
-        history["loss"].append(total_loss / batches)
-        history["train_accuracy"].append(correct / (batches * batch_size))
-        if callback is not None and callback(epoch, model, history):
-            break
-    return {k: v.detach().cpu() for k, v in model.state_dict().items()}, history
-
-
 __all__ = [
     "CONV4_LAYERS",
     "FinetuneRecipe",
@@ -393,5 +333,4 @@ __all__ = [
     "new_head",
     "per_task_mse",
     "search_lr",
-    "supervised_pretrain",
 ]

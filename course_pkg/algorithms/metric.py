@@ -415,12 +415,15 @@ def make_learner(learner: type[EpisodicLearner], hidden: int = 64, seed: int | N
 
 # ----------------------------------------------------------------------------- batched calls
 def _prepare(model: nn.Module, params: Mapping[str, torch.Tensor] | None, batch,
-             need_query_labels: bool) -> tuple[TaskBatch, dict, int]:
+             need_query_labels: bool, n_way: int | None = None) -> tuple[TaskBatch, dict, int]:
     batch = as_task_batch(batch)
     p = dict(model.named_parameters()) if params is None else dict(params)
     check_same_device(p, batch.x_support)
-    n_way, _ = check_episode(batch.y_support, None,
+    found, _ = check_episode(batch.y_support, None,
                              batch.y_query if need_query_labels else None)
+    if n_way is not None and found > n_way:
+        raise ValueError(f"the episodes have {found} classes, more than n_way={n_way}")
+    n_way = found if n_way is None else n_way
     expected = getattr(model, "n_way", None)
     if expected is not None and expected != n_way:
         raise ValueError(f"this model was built for {expected}-way episodes but the batch is "
@@ -450,24 +453,27 @@ def episode_scores(
 
 def episodic_loss(
     model: nn.Module, params: Mapping[str, torch.Tensor] | None, batch: TaskBatch,
-    reduce: bool = True,
+    reduce: bool = True, n_way: int | None = None,
 ) -> torch.Tensor:
     """The method's training loss on ``batch``: mean over tasks (or ``(T,)`` with
-    ``reduce=False``). Differentiable w.r.t. ``params``."""
-    batch, p, n_way = _prepare(model, params, batch, need_query_labels=True)
+    ``reduce=False``). Differentiable w.r.t. ``params``. ``n_way``: the model's number of
+    classes when the episodes use only the first of them (a curriculum); default: the
+    episodes' own."""
+    batch, p, n_way = _prepare(model, params, batch, need_query_labels=True, n_way=n_way)
     _, loss = functional_call(model, p, (batch.x_support, batch.y_support, batch.x_query, n_way),
                               {"y_query": batch.y_query})
     return loss.mean() if reduce else loss
 
 
 def episodic_gradient(
-    model: nn.Module, params: Mapping[str, torch.Tensor], batch: TaskBatch
+    model: nn.Module, params: Mapping[str, torch.Tensor], batch: TaskBatch,
+    n_way: int | None = None,
 ) -> tuple[torch.Tensor, Params]:
     """``(loss, grads)`` of :func:`episodic_loss` w.r.t. ``params`` (detached), in the protocol
     of :func:`course_pkg.algorithms.training.meta_train`."""
     theta = {k: v.detach().requires_grad_(True) for k, v in params.items()}
     with torch.enable_grad():
-        loss = episodic_loss(model, theta, batch)
+        loss = episodic_loss(model, theta, batch, n_way=n_way)
         grads = torch.autograd.grad(loss, list(theta.values()), allow_unused=True)
     return loss.detach(), {k: (g if g is not None else torch.zeros_like(v))
                            for (k, v), g in zip(theta.items(), grads)}

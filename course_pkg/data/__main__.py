@@ -1,12 +1,12 @@
-"""Command line: ``python -m course_pkg.data {glyphs,omniglot,pretrain} ...``.
+"""Command line: ``python -m course_pkg.data {glyphs,omniglot} ...``.
 
 - ``glyphs [--out DIR] [--seed S] [--instances K] [--force]``: build (or verify) the offline glyph
   set, print the classes per alphabet and split and the SHA-256 checksum.
 - ``omniglot [--root DIR]``: check a local Omniglot folder and print its splits.
-- ``pretrain [--force] [--threads N]``: (re)train the Conv4 that chapter 2 fine-tunes and
-  recompute its table of fine-tuning design choices; both are stored in ``course_pkg/weights/``
-  (``fewshot_pretrained_conv4``, ``glyphs_finetune_table``; see
-  :mod:`course_pkg.experiments.transfer`).
+
+Chapter 2's pre-trained Conv4 and its table of fine-tuning design choices are runs, not data:
+``python -m course_pkg.train fewshot --method pretrained`` and ``python -m course_pkg.train
+glyphs`` (:mod:`course_pkg.experiments.transfer`).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ Nothing below this layer (``algorithms``, ``rl``, ``viz``, ``grading``, ``data``
 - ``fewshot``     the few-shot comparison (chapters 4, 5, 11, 13): config, train, table, cli
 - ``budget``      training to an equal CPU budget: validation marks, status, snapshots
 - ``transfer``    chapter 2's table of fine-tuning design choices on the pre-trained Conv4
-- ``validation``  validation episodes and early stopping
+- ``validation``  fixed validation episodes
 - ``curves``      chapter 11's short meta-training runs
 - ``rl``          meta-RL runs (chapter 12): configs, ``load_model``, evaluation tables
 - ``results``     stored results the chapters read (benchmark records)
@@ -35,10 +35,14 @@ from course_pkg.experiments.fewshot import (
     checkpoint_name,
     compare_rows,
     fewshot_table,
+    level_with,
     load_model,
     load_table,
     method_accuracy,
     method_config,
+    model_key,
+    published_frame,
+    sweep_frame,
     table_frame,
     table_markdown,
     test_episodes,
@@ -50,7 +54,7 @@ from course_pkg.experiments.methods import METHODS, MethodSpec, spec
 
 __all__ = ["EVAL", "HIDDEN", "METHODS", "RESULTS_DIR", "SETTINGS", "SETTING_NAMES", "Loaded",
            "MethodSpec", "best_meta_learner", "budget_config", "build_model", "checkpoint_name",
-           "compare_rows", "fewshot_table",
-           "load_model", "load_table", "method_accuracy", "method_config", "spec",
-           "table_frame", "table_markdown", "test_episodes", "train_all", "train_model",
-           "write_table"]
+           "compare_rows", "level_with", "fewshot_table", "load_model", "load_table",
+           "method_accuracy", "method_config", "model_key", "published_frame", "spec",
+           "sweep_frame", "table_frame", "table_markdown", "test_episodes", "train_all",
+           "train_model", "write_table"]

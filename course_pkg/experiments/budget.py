@@ -15,10 +15,13 @@ evaluation and stops at the budget. :class:`BudgetRun` is that ``callback`` of
 *Budget mode* (first training) ends when the CPU time is spent, so the iteration count depends on
 the machine; it is stored (``schedule``: the iterations at which validation ran, the last one is
 the end). *Replay mode* (``schedule`` given: ``make weights``) runs exactly those iterations, so a
-retrain gives the same parameters on any machine speed. Each evaluation writes a *snapshot*
-(trainer state, curve, best parameters) when a snapshot path is given; a run interrupted
-(Ctrl-C, a pre-empted node) resumes from its last snapshot. In replay mode the resumed run ends
-with exactly the parameters of an uninterrupted one.
+retrain gives the same parameters on any machine speed; given the first run's CPU times as well
+(``recorded_cpu``), it keeps them as the record (``curve``, ``train_seconds``, ``status``) and
+stores its own as ``replay_cpu_seconds``, so a replay on a faster machine describes the same
+run. Each evaluation writes a *snapshot* (trainer state, curve, best parameters) when a
+snapshot path is given; a run interrupted (Ctrl-C, a pre-empted node) resumes from its last
+snapshot. In replay mode the resumed run ends with exactly the parameters of an uninterrupted
+one.
 
 :func:`curve_status` reads the curve: ``"plateau"`` when the best accuracy of the last third of
 the budget is within the 95 % interval of the best accuracy before it, ``"rising"`` otherwise.
@@ -84,14 +87,17 @@ class BudgetRun:
     snapshots.
 
     ``evaluate(params) -> (E,)`` per-episode validation accuracies. ``schedule`` (replay mode):
-    the iteration counts at which to validate, the last one ends the run. ``snapshot`` (a path)
-    is written at every evaluation; ``extra`` is stored in it (e.g. the run's config).
+    the iteration counts at which to validate, the last one ends the run; ``recorded_cpu`` (with
+    it): the first run's CPU seconds at the start and at each of those iterations, recorded in
+    place of this run's. ``snapshot`` (a path) is written at every evaluation; ``extra`` is
+    stored in it (e.g. the run's config).
     """
 
     def __init__(self, budget: Mapping[str, Any],
                  evaluate: Callable[[Mapping[str, torch.Tensor]], torch.Tensor],
                  schedule: Sequence[int] | None = None, snapshot: str | Path | None = None,
-                 extra: Mapping[str, Any] | None = None, progress: bool = False) -> None:
+                 extra: Mapping[str, Any] | None = None, progress: bool = False,
+                 recorded_cpu: Sequence[float] | None = None) -> None:
         self.budget_s = float(budget["cpu_seconds"])
         self.evaluations = int(budget["evaluations"])
         if self.budget_s <= 0 or self.evaluations < 1:
@@ -101,6 +107,11 @@ class BudgetRun:
         if self.schedule is not None and (not self.schedule or self.schedule != sorted(
                 set(self.schedule)) or self.schedule[0] < 1):
             raise ValueError(f"schedule must be increasing iteration counts ≥ 1: {schedule}")
+        self.recorded_cpu = None if recorded_cpu is None else [float(c) for c in recorded_cpu]
+        if self.recorded_cpu is not None and (
+                self.schedule is None or len(self.recorded_cpu) != len(self.schedule) + 1):
+            raise ValueError("recorded_cpu needs a schedule and one time per point (the start "
+                             f"and each of {schedule}), got {recorded_cpu}")
         self.snapshot = None if snapshot is None else Path(snapshot)
         self.extra = dict(extra or {})
         self.cpu_used = 0.0
@@ -140,7 +151,9 @@ class BudgetRun:
     # -- bookkeeping ----------------------------------------------------------------------
     def _record(self, done: int, params: Mapping[str, torch.Tensor]) -> None:
         acc, hw = ci95(self.evaluate(params))
-        self.curve.append([done, round(self.cpu_used, 2), round(acc, 5)])
+        cpu = (self.recorded_cpu[len(self.curve)] if self.recorded_cpu is not None
+               else round(self.cpu_used, 2))
+        self.curve.append([done, cpu, round(acc, 5)])
         self.half_widths.append(round(hw, 5))
         if self.best_params is None or acc > max(p[2] for p in self.curve[:-1]):
             self.best_params = {k: v.detach().cpu().clone() for k, v in params.items()}
@@ -175,14 +188,19 @@ class BudgetRun:
 
     def summary(self) -> dict[str, Any]:
         """Metrics stored with the checkpoint (see the module docstring)."""
+        if self.recorded_cpu is not None:  # a replay keeps the first run's record
+            return {**self._summary(self.recorded_cpu[-1], self.budget_s),
+                    "replay_cpu_seconds": round(self.cpu_used, 1)}
+        return self._summary(self.cpu_used, self.curve[-1][1] if self.schedule else self.budget_s)
+
+    def _summary(self, cpu: float, status_budget: float) -> dict[str, Any]:
         iterations = self.curve[-1][0]
-        return {"budget_s": self.budget_s, "train_seconds": round(self.cpu_used, 1),
+        return {"budget_s": self.budget_s, "train_seconds": round(cpu, 1),
                 "iterations": iterations, "schedule": [p[0] for p in self.curve[1:]],
                 "curve": self.curve, "validation_ci95": self.half_widths,
                 "best_iteration": self.best_iteration,
                 "best_validation_accuracy": max(p[2] for p in self.curve),
-                "status": curve_status(self.curve, self.half_widths,
-                                       self.curve[-1][1] if self.schedule else self.budget_s)}
+                "status": curve_status(self.curve, self.half_widths, status_budget)}
 
 
 def load_snapshot(path: str | Path, extra: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -60,9 +60,7 @@ class FewShotSpec:
     settings tried at a quarter budget before the full run (at most 3 per N, first = default);
     ``adaptation``: what it does with a test episode (the table prints it); ``variants``:
     further models the chapters load (chapter 4's sequence cores), by checkpoint key →
-    settings. ``legacy``: the early-stopping schedule of the checkpoints the chapters load
-    until the equal-budget table replaces them (``iterations``, ``validation`` as
-    ``(n_way, every, min_iterations)``, ``by_way``, ``paper_iterations``). ``meta_config``:
+    settings. ``meta_config``:
     ``(cfg, iterations) -> MetaConfig`` when the default :func:`meta_config` does not fit.
     """
 
@@ -78,7 +76,6 @@ class FewShotSpec:
     sweep: Mapping[int, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
     adaptation: str = ""
     variants: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    legacy: Mapping[str, Any] | None = None
     meta_config: Callable[[Mapping[str, Any], int], MetaConfig] | None = None
 
 
@@ -123,6 +120,20 @@ def _episodes(cfg: Mapping[str, Any]) -> metric.EpisodeSampler:
 
 def _episodic_grad(model: nn.Module, cfg: Mapping[str, Any]):
     return lambda p, b: metric.episodic_gradient(model, p, b)
+
+
+def _blackbox_grad(model: nn.Module, cfg: Mapping[str, Any]):
+    """The episodic gradient; with ``curriculum_iterations``, on episodes of 2, then 3, … then
+    ``n_way`` classes over those iterations (a curriculum from fewer ways)."""
+    span = cfg.get("curriculum_iterations")
+    if not span:
+        return _episodic_grad(model, cfg)
+
+    def grad(p, b, iteration=0):
+        n = bb.curriculum_ways(iteration, cfg["n_way"], span)
+        return metric.episodic_gradient(model, p, bb.fewer_ways(b, n), n_way=cfg["n_way"])
+
+    return grad
 
 
 def _metric_accuracy(model: nn.Module, cfg: Mapping[str, Any]):
@@ -230,10 +241,9 @@ def _metric_learner(learner: type[metric.EpisodicLearner], adaptation: str) -> F
     """The few-shot part of a metric learner: one model for every column, episodic loss."""
     return FewShotSpec(accuracy=_metric_accuracy, sampler=_episodes, meta_grad=_episodic_grad,
                        build=lambda c: metric.make_learner(learner, c["hidden"], c["seed"]),
-                       adaptation=adaptation, legacy=_METRIC_LEGACY)
+                       adaptation=adaptation)
 
 
-_METRIC_LEGACY = {"iterations": 2000, "validation": (5, 200, 800), "paper_iterations": 20000}
 _MAML_20 = {"meta_batch_size": 2, "k_query": 2, "inner_lr": 0.1, "test_steps": 5}
 _EPISODIC_20 = {"meta_batch_size": 2, "k_query": 2}
 
@@ -254,8 +264,7 @@ _SPECS = [
             settings={"data_seed": 0, "batch_size": 128, "lr": 1e-3},
             build=lambda c: _seeded_conv4(c, _training_images(c).num_classes),
             sampler=_training_images, meta_grad=_pretrain_grad, meta_config=_pretrain_config,
-            adaptation="class means of the support embeddings, no steps",
-            legacy={"epochs": 25, "validation": (5, 1, 6), "paper_epochs": 100}),
+            adaptation="class means of the support embeddings, no steps"),
         sinusoid={"overrides": {"inner_steps": 0}, "shots": (10,), "shown": (10,)},
         rl={"trainer": rl_maml.train_pretrained_nav, "policy": rl_maml.make_policy,
             "paper": {"iterations": 500, "meta_batch_size": 40, "hidden": [100, 100]}},
@@ -279,17 +288,14 @@ _SPECS = [
         "a learning algorithm", "fixed N; K by sequence length",
         fewshot=FewShotSpec(
             accuracy=_blackbox_accuracy, build=_blackbox_build,
-            sampler=lambda c: bb.ShuffledEpisodes(c["n_way"]), meta_grad=_episodic_grad,
+            sampler=lambda c: bb.ShuffledEpisodes(c["n_way"]), meta_grad=_blackbox_grad,
             settings={"width": 64, "support_weight": 0.0, "grad_clip": 10.0, "core": "attention"},
             by_way={20: _EPISODIC_20}, per_way=True,
             adaptation="one forward pass over the support sequence",
             variants={"blackbox_lstm": {"core": "lstm"}, "blackbox_mann": {"core": "mann"},
                       "blackbox_attention": {"core": "attention"}},
-            sweep={"blackbox_lstm": ({}, {"meta_lr": 3e-4}, {"meta_lr": 3e-3}),
-                   "blackbox_mann": ({}, {"meta_lr": 3e-4}, {"meta_lr": 3e-3})},
-            legacy={"iterations": 1600, "validation": (5, 200, 800),
-                    "by_way": {20: {"iterations": 2400, "validation": (20, 200, 800)}},
-                    "variants": {"iterations": 400}, "paper_iterations": 40000}),
+            sweep={"blackbox_lstm": ({}, {"meta_lr": 3e-4}, {"curriculum": True}),
+                   "blackbox_mann": ({}, {"meta_lr": 3e-4}, {"curriculum": True})}),
         cite="santoro2016mann"),
     MethodSpec(
         "siamese", "Siamese network", "Siamese net", "metric", "#332288", "05_metric_based",
@@ -324,10 +330,7 @@ _SPECS = [
                       "options": {"task_chunk_size": 1}},
             by_way={20: _MAML_20}, per_way=True,
             sweep={20: ({}, {"inner_steps": 5})},
-            adaptation="SGD steps on every weight",
-            legacy={"iterations": 1600, "validation": (5, 100, 500),
-                    "by_way": {20: {"iterations": 3000, "validation": (20, 100, 500)}},
-                    "paper_iterations": 20000}),
+            adaptation="SGD steps on every weight"),
         sinusoid={"overrides": {}, "shots": (5, 10), "short_run": True, "shown": (10, 5)},
         rl={"trainer": rl_maml.train_maml_nav, "policy": rl_maml.make_policy,
             "paper": {"iterations": 500, "meta_batch_size": 40, "hidden": [100, 100]}},
@@ -345,10 +348,7 @@ _SPECS = [
             by_way={20: _MAML_20}, per_way=True,
             sweep={5: ({}, {"inner_lr": 0.1}, {"meta_batch_size": 16}),
                    20: ({}, {"inner_lr": 0.4}, {"meta_batch_size": 8})},
-            adaptation="SGD steps on every weight",
-            legacy={"iterations": 8000, "validation": (5, 200, 3000),
-                    "by_way": {20: {"iterations": 6000, "validation": (20, 200, 800)}},
-                    "paper_iterations": 20000}),
+            adaptation="SGD steps on every weight"),
         sinusoid={"overrides": {}, "shots": (10,), "short_run": True, "shown": (10,)},
         cite="finn2017maml",
         published={"5w1s": 98.3, "5w5s": 99.2, "20w1s": 89.4},
@@ -369,10 +369,7 @@ _SPECS = [
                        {"test_steps": 50}),
                    20: ({}, {"optimizer": "sgd", "meta_lr": 1.0, "anneal": True},
                         {"inner_steps": 10})},
-            adaptation="SGD steps on every weight",
-            legacy={"iterations": 400, "validation": (5, 50, 200),
-                    "by_way": {20: {"iterations": 300, "validation": (20, 50, 150)}},
-                    "paper_iterations": 20000}),
+            adaptation="SGD steps on every weight"),
         sinusoid={"overrides": {"inner_steps": 10, "inner_lr": 0.01,
                                 "options": {"data": "support+query"}}, "shots": (10,),
                   "short_run": True},

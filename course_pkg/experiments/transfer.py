@@ -24,7 +24,7 @@ from course_pkg.algorithms.finetune import (
     search_lr,
 )
 from course_pkg.checkpoints import load_or_train, save_checkpoint
-from course_pkg.experiments.fewshot.config import method_config
+from course_pkg.experiments.fewshot.sweep import method_config
 from course_pkg.experiments.fewshot.train import load_model
 from course_pkg.utils import get_device
 

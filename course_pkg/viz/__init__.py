@@ -27,6 +27,7 @@ styling from :mod:`course_pkg.viz.palette`: ``method_color``/``method_label`` fo
 
 from course_pkg.viz import colorguard  # noqa: F401  (registers the end-of-cell colour check)
 from course_pkg.viz._base import StaticFigure, VizWidget, make_figure, static_mode
+from course_pkg.viz.curves import learning_curves
 from course_pkg.viz.landscapes import meta_loss_landscape, two_task_adaptation
 from course_pkg.viz.methods import (
     fomaml_curvature,
@@ -58,6 +59,7 @@ __all__ = [
     "category_colors",
     "fomaml_curvature",
     "imaml_lambda",
+    "learning_curves",
     "legend_outside",
     "make_figure",
     "method_color",

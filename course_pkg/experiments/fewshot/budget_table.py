@@ -1,13 +1,13 @@
 """The few-shot table under the equal-budget protocol: every row's models, status and curves,
 the published numbers beside ours, a shifted column and a transduction check.
 
-:func:`budget_table` loads each method's full-budget models (:mod:`.sweep`; never trains:
-``python -m course_pkg.train fewshot --budget`` does), evaluates them on the test columns
+:func:`fewshot_table` loads each method's full-budget models (:mod:`.sweep`; never trains:
+``python -m course_pkg.train fewshot`` does), evaluates them on the test columns
 (:data:`~.config.SETTINGS`) and on the shifted column (:data:`SHIFT`: the 5-way 1-shot test
 episodes with every pixel inverted), and measures how much each learned row's accuracy owes to
 transductive batch normalisation (:func:`one_query_at_a_time`). Written by
-``python -m course_pkg.train fewshot --budget --table`` to
-``course_pkg/results/fewshot_table_budget.{json,md}``.
+``python -m course_pkg.train fewshot --table`` to ``course_pkg/results/fewshot_table.{json,md}``
+(:func:`.table.write_table`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from course_pkg.experiments.fewshot.config import (
     BUDGET,
     EVAL,
     HIDDEN,
-    SETTING_NAMES,
     SETTINGS,
     checkpoint_name,
     model_key,
@@ -43,8 +42,9 @@ from course_pkg.utils import get_device, mean_ci
 SHIFT = {"key": "5w1s_inverted", "setting": "5w1s", "name": "5-way 1-shot, inverted glyphs",
          "what": "the 5-way 1-shot test episodes with every pixel inverted (x -> 1 - x): the "
                  "same classes, unlike every training image"}
-#: Episodes of the transduction check (5-way 1-shot, the first of the column's).
-TRANSDUCTION_EPISODES = 200
+#: Episodes of the transduction check (5-way 1-shot, the first of the column's; each is
+#: evaluated again as one episode per query, 10 times the cost of the episode).
+TRANSDUCTION_EPISODES = 100
 MODEL_KEYS = ("budget_s", "train_seconds", "iterations", "episodes", "images", "status",
               "curve", "validation_ci95", "best_iteration", "best_validation_accuracy",
               "schedule", "loadavg_at_end", "threads")
@@ -75,39 +75,40 @@ def _adaptation(spec, cfg: dict[str, Any]) -> str:
     return f"{spec.fewshot.adaptation}: {steps} at test time ({same})"
 
 
-def _model_entry(key: str, n: int, loaded, out: Path) -> dict[str, Any]:
+def _model_entry(key: str, n: int, loaded, out: Path, scale: str) -> dict[str, Any]:
     m = loaded.metrics
-    chosen = S.chosen_setting(key, n, out)
-    return {"checkpoint": checkpoint_name(key, n), "setting": (
-        S.resolved_setting(key, n, chosen, out) if chosen else {}),
+    chosen = S.chosen_setting(key, n, out, scale)
+    resolved = S.resolved_setting(key, n, chosen, out, scale) if chosen else {}
+    # the values the full model trained with (a sweep's anneal/curriculum span, scaled up)
+    return {"checkpoint": checkpoint_name(key, n, scale),
+            "setting": {k: loaded.config[k] for k in resolved},
             **{k: m[k] for k in MODEL_KEYS if k in m}}
 
 
-def budget_table(methods: list[str] | None = None, device: str | torch.device | None = None,
-                 progress: bool = True, directory: str | Path | None = None,
-                 scale: str | None = None) -> dict[str, Any]:
-    """Evaluate every row's full-budget models; return the table as a dict (fractions)."""
+def table_rows(methods: list[str], device: str | torch.device | None = None,
+               progress: bool = True, directory: str | Path | None = None,
+               scale: str | None = None) -> list[dict[str, Any]]:
+    """Evaluate the rows ``methods`` (their full-budget models) on every column, the shifted
+    column and, for rows that learn their own model, the transduction check."""
     scale = resolve_scale(scale)
     dev = get_device(device)
     out = Path(directory) if directory is not None else S.BUDGET_DIR
-    keys = fewshot_methods() if methods is None else list(methods)
-    t_all = time.perf_counter()
     batches = {s: test_episodes(s, scale, dev) for s in SETTINGS}
     batches[SHIFT["key"]] = inverted(batches[SHIFT["setting"]])
     first = TaskBatch(*(t[:TRANSDUCTION_EPISODES] for t in batches["5w1s"]))
     single = one_query_at_a_time(first)
     rows = []
-    for key in keys:
+    for key in methods:
         spec = METHODS[key]
         mk = model_key(key)
         models = {}
         if spec.fewshot.trained:
             for n in model_ways(mk):
-                cfg = S.full_config(mk, n, out)
+                cfg = S.full_config(mk, n, out, scale)
                 if cfg is None:
                     raise FileNotFoundError(f"the sweep of {mk} ({n}-way) is unfinished: "
-                                            "python -m course_pkg.train fewshot --budget")
-                models[n] = load_model(mk, n, device=dev, directory=out, config=cfg,
+                                            "python -m course_pkg.train fewshot")
+                models[n] = load_model(mk, n, scale, dev, directory=out, config=cfg,
                                        train_if_missing=False)
         results = {}
         for col, batch in batches.items():
@@ -123,7 +124,8 @@ def budget_table(methods: list[str] | None = None, device: str | torch.device | 
                "adaptation": _adaptation(spec, next(iter(models.values())).config
                                          if models else {}),
                "published": dict(spec.published or {}), "published_source": spec.published_source,
-               "models": {str(n): _model_entry(mk, n, m, out) for n, m in models.items()}}
+               "models": {str(n): _model_entry(mk, n, m, out, scale)
+                          for n, m in models.items()}}
         if key == mk and models:  # the rows that learn their own model
             loaded = models[training_way(mk, 5)]
             batch_acc = method_accuracy(key, first, loaded).mean().item()
@@ -132,44 +134,33 @@ def budget_table(methods: list[str] | None = None, device: str | torch.device | 
                                    "one_query": round(alone.mean().item(), 4),
                                    "one_query_ci95": round(mean_ci(alone.mean(1))[1], 4)}
         rows.append(row)
+    return rows
+
+
+def fewshot_table(methods: list[str] | None = None, device: str | torch.device | None = None,
+                  progress: bool = True, directory: str | Path | None = None,
+                  scale: str | None = None, rows: list[dict[str, Any]] | None = None
+                  ) -> dict[str, Any]:
+    """The table as a dict (fractions): every row of ``methods`` (default: every method),
+    evaluated by :func:`table_rows` unless ``rows`` (already evaluated, e.g. by parallel
+    processes) are given, with the protocol, the sweep and the environment."""
+    scale = resolve_scale(scale)
+    dev = get_device(device)
+    out = Path(directory) if directory is not None else S.BUDGET_DIR
+    t_all = time.perf_counter()
+    if rows is None:
+        keys = fewshot_methods() if methods is None else list(methods)
+        rows = table_rows(keys, dev, progress, out, scale)
     return {
         "scale": scale, "conv_width": HIDDEN[scale], "budget": dict(BUDGET[scale]),
         "settings": {s: {"n_way": n, "k_support": k, "k_query": EVAL[scale]["queries"][n],
                          "episodes": EVAL[scale]["tasks"], "split": "test", "data": "glyphs",
                          "interval": CI_NOTE} for s, (n, k) in SETTINGS.items()},
         "shift": dict(SHIFT), "transduction_episodes": TRANSDUCTION_EPISODES,
-        "rows": rows,
+        "rows": rows, "sweep": S.sweep_summary(out, scale),
         "environment": {"torch": torch.__version__, "python": platform.python_version(),
                         "device": str(dev), "threads": torch.get_num_threads(),
                         "cpu_count": os.cpu_count(),
                         "total_seconds": round(time.perf_counter() - t_all, 1)},
-        "command": "python -m course_pkg.train fewshot --budget --table"}
-
-
-def budget_markdown(table: dict[str, Any]) -> str:
-    """The budget table as Markdown: accuracy ± 95 % half-width per column, the shifted column,
-    the published numbers and each model's status at the budget."""
-    cols = list(table["settings"])
-    head = ["Method", *(SETTING_NAMES[c] for c in cols), table["shift"]["name"], "Published",
-            "Status (5-way / 20-way)"]
-    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(cols) + 2) + "---|"]
-    for r in table["rows"]:
-        cells = [f"{100 * r['results'][c]['mean']:.1f} ± {100 * r['results'][c]['ci95']:.1f}"
-                 for c in cols]
-        sh = r["shifted"]
-        pub = " / ".join(f"{r['published'][c]:.1f}" if c in r["published"] else "—"
-                         for c in cols) if r["published"] else "—"
-        status = " / ".join(m["status"] for m in r["models"].values()) or "—"
-        lines.append("| " + " | ".join([r["name"], *cells,
-                                        f"{100 * sh['mean']:.1f} ± {100 * sh['ci95']:.1f}",
-                                        pub, status]) + " |")
-    b = table["budget"]
-    lines += ["", f"Every learned model trained for {b['cpu_seconds']:.0f} CPU-seconds of one "
-              f"thread (validation excluded) on the glyph training alphabets, validated "
-              f"{b['evaluations']} times on {b['episodes']} fixed episodes of the validation "
-              "alphabets; the best validation point is kept. Accuracy in % on "
-              f"{table['settings'][cols[0]]['episodes']} fixed test episodes per column, ± the "
-              "half-width of the 95 % normal-approximation interval. Published: Omniglot "
-              "(28×28, 1200 training characters, 64-channel Conv4, the papers' budgets), not "
-              f"our glyphs. Produced by `{table['command']}`."]
-    return "\n".join(lines) + "\n"
+        "command": "python -m course_pkg.train fewshot --table"
+                   + ("" if scale == "cpu" else " --scale paper")}

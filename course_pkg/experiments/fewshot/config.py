@@ -10,14 +10,13 @@ not use is unset and is not stored. Names follow the course's vocabulary:
 ``k_support``/``k_query`` (shots and queries per class), ``inner_steps``, ``inner_lr`` (α),
 ``test_steps``, ``meta_lr`` (β), ``meta_batch_size``.
 
-Two ways to stop are defined while the equal-budget table is being trained:
-
-- :func:`budget_config` — **the equal-budget protocol** (:mod:`course_pkg.experiments.budget`):
-  every learned model trains for the same CPU time (:data:`BUDGET`), validating on 500 fixed
-  episodes at 12 budget marks;
-- :func:`method_config` — the early-stopping schedule of the checkpoints the chapters load
-  today (the spec's ``legacy`` entry): validation every ``every`` iterations on 100 episodes,
-  stop once the last quarter gained less than one point.
+Every learned model trains under **the equal-budget protocol** (:func:`budget_config`,
+:mod:`course_pkg.experiments.budget`): the same CPU time of one thread (:data:`BUDGET`),
+validation on 500 fixed episodes at 12 budget marks, the best validation point kept. Which
+setting a model's full run uses is chosen by its tuning sweep (:mod:`.sweep`, where
+:func:`~.sweep.method_config` gives the config of the checkpoint the chapters load). Chapter 4's
+sinusoid regressors (not rows of the table) train a fixed number of iterations
+(:func:`regressor_config`).
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ from course_pkg.utils.scale import SCALE_ENV, resolve_scale  # noqa: F401  (re-e
 @dataclass(frozen=True, eq=False)
 class ValidationConfig(Config):
     """Validation episodes: ``split``, ``n_way``, ``k_support``, ``k_query``, ``episodes``,
-    ``seed``; for early stopping also ``every``, ``min_iterations`` and ``plateau_gain``."""
+    ``seed``."""
 
     split: str | None = None
     n_way: int | None = None
@@ -43,9 +42,6 @@ class ValidationConfig(Config):
     k_query: int | None = None
     episodes: int | None = None
     seed: int | None = None
-    every: int | None = None
-    min_iterations: int | None = None
-    plateau_gain: float | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,9 +57,9 @@ class BudgetConfig(Config):
 class FewShotConfig(Config):
     """One few-shot model's training run (the names of book/notation.md). Every model sets
     ``method``, ``data``, ``split``, ``hidden`` and ``seed``; episodic methods add the episode
-    shape and outer loop, the MAML family its inner loop, and either ``budget`` (the
-    equal-budget protocol) or ``iterations``/``epochs`` with ``validation`` (early stopping).
-    Chapter 4's sinusoid regressors use ``mode`` and the ``*_width``/``*_hidden`` sizes."""
+    shape and outer loop, the MAML family its inner loop, and ``budget`` (the equal-budget
+    protocol; a smoke run may set ``iterations`` instead). Chapter 4's sinusoid regressors use
+    ``mode``, the ``*_width``/``*_hidden`` sizes and ``iterations``."""
 
     method: str | None = None
     data: str | None = None
@@ -80,6 +76,7 @@ class FewShotConfig(Config):
     optimizer: str | None = None
     grad_clip: float | None = None
     anneal_iterations: int | None = None
+    curriculum_iterations: int | None = None
     # the inner loop (MAML family) and test-time adaptation
     inner_steps: int | None = None
     inner_lr: float | None = None
@@ -97,10 +94,8 @@ class FewShotConfig(Config):
     # supervised pre-training (the fine-tuning baselines' backbone)
     batch_size: int | None = None
     lr: float | None = None
-    epochs: int | None = None
     # how training stops
     iterations: int | None = None
-    validation: ValidationConfig | None = None
     budget: BudgetConfig | None = None
 
     REQUIRED = ("method",)
@@ -210,42 +205,13 @@ def _frame(key: str, s: MethodSpec, n: int, scale: str) -> dict[str, Any]:
             "split": "train"}
 
 
-def _validation(n_way: int, every: int, min_iterations: int) -> dict[str, Any]:
-    return {"split": "val", "n_way": n_way, "k_support": 1, "k_query": 5, "episodes": 100,
-            "seed": 1, "every": every, "min_iterations": min_iterations, "plateau_gain": 0.01}
-
-
-def method_config(method: str, n_way: int = 5, scale: str | None = None) -> FewShotConfig:
-    """The config of the checkpoint the chapters load for ``method`` at ``n_way`` (the
-    early-stopping schedule of its spec's ``legacy`` entry)."""
+def regressor_config(method: str, scale: str | None = None) -> FewShotConfig:
+    """The config of one of chapter 4's sinusoid regressors (:data:`REGRESSORS`)."""
     scale = resolve_scale(scale)
-    if method in REGRESSORS:
-        cfg = dict(REGRESSORS[method])
-        if scale == "paper":
-            cfg["iterations"] = REGRESSOR_PAPER_ITERATIONS
-        return _json({**cfg, "method": method, "data": "sinusoid"})
-    key = model_key(method)
-    s, variant = owner(key)
-    if s.fewshot is None or not s.fewshot.trained or s.fewshot.legacy is None:
-        raise KeyError(f"no trained model for {method!r}")
-    n = training_way(key, n_way)
-    leg = s.fewshot.legacy
-    if key == "pretrained":
-        stop = {"epochs": leg["paper_epochs"] if scale == "paper" else leg["epochs"],
-                "validation": _validation(*leg["validation"])}
-        return _json({**_settings(s, variant, n, scale), **stop, **_frame(key, s, n, scale)})
-    if variant:
-        stop = {"iterations": leg["variants"]["iterations"] if scale == "cpu"
-                else leg["paper_iterations"]}
-    else:
-        w = leg.get("by_way", {}).get(n, {}) if n != 5 else {}
-        it = w.get("iterations", leg["iterations"])
-        val = _validation(*w.get("validation", leg["validation"]))
-        if scale == "paper":
-            it = leg["paper_iterations"]
-            val = {**val, "every": 1000, "min_iterations": 5000}
-        stop = {"iterations": it, "validation": val}
-    return _json({**_settings(s, variant, n, scale), **stop, **_frame(key, s, n, scale)})
+    cfg = dict(REGRESSORS[method])
+    if scale == "paper":
+        cfg["iterations"] = REGRESSOR_PAPER_ITERATIONS
+    return _json({**cfg, "method": method, "data": "sinusoid"})
 
 
 def budget_config(method: str, n_way: int = 5, scale: str | None = None, fraction: float = 1.0,

@@ -1,7 +1,7 @@
 """The lessons chapter 5 reads off the equal-budget table, as numbers a cell can assert.
 
-Each function takes the table of :func:`~course_pkg.experiments.fewshot.budget_table.budget_table`
-(``results/fewshot_table_budget.json``) and returns plain data, so that every sentence of the
+Each function takes the table of :func:`~course_pkg.experiments.fewshot.budget_table.fewshot_table`
+(``results/fewshot_table.json``) and returns plain data, so that every sentence of the
 chapter ("X learns fastest per CPU second", "Y is still rising at the budget", "under the shift
 the baseline is level with Z") is computed, glued and asserted next to it:
 
@@ -9,9 +9,11 @@ the baseline is level with Z") is computed, glued and asserted next to it:
   had reached after a given CPU time (its learning curve, best so far, as training keeps it);
 - :func:`rising_models` — the models whose curve was still rising at the budget;
 - :func:`shift_report` — each row's accuracy on the shifted column against its in-distribution
-  column (the drop, with the interval of the difference);
+  column (the drop, with the interval of the difference); rows against each other there:
+  :func:`~course_pkg.experiments.fewshot.table.compare_rows` with ``column="shifted"``;
 - :func:`transduction_report` — batch-statistics accuracy against one query at a time;
-- :func:`published_gaps` — our accuracy minus the paper's, per column.
+- :func:`published_gaps` — our accuracy minus the paper's, per column;
+- :func:`learned_above_chance` — whether a model learned (chapters 4 and 13 use one bar).
 
 Accuracies are fractions in the table and **points** (× 100) in what these functions return.
 """
@@ -71,18 +73,6 @@ def shift_report(table: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda d: d["drop"])
 
 
-def shifted_versus(table: dict[str, Any], method: str, other: str) -> dict[str, Any]:
-    """Row ``method`` against row ``other`` on the shifted column, by the one rule of
-    :func:`~course_pkg.experiments.fewshot.table.compare_rows` (level: the intervals overlap)."""
-    rows = {r["method"]: r for r in table["rows"]}
-    for key in (method, other):
-        if key not in rows:
-            raise KeyError(f"no row {key!r} in the table; rows: {list(rows)}")
-    a, b = rows[method]["shifted"], rows[other]["shifted"]
-    diff = 100 * (a["mean"] - b["mean"])
-    return {"diff": diff, "level": abs(diff) <= 100 * (a["ci95"] + b["ci95"])}
-
-
 def transduction_report(table: dict[str, Any]) -> list[dict[str, Any]]:
     """Per row that learns its model: ``{"method", "batch", "one_query", "gap", "gap_ci95"}``
     (points; ``gap = batch − one_query``, its half-width the one-query interval's)."""
@@ -102,3 +92,13 @@ def published_gaps(table: dict[str, Any]) -> dict[str, dict[str, float]]:
     return {r["method"]: {c: 100 * r["results"][c]["mean"] - p
                           for c, p in r["published"].items() if c in r["results"]}
             for r in table["rows"] if r.get("published")}
+
+
+LEARNED_MARGIN = 20.0  # points above chance for "the model learned" (issue 23's bar)
+
+
+def learned_above_chance(meta: dict[str, Any], margin: float = LEARNED_MARGIN) -> bool:
+    """Whether a stored model (``meta`` of a checkpoint: ``config`` and ``metrics``) learned:
+    its best validation accuracy is at least ``margin`` points above chance, ``100 / n_way``."""
+    chance = 100.0 / int(meta["config"]["n_way"])
+    return 100.0 * float(meta["metrics"]["best_validation_accuracy"]) >= chance + margin

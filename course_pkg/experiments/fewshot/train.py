@@ -3,7 +3,7 @@
 :func:`train_model` trains the model of a config (:mod:`.config`): with a ``budget`` entry under
 the equal-budget protocol (:class:`~course_pkg.experiments.budget.BudgetRun`: CPU budget,
 validation at budget marks, resumable snapshots; ``schedule`` replays a stored run exactly),
-otherwise with the early-stopping schedule of the checkpoints the chapters load today.
+otherwise for a fixed number of ``iterations`` (chapter 4's sinusoid regressors, smoke runs).
 :func:`load_model` loads a committed checkpoint when its config matches and trains otherwise;
 :func:`method_accuracy` scores a method on episodes with its test-time adaptation.
 """
@@ -21,8 +21,7 @@ from torch import nn
 
 from course_pkg.algorithms import blackbox as bb
 from course_pkg.algorithms import training as mm
-from course_pkg.algorithms.finetune import finetune_accuracy, supervised_pretrain
-from course_pkg.checkpoints import load_or_train, save_checkpoint
+from course_pkg.checkpoints import load_checkpoint, load_or_train, save_checkpoint
 from course_pkg.experiments.budget import BudgetRun, load_snapshot, runs_dir
 from course_pkg.experiments.common import Loaded
 from course_pkg.experiments.fewshot.config import (
@@ -31,14 +30,14 @@ from course_pkg.experiments.fewshot.config import (
     SETTINGS,
     FewShotConfig,
     checkpoint_name,
-    method_config,
     model_key,
     owner,
     resolve_scale,
     training_way,
 )
-from course_pkg.experiments.methods import MEAN_HEAD, meta_config
-from course_pkg.experiments.validation import EarlyStopping, validation_episodes
+from course_pkg.experiments.fewshot.sweep import BUDGET_DIR, method_config
+from course_pkg.experiments.methods import meta_config
+from course_pkg.experiments.validation import validation_episodes
 from course_pkg.models import Conv4
 from course_pkg.models import params as model_params
 from course_pkg.tasks import TaskBatch
@@ -78,16 +77,19 @@ def _loss_summary(history: Mapping[str, list]) -> dict[str, Any]:
 
 
 def _train_budgeted(cfg: Mapping[str, Any], dev: torch.device, progress: bool,
-                    schedule: Sequence[int] | None, snapshot: bool, name: str | None):
+                    schedule: Sequence[int] | None, snapshot: bool, name: str | None,
+                    recorded_cpu: Sequence[float] | None = None):
     model = build_model(cfg).to(dev)
     sampler, grad_fn, acc_fn, make_config = _parts(cfg, model)
     mcfg = make_config(cfg, 10**9)
     val = validation_episodes(cfg["budget"]["validation"], dev)
     name = name or checkpoint_name(cfg["method"], cfg.get("n_way", 5))
     extra = {"name": name, "config": cfg.to_dict(), "schedule": None if schedule is None
-             else list(schedule)}
+             else list(schedule), "recorded_cpu": None if recorded_cpu is None
+             else list(recorded_cpu)}
     snap = runs_dir() / f"{name}.snapshot.pt" if snapshot else None
-    run = BudgetRun(cfg["budget"], lambda p: acc_fn(p, val), schedule, snap, extra, progress)
+    run = BudgetRun(cfg["budget"], lambda p: acc_fn(p, val), schedule, snap, extra, progress,
+                    recorded_cpu)
     found = load_snapshot(snap, extra) if snap is not None else None
     init = model_params(model, detach=True)
     resume = None
@@ -114,82 +116,40 @@ def _train_budgeted(cfg: Mapping[str, Any], dev: torch.device, progress: bool,
     return run.best_params, metrics
 
 
-def _pretrain_early_stopping(cfg: Mapping[str, Any], dev: torch.device, progress: bool):
-    """Supervised pre-training in epochs, early-stopped on the 5-way 1-shot accuracy of the
-    class-mean head on meta-validation episodes (the chapters' checkpoint until the
-    equal-budget table replaces it)."""
-    from course_pkg.data import glyph_splits
-
-    t0 = time.perf_counter()
-    data = glyph_splits(seed=cfg["data_seed"])[cfg["split"]]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg["seed"])
-        model = Conv4(1, data.num_classes, cfg["hidden"]).to(dev)
-    val = validation_episodes(cfg["validation"], dev)
-
-    def evaluate(state: Mapping[str, torch.Tensor]) -> float:
-        return float(finetune_accuracy(model, state, val, MEAN_HEAD).mean())
-
-    stopper = EarlyStopping(cfg["validation"], evaluate, cfg["epochs"])
-    stopper.start(dict(model.state_dict()))
-    _, hist = supervised_pretrain(
-        model, data.tensor("cpu"), torch.from_numpy(data.labels), cfg["epochs"],
-        cfg["batch_size"], cfg["lr"], cfg["seed"],
-        callback=lambda epoch, m, h: stopper(epoch - 1, dict(m.state_dict())),
-        progress=progress)
-    state = {k: v.detach().cpu() for k, v in stopper.best_params.items()}
-    best = stopper.best_iteration
-    return state, {**stopper.summary(), "epochs": len(hist["epoch"]),
-                   "train_accuracy": round(hist["train_accuracy"][best - 1]
-                                           if best > 0 else 0.0, 4),
-                   "train_accuracy_curve": [round(a, 4) for a in hist["train_accuracy"]],
-                   "train_seconds": round(time.perf_counter() - t0, 1),
-                   "threads": torch.get_num_threads()}
-
-
 def train_model(cfg: FewShotConfig | Mapping[str, Any], device: str | torch.device | None = None,
                 progress: bool = False, schedule: Sequence[int] | None = None,
-                snapshot: bool = True, name: str | None = None
+                snapshot: bool = True, name: str | None = None,
+                recorded_cpu: Sequence[float] | None = None
                 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Train the model of ``cfg``; returns ``(state, metrics)``.
 
     With ``cfg["budget"]``: the equal-budget protocol (``schedule`` replays the iteration
-    counts of a stored run; ``snapshot`` writes and resumes ``runs_dir()/<name>.snapshot.pt``).
-    Otherwise the early-stopping schedule of ``cfg["validation"]`` (or a fixed number of
-    ``iterations`` without it). ``metrics`` hold the training time, the loss curve and the
-    validation curve.
+    counts of a stored run, ``recorded_cpu`` its CPU times, kept as the record; ``snapshot``
+    writes and resumes ``runs_dir()/<name>.snapshot.pt``).
+    Otherwise a fixed number of ``cfg["iterations"]`` without validation (chapter 4's
+    regressors; a smoke run of any model). ``metrics`` hold the training time, the loss curve
+    and (with a budget) the validation curve.
     """
     dev = get_device(device)
     cfg = FewShotConfig.from_dict(cfg)
     if "budget" in cfg:
-        return _train_budgeted(cfg, dev, progress, schedule, snapshot, name)
+        return _train_budgeted(cfg, dev, progress, schedule, snapshot, name, recorded_cpu)
+    if "iterations" not in cfg:
+        raise ValueError(f"{cfg['method']}: a config needs a budget or iterations")
     method = cfg["method"]
-    if method == "pretrained":
-        return _pretrain_early_stopping(cfg, dev, progress)
     t0 = time.perf_counter()
     model = build_model(cfg).to(dev)
     if method in REGRESSORS:
         params, hist = bb.train_regressor(
             model, cfg["iterations"], cfg["meta_batch_size"], cfg["k_support"], cfg["k_query"],
             cfg["meta_lr"], cfg["seed"], device=dev, progress=progress)
-        return params, {"train_seconds": round(time.perf_counter() - t0, 1),
-                        "iterations": len(hist["loss"]), **_loss_summary(hist)}
-    sampler, grad_fn, acc_fn, make_config = _parts(cfg, model)
-    init = model_params(model, detach=True)
-    stopper = None
-    if "validation" in cfg:
-        val = validation_episodes(cfg["validation"], dev)
-        stopper = EarlyStopping(cfg["validation"], lambda p: float(acc_fn(p, val).mean()),
-                                cfg["iterations"])
-        stopper.start(init)
-    params, hist = mm.meta_train(model, sampler, make_config(cfg, cfg["iterations"]),
-                                 meta_grad_fn=grad_fn, params=init, device=dev,
-                                 progress=progress and stopper is None, callback=stopper)
-    metrics = {"train_seconds": round(time.perf_counter() - t0, 1),
-               "iterations": len(hist["loss"]), **_loss_summary(hist)}
-    if stopper is None:
-        return params, metrics
-    return stopper.best_params, {**metrics, **stopper.summary()}
+    else:
+        sampler, grad_fn, _, make_config = _parts(cfg, model)
+        params, hist = mm.meta_train(model, sampler, make_config(cfg, cfg["iterations"]),
+                                     meta_grad_fn=grad_fn, params=model_params(model, detach=True),
+                                     device=dev, progress=progress)
+    return params, {"train_seconds": round(time.perf_counter() - t0, 1),
+                    "iterations": len(hist["loss"]), **_loss_summary(hist)}
 
 
 def load_model(method: str, n_way: int = 5, scale: str | None = None,
@@ -198,29 +158,28 @@ def load_model(method: str, n_way: int = 5, scale: str | None = None,
                config: Mapping[str, Any] | None = None,
                train_if_missing: bool = True) -> Loaded:
     """The trained model ``method`` uses for ``n_way``-way episodes (for ``finetune``, the
-    pre-trained Conv4), loaded from ``course_pkg/weights/<checkpoint_name>`` (or ``directory``)
-    when its config (default :func:`method_config`) matches, trained (and saved) otherwise or
-    with ``retrain``; with ``train_if_missing=False`` a missing or stale checkpoint raises
+    pre-trained Conv4), loaded from ``directory`` (default: ``course_pkg/weights/budget`` for
+    the equal-budget models, ``course_pkg/weights`` for chapter 4's regressors) when its config
+    (default :func:`~.sweep.method_config`) matches, trained (and saved) otherwise or with
+    ``retrain``; with ``train_if_missing=False`` a missing or stale checkpoint raises
     ``FileNotFoundError`` instead."""
     dev = get_device(device)
     cfg = (FewShotConfig.from_dict(config) if config is not None
-           else method_config(method, n_way, scale))
+           else method_config(method, n_way, scale,
+                              out=Path(directory) if directory is not None else BUDGET_DIR))
+    if directory is None and "budget" in cfg:
+        directory = BUDGET_DIR
     name = checkpoint_name(method, n_way, scale)
-    if not retrain and not train_if_missing:
-        from course_pkg.checkpoints import load_checkpoint
-
-        if load_checkpoint(name, cfg, directory) is None:
-            hint = ("python -m course_pkg.train fewshot --budget" if "budget" in cfg
-                    else f"python -m course_pkg.train fewshot --method {model_key(method)}")
-            raise FileNotFoundError(f"no checkpoint {name} with this config in "
-                                    f"{directory or 'course_pkg/weights'}; create it with "
-                                    f"`{hint}`")
+    if not retrain and not train_if_missing and load_checkpoint(name, cfg, directory) is None:
+        raise FileNotFoundError(f"no checkpoint {name} with this config in "
+                                f"{directory or 'course_pkg/weights'}; create it with "
+                                "`python -m course_pkg.train fewshot`")
     if retrain:
-        state, metrics = train_model(cfg, dev, progress)
+        state, metrics = train_model(cfg, dev, progress, name=name)
         save_checkpoint(name, state, cfg, metrics, directory)
         meta = {"config": cfg, "metrics": metrics, "loaded": False}
     else:
-        state, meta = load_or_train(name, cfg, lambda c: train_model(c, dev, progress),
+        state, meta = load_or_train(name, cfg, lambda c: train_model(c, dev, progress, name=name),
                                     directory, map_location=dev)
     if method not in REGRESSORS and model_key(method) == "pretrained":
         model = Conv4(1, state["head.weight"].shape[0], cfg["hidden"])
@@ -263,19 +222,12 @@ def method_accuracy(method: str, batch: TaskBatch, loaded: Loaded | None = None,
 def train_all(scale: str | None = None, device: str | torch.device | None = None,
               retrain: bool = False, progress: bool = False,
               directory: str | Path | None = None) -> list[str]:
-    """Train (or load) every checkpoint the chapters load (:func:`method_config`)."""
-    from course_pkg.experiments.fewshot.config import trained_models
-
+    """Train (or load) chapter 4's sinusoid regressors (the few-shot models are the
+    equal-budget queue's: ``python -m course_pkg.train fewshot``)."""
     names = []
-    keys = [(k, n) for k, n in trained_models()]
-    keys += [(k, 5) for k in REGRESSORS]
-    for key, n in keys:
-        try:
-            method_config(key, n, scale)
-        except KeyError:
-            continue  # a method of the equal-budget table only (no chapter checkpoint yet)
-        m = load_model(key, n, scale, device, retrain, progress, directory)
-        name = checkpoint_name(key, n, scale)
+    for key in REGRESSORS:
+        m = load_model(key, 5, scale, device, retrain, progress, directory)
+        name = checkpoint_name(key, 5, scale)
         secs = m.meta.get("metrics", {}).get("train_seconds")
         print(f"{name}: {'loaded' if m.meta['loaded'] else 'trained'} ({secs} s of training)",
               flush=True)
