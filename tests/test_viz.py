@@ -286,6 +286,23 @@ def test_style_table_pads_aligns_and_renames() -> None:
         viz.style_table([1, 2])
 
 
+
+def test_collapsible_folds_a_table_under_a_visible_summary() -> None:
+    import pandas as pd
+
+    df = pd.DataFrame({"model": ["MAML"], "accuracy": [97.7]})
+    out = viz.collapsible(viz.style_table(df, 1), "The sweep <all settings>")
+    html = out.data
+    assert html.startswith('<details class="course-collapsible"><summary>The sweep '
+                           "&lt;all settings&gt;</summary>")
+    assert "<table" in html and ">97.7<" in html and html.endswith("</details>")
+    assert "aria-label" not in html  # the visible text is the name (axe: label-content-name)
+    assert viz.collapsible("<p>x</p>", "s").data.count("<p>x</p>") == 1
+    with pytest.raises(ValueError, match="summary"):
+        viz.collapsible("<p>x</p>", " ")
+    with pytest.raises(TypeError):
+        viz.collapsible(42, "s")
+
 def test_course_style_renders_2x_and_legend_outside() -> None:
     import matplotlib
 

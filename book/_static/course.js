@@ -207,6 +207,10 @@
     window.addEventListener("resize", tabStops);
     window.addEventListener("beforeprint", tabStops);
     window.addEventListener("afterprint", tabStops);
+    // folded tables (course_pkg.viz.collapsible) print open
+    window.addEventListener("beforeprint", () => {
+      for (const d of document.querySelectorAll("details.course-collapsible")) d.open = true;
+    });
     // MathJax typesets after load: fit its equations once it is done, then say so
     // (<html data-course-layout="done">, the signal the browser tests wait for)
     const done = () => { tabStops(); document.documentElement.dataset.courseLayout = "done"; };

@@ -367,6 +367,28 @@ def style_table(df: Any, formats: Mapping[str, str] | str | int | None = None, *
     return styler
 
 
+
+def collapsible(content: Any, summary: str) -> Any:
+    """``content`` (an object with an HTML repr, e.g. a ``style_table`` Styler, or an HTML
+    string) folded inside ``<details>``: collapsed until its visible ``summary`` is clicked, in
+    the built book and in JupyterLab alike. The summary's text is its accessible name, and
+    print opens it (``course.css``). Returns an ``IPython.display.HTML`` to ``display``."""
+    import html as _html
+
+    from IPython.display import HTML
+
+    if not summary or not summary.strip():
+        raise ValueError("collapsible needs a non-empty summary: it is the only visible label")
+    if isinstance(content, str):
+        body = content
+    elif hasattr(content, "_repr_html_"):
+        body = content._repr_html_()
+    else:
+        raise TypeError(f"collapsible needs HTML or an object with _repr_html_, got "
+                        f"{type(content).__name__}")
+    return HTML(f'<details class="course-collapsible"><summary>{_html.escape(summary)}'
+                f"</summary>\n{body}\n</details>")
+
 def legend_outside(ax: Any, where: str = "below", ncol: int | None = None, **kw: Any) -> Any:
     """Put ``ax``'s legend off the data: ``"below"`` the whole figure (one legend for all
     panels, ``ncol`` columns) or to the ``"right"`` of ``ax``. Returns the legend."""
