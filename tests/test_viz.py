@@ -4,6 +4,7 @@ course_pkg's own computation (no browser; see test_viz_browser.py for the JavaSc
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -280,6 +281,9 @@ def test_style_table_pads_aligns_and_renames() -> None:
     assert "padding: 0.3em 0.7em" in html and "<caption>c</caption>" in html
     assert ">2.25<" in html and ">5<" in html  # floats to 2 decimals, integers untouched
     assert "text-align: left" in html and "text-align: right" in html
+    # the text column's cells are left-aligned by a rule that outranks ``#T td`` (right)
+    assert re.search(r"#T_\w+ td\.col0 \{\s*text-align: left;", html)
+    assert not re.search(r"#T_\w+ td\.col1 \{", html)  # numbers stay right-aligned
     with pytest.raises(KeyError, match="unknown columns"):
         viz.style_table(df, headers={"nope": "x"})
     with pytest.raises(TypeError):

@@ -357,9 +357,12 @@ def style_table(df: Any, formats: Mapping[str, str] | str | int | None = None, *
         styler = styler.format({(headers or {}).get(k, k): v for k, v in formats.items()})
     if text_columns:
         styler = styler.set_properties(subset=list(text_columns), **{"text-align": "left"})
+        # per-column rules (``#T th.colN``, ``#T td.colN``) outrank the table-wide
+        # ``#T td {text-align: right}``, which outranks a cell's own ``#T_rowM_colN`` rule
+        left = [("text-align", "left")]
         styler = styler.set_table_styles(
-            {c: [{"selector": "th", "props": [("text-align", "left")]}] for c in text_columns},
-            overwrite=False)
+            {c: [{"selector": "th", "props": left}, {"selector": "td", "props": left}]
+             for c in text_columns}, overwrite=False)
     if hide_index:
         styler = styler.hide(axis="index")
     if caption:
