@@ -356,9 +356,8 @@ def style_table(df: Any, formats: Mapping[str, str] | str | int | None = None, *
     elif formats:
         styler = styler.format({(headers or {}).get(k, k): v for k, v in formats.items()})
     if text_columns:
-        styler = styler.set_properties(subset=list(text_columns), **{"text-align": "left"})
         # per-column rules (``#T th.colN``, ``#T td.colN``) outrank the table-wide
-        # ``#T td {text-align: right}``, which outranks a cell's own ``#T_rowM_colN`` rule
+        # ``#T td {text-align: right}`` (a cell's own ``#T_rowM_colN`` rule would not)
         left = [("text-align", "left")]
         styler = styler.set_table_styles(
             {c: [{"selector": "th", "props": left}, {"selector": "td", "props": left}]
@@ -370,12 +369,11 @@ def style_table(df: Any, formats: Mapping[str, str] | str | int | None = None, *
     return styler
 
 
-
 def collapsible(content: Any, summary: str) -> Any:
     """``content`` (an object with an HTML repr, e.g. a ``style_table`` Styler, or an HTML
     string) folded inside ``<details>``: collapsed until its visible ``summary`` is clicked, in
     the built book and in JupyterLab alike. The summary's text is its accessible name, and
-    print opens it (``course.css``). Returns an ``IPython.display.HTML`` to ``display``."""
+    ``course.js`` opens it before print. Returns an ``IPython.display.HTML`` to ``display``."""
     import html as _html
 
     from IPython.display import HTML
@@ -391,6 +389,7 @@ def collapsible(content: Any, summary: str) -> Any:
                         f"{type(content).__name__}")
     return HTML(f'<details class="course-collapsible"><summary>{_html.escape(summary)}'
                 f"</summary>\n{body}\n</details>")
+
 
 def legend_outside(ax: Any, where: str = "below", ncol: int | None = None, **kw: Any) -> Any:
     """Put ``ax``'s legend off the data: ``"below"`` the whole figure (one legend for all
